@@ -1,0 +1,160 @@
+package apic
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Object is a typed view over an API Connect custom resource. It reads documented fields from the
+// unstructured object and never drops the ones it does not know.
+type Object struct {
+	Kind Kind
+	U    *unstructured.Unstructured
+}
+
+// Wrap views u as an API Connect object; it fails for objects of other kinds.
+func Wrap(u *unstructured.Unstructured) (Object, error) {
+	gvk := u.GroupVersionKind()
+	for _, k := range Kinds() {
+		if k.Group == gvk.Group && k.Kind == gvk.Kind {
+			return Object{Kind: k, U: u}, nil
+		}
+	}
+	return Object{}, fmt.Errorf("%s is not an API Connect kind", gvk)
+}
+
+// New returns an empty object of kind k named namespace/name.
+func New(k Kind, namespace, name string) Object {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(k.GVK())
+	u.SetNamespace(namespace)
+	u.SetName(name)
+	return Object{Kind: k, U: u}
+}
+
+func (o Object) Name() string      { return o.U.GetName() }
+func (o Object) Namespace() string { return o.U.GetNamespace() }
+
+// Ref is kind/name as users type it, e.g. mgmt/production-mgmt.
+func (o Object) Ref() string { return o.Kind.Display() + "/" + o.Name() }
+
+// Phase is status.phase (Running, Pending, Blocked, Warning, ...).
+func (o Object) Phase() string { return o.str("status", "phase") }
+
+// HAMode is status.haMode (active, passive, BlockedWarmStandbyConversion, ReadyForPromotion, ...).
+func (o Object) HAMode() string { return o.str("status", "haMode") }
+
+// Version is spec.version, the VERSION column.
+func (o Object) Version() string { return o.str("spec", "version") }
+
+// ReconciledVersion is status.versions.reconciled, the RECONCILED VERSION column.
+func (o Object) ReconciledVersion() string { return o.str("status", "versions", "reconciled") }
+
+// Ready is status.ready ("n/m" ready services), the READY column.
+func (o Object) Ready() string { return o.str("status", "ready") }
+
+// HAStatus is status.haStatus[].
+func (o Object) HAStatus() []Condition { return conditionsAt(o.U.Object, "status", "haStatus") }
+
+// Conditions is status.conditions[].
+func (o Object) Conditions() []Condition { return conditionsAt(o.U.Object, "status", "conditions") }
+
+// ActiveHAStatus is the haStatus entry whose status is "True" — what IBM's own jsonpath
+// `.status.haStatus[?(@.status=="True")].type` shows.
+func (o Object) ActiveHAStatus() (Condition, bool) { return activeOf(o.HAStatus()) }
+
+// ActiveCondition is the condition whose status is "True"; its message is the MESSAGE column.
+func (o Object) ActiveCondition() (Condition, bool) { return activeOf(o.Conditions()) }
+
+// Message is the MESSAGE column: the message of the condition that is True.
+func (o Object) Message() string {
+	c, _ := o.ActiveCondition()
+	return c.Message
+}
+
+// Age is the time since creation.
+func (o Object) Age(now time.Time) time.Duration {
+	ts := o.U.GetCreationTimestamp()
+	if ts.IsZero() {
+		return 0
+	}
+	return now.Sub(ts.Time)
+}
+
+func (o Object) str(path ...string) string {
+	s, _, _ := unstructured.NestedString(o.U.Object, path...)
+	return s
+}
+
+// Condition is one entry of status.conditions[] or status.haStatus[].
+type Condition struct {
+	Type               string      `json:"type"`
+	Status             string      `json:"status"`
+	Reason             string      `json:"reason,omitempty"`
+	Message            string      `json:"message,omitempty"`
+	LastTransitionTime metav1.Time `json:"lastTransitionTime,omitempty"`
+}
+
+// IsTrue reports whether the condition's status is "True".
+func (c Condition) IsTrue() bool { return c.Status == "True" }
+
+func activeOf(cs []Condition) (Condition, bool) {
+	for _, c := range cs {
+		if c.IsTrue() {
+			return c, true
+		}
+	}
+	return Condition{}, false
+}
+
+func conditionsAt(obj map[string]interface{}, path ...string) []Condition {
+	raw, found, err := unstructured.NestedSlice(obj, path...)
+	if !found || err != nil {
+		return nil
+	}
+	out := make([]Condition, 0, len(raw))
+	for _, r := range raw {
+		m, ok := r.(map[string]interface{})
+		if !ok {
+			continue
+		}
+		c := Condition{}
+		c.Type, _ = m["type"].(string)
+		c.Status, _ = m["status"].(string)
+		c.Reason, _ = m["reason"].(string)
+		c.Message, _ = m["message"].(string)
+		if ts, ok := m["lastTransitionTime"].(string); ok {
+			if t, err := time.Parse(time.RFC3339, ts); err == nil {
+				c.LastTransitionTime = metav1.NewTime(t)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// SetHAStatus replaces status.haStatus[]; used by the lab's simulator and tests.
+func (o Object) SetHAStatus(cs []Condition) { setConditions(o.U.Object, cs, "status", "haStatus") }
+
+// SetConditions replaces status.conditions[]; used by the lab's simulator and tests.
+func (o Object) SetConditions(cs []Condition) { setConditions(o.U.Object, cs, "status", "conditions") }
+
+func setConditions(obj map[string]interface{}, cs []Condition, path ...string) {
+	raw := make([]interface{}, 0, len(cs))
+	for _, c := range cs {
+		m := map[string]interface{}{"type": c.Type, "status": c.Status, "reason": c.Reason, "message": c.Message}
+		if !c.LastTransitionTime.IsZero() {
+			m["lastTransitionTime"] = c.LastTransitionTime.UTC().Format(time.RFC3339)
+		}
+		raw = append(raw, m)
+	}
+	_ = unstructured.SetNestedSlice(obj, raw, path...)
+}
+
+// SetStatusField sets one status field (phase, haMode, ready, ...), keeping the rest.
+func (o Object) SetStatusField(value string, path ...string) {
+	_ = unstructured.SetNestedField(o.U.Object, value, append([]string{"status"}, path...)...)
+}

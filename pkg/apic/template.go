@@ -1,0 +1,165 @@
+package apic
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Template overrides (seed 003): spec.template is a list of entries {name, replicaCount, enabled,
+// containers, ...} keyed by microservice name.
+//
+// Our choices, kept in this one place because IBM publishes no full sample:
+//   - on a subsystem CR the list is spec.template; on the top-level APIConnectCluster it is
+//     spec.<subsystem>.template, next to spec.<subsystem>.multiSiteHA;
+//   - top-level entry names carry the subsystem prefix IBM documents for CP4I (gw-datapower, mgmt-apim);
+//     for portal and analytics, where IBM shows no prefix, we use ptl- and a7s- after the short names;
+//   - an affinity override is the Kubernetes core/v1 Affinity object under the entry's "affinity" key
+//     (seed 003 shows podAntiAffinity with preferred terms of weight 100).
+
+// TemplatePrefix is the entry-name prefix of sub on the top-level CR.
+func TemplatePrefix(sub Subsystem) string {
+	switch sub {
+	case Gateway:
+		return "gw-"
+	case Management:
+		return "mgmt-"
+	case Portal:
+		return "ptl-"
+	case Analytics:
+		return "a7s-"
+	}
+	return ""
+}
+
+// OverridableMicroservices are the microservices seed 003 lists as accepting template overrides.
+func OverridableMicroservices(sub Subsystem) []string {
+	switch sub {
+	case Gateway:
+		return []string{"datapower"}
+	case Analytics:
+		return []string{"ingestion", "storage", "director", "mtls-gw"}
+	case Management:
+		return []string{"apim", "taskmanager", "ldap", "lur", "ui", "client-downloads-server", "analytics-proxy", "portal-proxy"}
+	case Portal:
+		return []string{"db", "www", "nginx"}
+	}
+	return nil
+}
+
+// TemplateEntryName is the entry name for microservice ms of sub on this object's shape.
+func (o Object) TemplateEntryName(sub Subsystem, ms string) string {
+	if o.IsTopLevel() {
+		return TemplatePrefix(sub) + ms
+	}
+	return ms
+}
+
+// TemplatePath is where this object keeps sub's template overrides.
+func (o Object) TemplatePath(sub Subsystem) ([]string, error) {
+	base, err := o.SubsystemPath(sub)
+	if err != nil {
+		return nil, err
+	}
+	return append(base, "template"), nil
+}
+
+// Template returns sub's template entries (deep copies); nil when there are none.
+func (o Object) Template(sub Subsystem) ([]map[string]interface{}, error) {
+	path, err := o.TemplatePath(sub)
+	if err != nil {
+		return nil, err
+	}
+	raw, found, err := unstructured.NestedSlice(o.U.Object, path...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", o.Ref(), strings.Join(path, "."), err)
+	}
+	if !found {
+		return nil, nil
+	}
+	out := make([]map[string]interface{}, 0, len(raw))
+	for i, r := range raw {
+		m, ok := r.(map[string]interface{})
+		if !ok {
+			return nil, fmt.Errorf("%s: %s[%d] is not an object", o.Ref(), strings.Join(path, "."), i)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// SetTemplate replaces sub's template entries; an empty list removes the field.
+func (o Object) SetTemplate(sub Subsystem, entries []map[string]interface{}) error {
+	path, err := o.TemplatePath(sub)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		unstructured.RemoveNestedField(o.U.Object, path...)
+		return nil
+	}
+	raw := make([]interface{}, len(entries))
+	for i, e := range entries {
+		raw[i] = e
+	}
+	return unstructured.SetNestedSlice(o.U.Object, raw, path...)
+}
+
+// HasTemplateOverrides reports whether any subsystem in this object carries template overrides
+// (IBM recommends removing them before an upgrade).
+func (o Object) HasTemplateOverrides() bool {
+	subs := []Subsystem{o.Kind.Subsystem}
+	if o.IsTopLevel() {
+		subs = Subsystems()
+	}
+	for _, s := range subs {
+		if s == "" {
+			continue
+		}
+		if t, _ := o.Template(s); len(t) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Gateway specifics.
+
+// AdminSecretName is spec.adminUser.secretName of a GatewayCluster: the Secret with the DataPower
+// admin credentials.
+func (o Object) AdminSecretName() string { return o.str("spec", "adminUser", "secretName") }
+
+// ProfileReplicas is the replica count encoded in spec.profile (n3xc4.m8 → 3); 0 when absent.
+func (o Object) ProfileReplicas() int {
+	p := o.str("spec", "profile")
+	if len(p) < 2 || p[0] != 'n' {
+		return 0
+	}
+	n := 0
+	for _, c := range p[1:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// Replicas is the number of gateway pods the operator deploys: the datapower template entry's
+// replicaCount if set, else the profile's count.
+func (o Object) Replicas() int {
+	t, _ := o.Template(Gateway)
+	want := o.TemplateEntryName(Gateway, "datapower")
+	for _, e := range t {
+		if e["name"] == want {
+			if n, ok, _ := unstructured.NestedInt64(e, "replicaCount"); ok {
+				return int(n)
+			}
+			if f, ok := e["replicaCount"].(float64); ok {
+				return int(f)
+			}
+		}
+	}
+	return o.ProfileReplicas()
+}
