@@ -29,7 +29,7 @@ log() { printf 'control-plane: %s\n' "$*" >&2; }
 if [[ -f "$DEST/.complete" ]]; then
   for c in "${COMPONENTS[@]}" etcd; do [[ -x "$BIN/$c" ]] || { rm -f "$DEST/.complete"; break; }; done
 fi
-if [[ -f "$DEST/.complete" ]]; then
+if [[ -f "$DEST/.complete" && ( "${KUBECTL_BUILD:-}" != 1 || -x "$BIN/kubectl" ) ]]; then
   log "cached: $BIN"
   echo "$BIN"
   exit 0
@@ -81,7 +81,7 @@ ldflags+=" -X $cpkg.gitVersion=$KUBE_VERSION -X $cpkg.gitMajor=1 -X $cpkg.gitMin
   go mod tidy -e >&2 2>&1 || go get k8s.io/kubernetes@"$KUBE_VERSION" >&2
   for c in "${COMPONENTS[@]}"; do
     if [[ -x "$BIN/$c" ]]; then log "$c already built"; continue; fi
-    log "building $c (the apiserver takes ~9 minutes cold on 2 cores)"
+    log "building $c (kube-apiserver takes up to ~9 minutes cold on 2 cores)"
     t=$SECONDS
     go build -trimpath -ldflags "$ldflags" -o "$BIN/$c.tmp" "k8s.io/kubernetes/cmd/$c" >&2
     mv "$BIN/$c.tmp" "$BIN/$c"
@@ -119,6 +119,11 @@ GO
     mv "$BIN/etcd.tmp" "$BIN/etcd"
     log "etcd built in $((SECONDS - t))s"
   )
+fi
+
+# kubectl only when asked (machines normally have /usr/bin/kubectl): KUBECTL_BUILD=1.
+if [[ "${KUBECTL_BUILD:-}" == 1 && ! -x "$BIN/kubectl" ]]; then
+  (cd "$DEST/src/kube" && go build -trimpath -ldflags "$ldflags" -o "$BIN/kubectl" k8s.io/kubernetes/cmd/kubectl >&2)
 fi
 
 for c in "${COMPONENTS[@]}" etcd; do "$BIN/$c" --version >&2; done

@@ -1,0 +1,105 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Faults the lab injects, from its CLI (bin/apic-lab fault ...) and its Go API.
+
+// CutLink cuts the simulated inter-site link: each site's operator simulator stops seeing its peer
+// and reports PeerNotReachable.
+func (l *Lab) CutLink() { l.link.down.Store(true) }
+
+// RestoreLink restores the inter-site link.
+func (l *Lab) RestoreLink() { l.link.down.Store(false) }
+
+// LinkUp reports whether the inter-site link is up.
+func (l *Lab) LinkUp() bool { return l.link.Up() }
+
+// StopAPIServer stops a site's kube-apiserver: the site becomes unreachable for clients (and for
+// its peer's operator simulator), as when a data center is down.
+func (l *Lab) StopAPIServer(site string) error {
+	s, err := l.Site(site)
+	if err != nil {
+		return err
+	}
+	s.cp.stopAPIServer()
+	return nil
+}
+
+// StartAPIServer restarts a stopped kube-apiserver on the same address with the same certificates.
+func (l *Lab) StartAPIServer(ctx context.Context, site string) error {
+	s, err := l.Site(site)
+	if err != nil {
+		return err
+	}
+	return s.cp.startAPIServer(ctx)
+}
+
+// DeletePod deletes a pod in the API Connect namespace (e.g. a gateway member dying); its
+// StatefulSet recreates it.
+func (l *Lab) DeletePod(ctx context.Context, site, pod string) error {
+	s, err := l.Site(site)
+	if err != nil {
+		return err
+	}
+	zero := int64(0)
+	return s.Kube.CoreV1().Pods(s.Namespace).Delete(ctx, pod, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+}
+
+// SetNodeReady takes a node down (NotReady, its pods unready) or brings it back.
+func (l *Lab) SetNodeReady(site, node string, ready bool) error {
+	s, err := l.Site(site)
+	if err != nil {
+		return err
+	}
+	return s.kubelet.SetNodeReady(node, ready)
+}
+
+// SetZoneReady takes every node of a zone down, or brings them back.
+func (l *Lab) SetZoneReady(site, zone string, ready bool) error {
+	s, err := l.Site(site)
+	if err != nil {
+		return err
+	}
+	return s.kubelet.SetZoneReady(zone, ready)
+}
+
+// FailDataPowerCommand makes every command starting with prefix on a gateway member print a
+// DataPower error (message), until ClearDataPowerFaults.
+func (l *Lab) FailDataPowerCommand(site, gateway, pod, prefix, message string) error {
+	g, err := l.Gateway(site, gateway)
+	if err != nil {
+		return err
+	}
+	if message == "" {
+		message = fmt.Sprintf("%% Simulated failure of '%s'", prefix)
+	}
+	g.FailCommand(pod, prefix, message)
+	return nil
+}
+
+// ClearDataPowerFaults removes injected DataPower command failures of a gateway.
+func (l *Lab) ClearDataPowerFaults(site, gateway string) error {
+	g, err := l.Gateway(site, gateway)
+	if err != nil {
+		return err
+	}
+	g.ClearFaults()
+	return nil
+}
+
+// Heartbeat sends the simulated management heartbeat to every gateway of a site now.
+func (l *Lab) Heartbeat(site string) error {
+	s, err := l.Site(site)
+	if err != nil {
+		return err
+	}
+	for _, g := range s.gateways.allGroups() {
+		g.Heartbeat()
+	}
+	return nil
+}

@@ -1,0 +1,316 @@
+package operator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+)
+
+// Workloads simulator: IBM's operators run each subsystem as StatefulSets (for the gateway through a
+// DataPowerService) and pass a template entry's overrides to the StatefulSet (seed 003: "IBM API
+// Connect and DataPower operators will pass this section to statefulset definition for DataPower").
+// The lab's real scheduler places these pods and a fake kubelet runs them.
+
+// Label keys the simulator puts on its pods besides apic.InstanceLabel and apic.KindLabel.
+const (
+	nameLabel      = "app.kubernetes.io/name"
+	instanceLabel  = "app.kubernetes.io/instance"
+	managedByLabel = "app.kubernetes.io/managed-by"
+	managedBy      = "apiconnect-operator-simulator"
+	// specHashAnnotation lets the simulator update a StatefulSet only when what it renders changes
+	// (the API server defaults many pod fields, so comparing specs directly would never settle).
+	specHashAnnotation = "simulator.kubectl-apic.io/spec-hash"
+	hostnameTopology   = "kubernetes.io/hostname"
+)
+
+// msPods counts one microservice's pods.
+type msPods struct {
+	ms             string
+	ready, desired int32
+}
+
+type podCounts []msPods
+
+// totals sums ready and desired pods; with transitional set, the backend microservice's ready pods
+// are not counted (see syncSubsystem).
+func (p podCounts) totals(transitional bool, backend string) (ready, desired int32) {
+	for _, m := range p {
+		desired += m.desired
+		if transitional && m.ms == backend {
+			continue
+		}
+		ready += m.ready
+	}
+	return ready, desired
+}
+
+// syncWorkloads renders and applies the StatefulSets of obj (and, for a gateway, its DataPowerService)
+// and returns their pod counts.
+func (o *Operator) syncWorkloads(ctx context.Context, obj apic.Object) (podCounts, error) {
+	sub := obj.Kind.Subsystem
+	entries, err := obj.Template(sub)
+	if err != nil {
+		return nil, err
+	}
+	var out podCounts
+	for _, ms := range apic.OverridableMicroservices(sub) {
+		entry := findEntry(entries, obj.TemplateEntryName(sub, ms))
+		name, kindValue := obj.Name()+"-"+ms, string(sub)
+		replicas := entryReplicas(entry, obj.ProfileReplicas())
+		if sub == apic.Gateway {
+			// The gateway StatefulSet is named after the CR; its pods carry kind=datapower (seed 003).
+			name, kindValue = obj.Name(), apic.DataPowerKindValue
+			replicas = int32(obj.Replicas())
+			if replicas <= 0 {
+				replicas = 1
+			}
+		}
+		if enabled, ok := entry["enabled"].(bool); ok && !enabled {
+			replicas = 0 // template entry field "enabled" (apic-reference.md)
+		}
+		sts, err := renderStatefulSet(obj, ms, name, kindValue, replicas, entry)
+		if err != nil {
+			return out, err
+		}
+		ready, err := o.applyStatefulSet(ctx, sts)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, msPods{ms: ms, ready: ready, desired: replicas})
+	}
+	if sub == apic.Gateway && len(out) == 1 {
+		if err := o.syncDataPowerService(ctx, obj, out[0]); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func findEntry(entries []map[string]interface{}, name string) map[string]interface{} {
+	for _, e := range entries {
+		if e["name"] == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// entryReplicas is the entry's replicaCount, else the profile's count (n1→1, n3→3), else 1.
+func entryReplicas(entry map[string]interface{}, profile int) int32 {
+	switch n := entry["replicaCount"].(type) {
+	case int64:
+		return int32(n)
+	case float64:
+		return int32(n)
+	case int:
+		return int32(n)
+	}
+	if profile > 0 {
+		return int32(profile)
+	}
+	return 1
+}
+
+// renderStatefulSet is the simulated operator's StatefulSet for microservice ms of obj.
+func renderStatefulSet(obj apic.Object, ms, name, kindValue string, replicas int32, entry map[string]interface{}) (*appsv1.StatefulSet, error) {
+	labels := map[string]string{
+		apic.InstanceLabel: obj.Name(),
+		apic.KindLabel:     kindValue,
+		nameLabel:          ms,
+		instanceLabel:      obj.Name(),
+		managedByLabel:     managedBy,
+	}
+	affinity, err := mergedAffinity(obj.Name(), ms, kindValue, entry)
+	if err != nil {
+		return nil, fmt.Errorf("%s: template entry %q: affinity: %w", obj.Ref(), obj.TemplateEntryName(obj.Kind.Subsystem, ms), err)
+	}
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: obj.Namespace(), Labels: labels, OwnerReferences: ownerRefs(obj.U)},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas:    ptr.To(replicas),
+			ServiceName: name,
+			Selector:    &metav1.LabelSelector{MatchLabels: map[string]string{apic.InstanceLabel: obj.Name(), nameLabel: ms}},
+			// Parallel and RollingUpdate keep the lab's restarts fast (our choice).
+			PodManagementPolicy: appsv1.ParallelPodManagement,
+			UpdateStrategy:      appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					Affinity:                      affinity,
+					TerminationGracePeriodSeconds: ptr.To[int64](0),
+					Containers: []corev1.Container{{
+						Name:  ms,
+						Image: "sim.local/" + ms + ":" + versionOf(obj),
+						// Tiny requests so that every subsystem of a site fits on the lab's nodes.
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+							corev1.ResourceCPU:    resource.MustParse("5m"),
+							corev1.ResourceMemory: resource.MustParse("8Mi"),
+						}},
+					}},
+				},
+			},
+		},
+	}
+	hash, err := specHash(sts.Spec)
+	if err != nil {
+		return nil, err
+	}
+	sts.Annotations = map[string]string{specHashAnnotation: hash}
+	return sts, nil
+}
+
+// mergedAffinity is the operator's default — soft (preferred) pod anti-affinity on the node level,
+// which seed 003 says IBM's operator applies — plus the template entry's "affinity" override (a core/v1
+// Affinity, the shape pkg/apic/template.go documents). Anti-affinity terms of the override are added
+// to the default's; its node and pod affinity are taken as they are. IBM does not document the
+// default's weight; the simulator uses 100, the weight of IBM's own override sample.
+func mergedAffinity(instance, ms, kindValue string, entry map[string]interface{}) (*corev1.Affinity, error) {
+	sel := map[string]string{apic.InstanceLabel: instance, apic.KindLabel: kindValue}
+	if kindValue != apic.DataPowerKindValue {
+		sel[nameLabel] = ms
+	}
+	a := &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: sel},
+				TopologyKey:   hostnameTopology,
+			},
+		}},
+	}}
+	raw, ok := entry["affinity"].(map[string]interface{})
+	if !ok {
+		if entry["affinity"] != nil {
+			return nil, fmt.Errorf("not an object")
+		}
+		return a, nil
+	}
+	override := &corev1.Affinity{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(raw, override, true); err != nil {
+		return nil, err
+	}
+	a.NodeAffinity, a.PodAffinity = override.NodeAffinity, override.PodAffinity
+	if anti := override.PodAntiAffinity; anti != nil {
+		a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution = append(
+			a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution, anti.PreferredDuringSchedulingIgnoredDuringExecution...)
+		a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution = anti.RequiredDuringSchedulingIgnoredDuringExecution
+	}
+	return a, nil
+}
+
+func specHash(spec appsv1.StatefulSetSpec) (string, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return "", err
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return fmt.Sprintf("%016x", h.Sum64()), nil
+}
+
+// applyStatefulSet creates want or, when its rendering changed, updates replicas and the pod template
+// (the real StatefulSet controller then rolls the pods). It returns the ready replicas.
+func (o *Operator) applyStatefulSet(ctx context.Context, want *appsv1.StatefulSet) (int32, error) {
+	c := o.self.Kube.AppsV1().StatefulSets(want.Namespace)
+	have, err := c.Get(ctx, want.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = c.Create(ctx, want, metav1.CreateOptions{})
+		if err == nil {
+			o.logf("operator simulator %s: created statefulset %s", o.self.Name, want.Name)
+		}
+		return 0, err
+	}
+	if err != nil {
+		return 0, err
+	}
+	if have.Annotations[specHashAnnotation] != want.Annotations[specHashAnnotation] {
+		upd := have.DeepCopy()
+		if upd.Annotations == nil {
+			upd.Annotations = map[string]string{}
+		}
+		upd.Annotations[specHashAnnotation] = want.Annotations[specHashAnnotation]
+		upd.Labels = want.Labels
+		upd.Spec.Replicas = want.Spec.Replicas
+		upd.Spec.Template = want.Spec.Template
+		if _, err := c.Update(ctx, upd, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
+			return have.Status.ReadyReplicas, err
+		}
+		o.logf("operator simulator %s: updated statefulset %s", o.self.Name, want.Name)
+	}
+	return have.Status.ReadyReplicas, nil
+}
+
+// syncDataPowerService keeps the DataPowerService the API Connect operator creates for a gateway
+// (apic-reference.md: status.phase Pending|Running|Failed; printer columns Phase, Ready, Version).
+func (o *Operator) syncDataPowerService(ctx context.Context, gw apic.Object, pods msPods) error {
+	k := apic.DataPowerServiceKind
+	ri := o.self.Dynamic.Resource(k.GVR()).Namespace(gw.Namespace())
+	spec := map[string]interface{}{"version": versionOf(gw), "replicas": int64(pods.desired)}
+	u, err := ri.Get(ctx, gw.Name(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		n := apic.New(k, gw.Namespace(), gw.Name())
+		n.U.SetLabels(map[string]string{instanceLabel: gw.Name(), managedByLabel: managedBy})
+		n.U.SetOwnerReferences(ownerRefs(gw.U))
+		n.U.Object["spec"] = spec
+		if u, err = ri.Create(ctx, n.U, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		have, _, _ := unstructured.NestedMap(u.Object, "spec")
+		if have["version"] != spec["version"] || have["replicas"] != spec["replicas"] {
+			u.Object["spec"] = mergeMaps(have, spec)
+			if u, err = ri.Update(ctx, u, metav1.UpdateOptions{}); err != nil {
+				if apierrors.IsConflict(err) {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	before := statusOf(u)
+	phase := phaseRunning
+	if pods.ready < pods.desired {
+		phase = phasePending
+	}
+	out := u.DeepCopy()
+	_ = unstructured.SetNestedField(out.Object, phase, "status", "phase")
+	_ = unstructured.SetNestedField(out.Object, readyString(pods.ready, pods.desired), "status", "ready")
+	return o.updateStatus(ctx, k, before, out)
+}
+
+func mergeMaps(base, over map[string]interface{}) map[string]interface{} {
+	out := map[string]interface{}{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
+}
+
+// ownerRefs makes u the controller of what the simulator creates for it, so the real garbage
+// collector removes it with u. Objects without a UID (fake clients) get none.
+func ownerRefs(u *unstructured.Unstructured) []metav1.OwnerReference {
+	if u.GetUID() == "" {
+		return nil
+	}
+	return []metav1.OwnerReference{{
+		APIVersion: u.GetAPIVersion(), Kind: u.GetKind(), Name: u.GetName(), UID: u.GetUID(), Controller: ptr.To(true),
+	}}
+}

@@ -1,0 +1,157 @@
+package operator
+
+import (
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+)
+
+// zoneAffinity is seed 003's override: spread gateway pods across zones.
+func zoneAffinity() map[string]interface{} {
+	return map[string]interface{}{"podAntiAffinity": map[string]interface{}{
+		"preferredDuringSchedulingIgnoredDuringExecution": []interface{}{map[string]interface{}{
+			"weight": int64(100),
+			"podAffinityTerm": map[string]interface{}{
+				"labelSelector": map[string]interface{}{"matchLabels": map[string]interface{}{
+					apic.InstanceLabel: "gwv6", apic.KindLabel: "datapower"}},
+				"topologyKey": apic.ZoneLabel,
+			},
+		}},
+	}}
+}
+
+func gatewayCR(profile string, entries ...interface{}) apic.Object {
+	o := apic.New(apic.GatewayClusterKind, testNS, "gwv6")
+	spec := map[string]interface{}{"version": "10.0.8.0", "profile": profile}
+	if len(entries) > 0 {
+		spec["template"] = entries
+	}
+	o.U.Object["spec"] = spec
+	return o
+}
+
+func TestRenderStatefulSet(t *testing.T) {
+	tests := []struct {
+		name         string
+		obj          apic.Object
+		ms           string
+		wantReplicas int32
+		wantTopology []string // preferred anti-affinity topology keys, in order
+		wantErr      bool
+	}{
+		{name: "gateway default", obj: gatewayCR("n3xc4.m8"), ms: "datapower", wantReplicas: 3,
+			wantTopology: []string{"kubernetes.io/hostname"}},
+		{name: "gateway zone override and replicaCount", ms: "datapower", wantReplicas: 5,
+			obj:          gatewayCR("n3xc4.m8", map[string]interface{}{"name": "datapower", "replicaCount": int64(5), "affinity": zoneAffinity()}),
+			wantTopology: []string{"kubernetes.io/hostname", apic.ZoneLabel}},
+		{name: "gateway affinity with unknown field", ms: "datapower", wantErr: true,
+			obj: gatewayCR("n1xc4.m8", map[string]interface{}{"name": "datapower", "affinity": map[string]interface{}{"podAntiAfinity": "x"}})},
+		{name: "management microservice from profile", obj: haCR(apic.ManagementClusterKind, "m", "active", ""), ms: "ui", wantReplicas: 1,
+			wantTopology: []string{"kubernetes.io/hostname"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := tc.obj.Kind.Subsystem
+			entries, _ := tc.obj.Template(sub)
+			entry := findEntry(entries, tc.ms)
+			replicas := entryReplicas(entry, tc.obj.ProfileReplicas())
+			name, kindValue := tc.obj.Name()+"-"+tc.ms, string(sub)
+			if sub == apic.Gateway {
+				replicas, name, kindValue = int32(tc.obj.Replicas()), tc.obj.Name(), "datapower"
+			}
+			sts, err := renderStatefulSet(tc.obj, tc.ms, name, kindValue, replicas, entry)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("want an error for a malformed affinity override")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *sts.Spec.Replicas != tc.wantReplicas {
+				t.Errorf("replicas = %d, want %d", *sts.Spec.Replicas, tc.wantReplicas)
+			}
+			pl := sts.Spec.Template.Labels
+			if pl[apic.InstanceLabel] != tc.obj.Name() || pl[apic.KindLabel] != kindValue || pl["app.kubernetes.io/name"] != tc.ms {
+				t.Errorf("pod labels = %v", pl)
+			}
+			var got []string
+			for _, w := range sts.Spec.Template.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+				got = append(got, w.PodAffinityTerm.TopologyKey)
+				if w.Weight != 100 {
+					t.Errorf("weight = %d", w.Weight)
+				}
+			}
+			if !equalStrings(got, tc.wantTopology) {
+				t.Errorf("anti-affinity topology keys = %v, want %v", got, tc.wantTopology)
+			}
+			if sts.Spec.PodManagementPolicy != "Parallel" || sts.Spec.UpdateStrategy.Type != "RollingUpdate" {
+				t.Errorf("policy %q strategy %q", sts.Spec.PodManagementPolicy, sts.Spec.UpdateStrategy.Type)
+			}
+		})
+	}
+}
+
+// TestTemplateUpdateRerendersStatefulSet: editing the template override changes the StatefulSet's pod
+// template (the real controller then rolls the pods), and the DataPowerService follows.
+func TestTemplateUpdateRerendersStatefulSet(t *testing.T) {
+	l := newLab(t)
+	l.create(0, gatewayCR("n3xc4.m8"))
+	l.settle()
+	sts, err := l.sites[0].Kube.AppsV1().StatefulSets(testNS).Get(l.ctx, "gwv6", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sts.Spec.Template.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution); n != 1 {
+		t.Fatalf("default anti-affinity terms = %d", n)
+	}
+	gw := l.get(0, apic.GatewayClusterKind, "gwv6")
+	if gw.Ready() != "3/3" || gw.Phase() != "Running" {
+		t.Errorf("gateway ready %q phase %q", gw.Ready(), gw.Phase())
+	}
+	dp := l.get(0, apic.DataPowerServiceKind, "gwv6")
+	if dp.Phase() != "Running" || dp.Ready() != "3/3" {
+		t.Errorf("DataPowerService phase %q ready %q", dp.Phase(), dp.Ready())
+	}
+
+	entries := []map[string]interface{}{{"name": "datapower", "affinity": zoneAffinity()}}
+	if err := gw.SetTemplate(apic.Gateway, entries); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.sites[0].Dynamic.Resource(gw.Kind.GVR()).Namespace(testNS).Update(l.ctx, gw.U, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ops[0].Sync(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	sts2, _ := l.sites[0].Kube.AppsV1().StatefulSets(testNS).Get(l.ctx, "gwv6", metav1.GetOptions{})
+	terms := sts2.Spec.Template.Spec.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution
+	if len(terms) != 2 || terms[1].PodAffinityTerm.TopologyKey != apic.ZoneLabel {
+		t.Errorf("after the override: terms %+v", terms)
+	}
+	if sts2.Annotations[specHashAnnotation] == sts.Annotations[specHashAnnotation] {
+		t.Error("spec hash unchanged")
+	}
+
+	// replicaCount in the template scales the StatefulSet and the DataPowerService.
+	gw = l.get(0, apic.GatewayClusterKind, "gwv6")
+	entries[0]["replicaCount"] = int64(5)
+	_ = gw.SetTemplate(apic.Gateway, entries)
+	if _, err := l.sites[0].Dynamic.Resource(gw.Kind.GVR()).Namespace(testNS).Update(l.ctx, gw.U, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.ops[0].Sync(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if gw = l.get(0, apic.GatewayClusterKind, "gwv6"); gw.Ready() != "3/5" || gw.Phase() != "Pending" {
+		t.Errorf("scaling up: ready %q phase %q, want 3/5 Pending", gw.Ready(), gw.Phase())
+	}
+	dp = l.get(0, apic.DataPowerServiceKind, "gwv6")
+	if r, _, _ := unstructured.NestedInt64(dp.U.Object, "spec", "replicas"); r != 5 || dp.Phase() != "Pending" {
+		t.Errorf("DataPowerService replicas %d phase %q", r, dp.Phase())
+	}
+}

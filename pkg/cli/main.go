@@ -1,0 +1,112 @@
+// Package cli is the plumbing shared by every binary's main and cobra command: running a command with
+// signal handling and exit codes, the version subcommand, the name the user invoked us by, TTY checks
+// and the confirmation prompt of mutating commands.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+)
+
+// Main executes cmd and returns the process exit code; cmd/*/main.go is just
+// os.Exit(cli.Main(...)). The first SIGINT/SIGTERM cancels the command's context so it can stop
+// cleanly (mutating commands leave state that a re-run resumes from); a second one kills the process.
+func Main(cmd *cobra.Command, streams genericiooptions.IOStreams) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // restore default handling: a second signal terminates at once
+	}()
+	return Execute(ctx, cmd, streams)
+}
+
+// Execute runs cmd with ctx and maps its error to an exit code, printing it kubectl's way
+// ("error: ..." on stderr). Separate from Main so tests can run commands in-process.
+func Execute(ctx context.Context, cmd *cobra.Command, streams genericiooptions.IOStreams) int {
+	Prepare(cmd)
+	cmd.SetIn(streams.In)
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil && !errors.Is(err, errSilent) {
+		fmt.Fprintf(streams.ErrOut, "error: %s\n", oneLine(err))
+	}
+	return int(exitcode.FromError(err))
+}
+
+// Prepare applies our conventions to a command tree: errors are printed once by Execute, usage only
+// for usage errors, and flag/argument errors map to the usage exit code.
+func Prepare(cmd *cobra.Command) {
+	cmd.SilenceErrors = true
+	cmd.SilenceUsage = true
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return exitcode.New(exitcode.Usage, fmt.Errorf("%w\nSee '%s --help' for usage.", err, c.CommandPath()))
+	})
+	for _, c := range cmd.Commands() {
+		wrapArgs(c)
+	}
+	wrapArgs(cmd)
+}
+
+func wrapArgs(c *cobra.Command) {
+	if c.Args == nil {
+		return
+	}
+	inner := c.Args
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if err := inner(cmd, args); err != nil {
+			return exitcode.New(exitcode.Usage, fmt.Errorf("%w\nSee '%s --help' for usage.", err, cmd.CommandPath()))
+		}
+		return nil
+	}
+}
+
+// errSilent marks an error whose message the command already printed.
+var errSilent = errors.New("already reported")
+
+// Silent wraps code so Execute exits with it without printing anything more; for commands whose
+// output already says what went wrong (a CRITICAL status table, a failed step summary).
+func Silent(code exitcode.Code) error {
+	if code == exitcode.OK {
+		return nil
+	}
+	return exitcode.New(code, errSilent)
+}
+
+func oneLine(err error) string {
+	return strings.TrimSpace(err.Error())
+}
+
+// DisplayName is how the user invoked a plugin, for usage lines: kubectl runs kubectl-apic-status for
+// `kubectl apic status` and the krew-installed kubectl-apic_status for `kubectl apic-status`.
+func DisplayName(argv0, fallback string) string {
+	base := strings.TrimSuffix(filepath.Base(argv0), ".exe")
+	if !strings.HasPrefix(base, "kubectl-") {
+		return fallback
+	}
+	words := strings.Split(strings.TrimPrefix(base, "kubectl-"), "-")
+	for i, w := range words {
+		words[i] = strings.ReplaceAll(w, "_", "-")
+	}
+	return "kubectl " + strings.Join(words, " ")
+}
+
+// SetDisplayName makes cobra print name (e.g. "kubectl apic status") in usage and help.
+func SetDisplayName(cmd *cobra.Command, name string) {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[cobra.CommandDisplayNameAnnotation] = name
+}

@@ -1,0 +1,327 @@
+// Package progress reports the steps of long-running commands on stderr.
+//
+// On a terminal every running step has a live line, redrawn with a spinner and its elapsed time;
+// finished steps leave one permanent line. Elsewhere (CI, files, pipes) each event is one plain,
+// timestamped line without escape codes, or with JSONLines one JSON object per event.
+//
+//	rep := progress.New(os.Stderr, progress.Options{TTY: isTTY, NoColor: os.Getenv("NO_COLOR") != ""})
+//	defer rep.Close()
+//	s := rep.StepWithExpected("Demote dc1 mgmt", 15*time.Minute)
+//	s.Update("haMode=BlockedWarmStandbyConversion")
+//	...
+//	s.Done("passive")
+//
+// A Reporter and its Steps are safe for concurrent use; steps may run in parallel goroutines.
+package progress
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/duration"
+)
+
+// Options chooses the output mode. The caller decides TTY and NoColor (from the stream and the
+// NO_COLOR environment variable) so the reporter never inspects its environment.
+type Options struct {
+	// TTY enables live, redrawn lines.
+	TTY bool
+	// NoColor disables color on a TTY (NO_COLOR set). Non-TTY output never has escape codes.
+	NoColor bool
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+	// JSONLines writes one JSON object per event; it overrides TTY.
+	JSONLines bool
+	// Tick is the TTY redraw interval; zero means 100ms.
+	Tick time.Duration
+	// Width truncates live lines so a redraw never wraps the terminal; zero means no limit.
+	Width int
+}
+
+// Event names, as written in JSON lines.
+const (
+	EventStart  = "start"
+	EventUpdate = "update"
+	EventDone   = "done"
+	EventFail   = "fail"
+	EventSkip   = "skip"
+	EventInfo   = "info"
+	EventWarn   = "warn"
+)
+
+// Reporter writes progress events to one stream.
+type Reporter struct {
+	w    io.Writer
+	opts Options
+
+	mu      sync.Mutex
+	live    []*Step // running steps, in start order; drawn on a TTY
+	drawn   int     // lines of the live area currently on screen
+	frame   int     // spinner frame
+	ticking bool
+	closed  bool
+	err     error // first write error
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+// Step is one step of a command, begun by Reporter.Step.
+type Step struct {
+	r        *Reporter
+	name     string
+	start    time.Time
+	expected time.Duration
+	msg      string // latest Update, shown on the live line
+	ended    bool
+}
+
+// New returns a reporter writing to w (normally os.Stderr).
+func New(w io.Writer, opts Options) *Reporter {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = 100 * time.Millisecond
+	}
+	if opts.JSONLines {
+		opts.TTY = false
+	}
+	return &Reporter{w: w, opts: opts, stop: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// Step begins a step.
+func (r *Reporter) Step(name string) *Step { return r.StepWithExpected(name, 0) }
+
+// StepWithExpected begins a step that usually takes about d (shown as "~15m expected").
+func (r *Reporter) StepWithExpected(name string, d time.Duration) *Step {
+	s := &Step{r: r, name: name, expected: d}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.start = r.opts.Clock()
+	if r.opts.TTY && !r.closed {
+		r.live = append(r.live, s)
+		r.startTicker()
+		r.redraw()
+		return s
+	}
+	r.emit(s, EventStart, "")
+	return s
+}
+
+// Update reports progress of a running step, e.g. "haMode=BlockedWarmStandbyConversion". On a TTY
+// it replaces the live line's message; elsewhere it is one event.
+func (s *Step) Update(msg string) {
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.ended {
+		return
+	}
+	s.msg = msg
+	if r.isLive(s) {
+		r.redraw()
+		return
+	}
+	r.emit(s, EventUpdate, msg)
+}
+
+// Done ends the step successfully; msg may be empty.
+func (s *Step) Done(msg string) { s.end(EventDone, msg) }
+
+// Fail ends the step with err.
+func (s *Step) Fail(err error) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	s.end(EventFail, msg)
+}
+
+// Skip ends the step without doing it, saying why.
+func (s *Step) Skip(reason string) { s.end(EventSkip, reason) }
+
+func (s *Step) end(event, msg string) {
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s.ended {
+		return
+	}
+	s.ended = true
+	for i, l := range r.live {
+		if l == s {
+			r.live = append(r.live[:i:i], r.live[i+1:]...)
+			break
+		}
+	}
+	r.emit(s, event, msg)
+}
+
+// Infof reports a message that belongs to no step.
+func (r *Reporter) Infof(format string, args ...any) { r.note(EventInfo, fmt.Sprintf(format, args...)) }
+
+// Warnf reports a warning that belongs to no step.
+func (r *Reporter) Warnf(format string, args ...any) { r.note(EventWarn, fmt.Sprintf(format, args...)) }
+
+func (r *Reporter) note(event, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.emit(nil, event, msg)
+}
+
+// Close stops redrawing, leaves a line for every step still running, and returns the first error
+// writing to the stream. It waits for the redraw goroutine to exit. Calling it again is harmless.
+func (r *Reporter) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		defer r.mu.Unlock()
+		return r.err
+	}
+	r.closed = true
+	if r.opts.TTY {
+		var b strings.Builder
+		r.clear(&b)
+		for _, s := range r.live {
+			b.WriteString(r.liveLine(s, "…") + "\n")
+		}
+		r.live = nil
+		r.write(b.String())
+	}
+	ticking := r.ticking
+	r.mu.Unlock()
+	close(r.stop)
+	if ticking {
+		<-r.stopped
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// startTicker starts the redraw goroutine once; r.mu is held.
+func (r *Reporter) startTicker() {
+	if r.ticking {
+		return
+	}
+	r.ticking = true
+	go func() {
+		defer close(r.stopped)
+		t := time.NewTicker(r.opts.Tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-r.stop:
+				return
+			case <-t.C:
+				r.mu.Lock()
+				if !r.closed && len(r.live) > 0 {
+					r.frame++
+					r.redraw()
+				}
+				r.mu.Unlock()
+			}
+		}
+	}()
+}
+
+func (r *Reporter) isLive(s *Step) bool {
+	for _, l := range r.live {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+// emit writes one event in the reporter's mode; r.mu is held. s is nil for info and warn.
+func (r *Reporter) emit(s *Step, event, msg string) {
+	now := r.opts.Clock()
+	var elapsed time.Duration
+	name := ""
+	if s != nil {
+		elapsed, name = now.Sub(s.start), s.name
+	}
+	switch {
+	case r.opts.JSONLines:
+		r.write(jsonLine(now, s, event, msg, elapsed))
+	case r.opts.TTY:
+		var b strings.Builder
+		r.clear(&b)
+		b.WriteString(r.ttyLine(name, event, msg, elapsed) + "\n")
+		r.draw(&b)
+		r.write(b.String())
+	default:
+		r.write(now.UTC().Format(time.RFC3339) + "  " + plainText(s, event, msg, elapsed) + "\n")
+	}
+}
+
+func (r *Reporter) write(s string) {
+	if s == "" {
+		return
+	}
+	if _, err := io.WriteString(r.w, s); err != nil && r.err == nil {
+		r.err = err
+	}
+}
+
+type jsonEvent struct {
+	Time            string  `json:"time"`
+	Step            string  `json:"step"`
+	Event           string  `json:"event"`
+	Message         string  `json:"message"`
+	ElapsedSeconds  float64 `json:"elapsedSeconds"`
+	ExpectedSeconds float64 `json:"expectedSeconds,omitempty"`
+}
+
+func jsonLine(now time.Time, s *Step, event, msg string, elapsed time.Duration) string {
+	e := jsonEvent{Time: now.UTC().Format(time.RFC3339Nano), Event: event, Message: msg,
+		ElapsedSeconds: math.Round(elapsed.Seconds()*1000) / 1000}
+	if s != nil {
+		e.Step = s.name
+		if event == EventStart {
+			e.ExpectedSeconds = s.expected.Seconds()
+		}
+	}
+	b, err := json.Marshal(e)
+	if err != nil { // cannot happen for strings and floats; keep the event anyway
+		return fmt.Sprintf("{\"event\":%q}\n", event)
+	}
+	return string(b) + "\n"
+}
+
+// plainText is the text of a non-TTY line after its timestamp.
+func plainText(s *Step, event, msg string, elapsed time.Duration) string {
+	took := elapsed.Round(time.Second).String()
+	switch event {
+	case EventInfo:
+		return msg
+	case EventWarn:
+		return "WARNING: " + msg
+	case EventStart:
+		if s.expected > 0 {
+			return s.name + ": started (expected ~" + duration.HumanDuration(s.expected) + ")"
+		}
+		return s.name + ": started"
+	case EventUpdate:
+		return s.name + ": " + msg
+	case EventDone:
+		return s.name + ": done in " + took + suffix(msg)
+	case EventFail:
+		return s.name + ": FAILED after " + took + suffix(msg)
+	case EventSkip:
+		return s.name + ": skipped" + suffix(msg)
+	}
+	return s.name + ": " + event + suffix(msg)
+}
+
+func suffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return ": " + msg
+}

@@ -1,0 +1,186 @@
+// Package umbrella is `kubectl apic`: it lists the suite's plugins and runs them as
+// `kubectl apic <plugin> ...`, whichever way they were installed. kubectl itself runs the longest
+// matching executable, so with plain names installed `kubectl apic status` reaches kubectl-apic-status
+// directly; with krew's names (kubectl-apic_status, invoked as `kubectl apic-status`) it reaches us,
+// and we hand over to the sibling binary.
+package umbrella
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
+	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+)
+
+// Plugin is one binary of the suite.
+type Plugin struct {
+	Name  string // e.g. status
+	Short string // one-line description, also used by the krew manifests' shortDescription
+}
+
+// Plugins is the suite, in the order `kubectl apic` lists them.
+func Plugins() []Plugin {
+	return []Plugin{
+		{"status", "Show the HA picture of API Connect across both data centers"},
+		{"failover", "Fail API Connect management and portal over to the warm-standby site, safely"},
+		{"drr", "Re-register a DataPower gateway service without an outage (outage-less DRR)"},
+		{"spread", "Check and fix zone spread so every gateway peer group keeps quorum"},
+	}
+}
+
+// Finder locates a plugin's executable; a function field so tests can point it anywhere.
+type Finder func(plugin string) (string, error)
+
+// Options of the umbrella command.
+type Options struct {
+	genericiooptions.IOStreams
+	Find Finder
+	// Exec runs the plugin binary; it replaces this process on Unix (see execPlugin).
+	Exec func(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams) error
+}
+
+// NewCommand builds `kubectl apic`.
+func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{IOStreams: streams, Find: FindSibling, Exec: execPlugin}
+	cmd := &cobra.Command{
+		Use:   "apic",
+		Short: "kubectl plugins for IBM API Connect high availability",
+		Long: `kubectl apic runs IBM API Connect's high-availability runbooks as safe, scriptable commands.
+
+Each command is also its own plugin: kubectl apic status and kubectl apic-status are the same.
+oc finds these plugins the same way (oc apic status).`,
+		Example: `  # List the plugins and whether they are installed
+  kubectl apic
+
+  # Show both data centers
+  kubectl apic status --context dc1 --peer-context dc2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.List() },
+	}
+	cli.SetDisplayName(cmd, "kubectl apic")
+	for _, p := range Plugins() {
+		cmd.AddCommand(o.pluginCommand(p))
+	}
+	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic", streams))
+	return cmd
+}
+
+func (o *Options) pluginCommand(p Plugin) *cobra.Command {
+	return &cobra.Command{
+		Use:                p.Name,
+		Short:              p.Short,
+		DisableFlagParsing: true, // every flag belongs to the plugin
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := o.Find(p.Name)
+			if err != nil {
+				return err
+			}
+			return o.Exec(cmd.Context(), path, args, o.IOStreams)
+		},
+		// Completion is the plugin's own: ask it through cobra's __complete protocol.
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			path, err := o.Find(p.Name)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveError
+			}
+			return complete(cmd.Context(), path, append(args, toComplete))
+		},
+	}
+}
+
+// List prints the plugins with where each is installed.
+func (o *Options) List() error {
+	fmt.Fprintln(o.Out, "kubectl apic: IBM API Connect high-availability runbooks as commands.")
+	fmt.Fprintln(o.Out)
+	fmt.Fprintln(o.Out, "Plugins:")
+	for _, p := range Plugins() {
+		where := "not installed"
+		if path, err := o.Find(p.Name); err == nil {
+			where = path
+		}
+		fmt.Fprintf(o.Out, "  %-9s %s\n            (%s)\n", p.Name, p.Short, where)
+	}
+	fmt.Fprintln(o.Out)
+	fmt.Fprintln(o.Out, "Run 'kubectl apic <plugin> --help' for a plugin's usage.")
+	return nil
+}
+
+// Names are the executable names a plugin may be installed under: the plain one, and krew's, which
+// kubectl invokes as `kubectl apic-<name>`.
+func Names(plugin string) []string {
+	names := []string{"kubectl-apic-" + plugin, "kubectl-apic_" + plugin}
+	if runtime.GOOS == "windows" {
+		for i := range names {
+			names[i] += ".exe"
+		}
+	}
+	return names
+}
+
+// FindSibling looks for the plugin next to this executable first (the same release), then on PATH.
+func FindSibling(plugin string) (string, error) {
+	if self, err := os.Executable(); err == nil {
+		if real, err := filepath.EvalSymlinks(self); err == nil {
+			self = real
+		}
+		for _, n := range Names(plugin) {
+			p := filepath.Join(filepath.Dir(self), n)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+				return p, nil
+			}
+		}
+	}
+	for _, n := range Names(plugin) {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, nil
+		}
+	}
+	return "", exitcode.Newf(exitcode.Error, "plugin %q is not installed: put kubectl-apic-%s on PATH (or: kubectl krew install apic-%s)", plugin, plugin, plugin)
+}
+
+// complete runs `<plugin> __complete args...` and parses cobra's completion output: one candidate a
+// line, then ":<directive>".
+func complete(ctx context.Context, path string, args []string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	out, err := exec.CommandContext(ctx, path, append([]string{cobra.ShellCompRequestCmd}, args...)...).Output()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var comps []cobra.Completion
+	directive := cobra.ShellCompDirectiveDefault
+	for _, line := range strings.Split(string(bytes.TrimSpace(out)), "\n") {
+		if strings.HasPrefix(line, ":") {
+			if d, err := strconv.Atoi(line[1:]); err == nil {
+				directive = cobra.ShellCompDirective(d)
+			}
+			continue
+		}
+		if line != "" && !strings.HasPrefix(line, "Completion ended") {
+			comps = append(comps, line)
+		}
+	}
+	return comps, directive
+}
+
+// runPlugin runs the plugin as a child with our streams and exits with its code.
+func runPlugin(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams) error {
+	c := exec.CommandContext(ctx, path, args...)
+	c.Stdin, c.Stdout, c.Stderr = streams.In, streams.Out, streams.ErrOut
+	err := c.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return cli.Silent(exitcode.Code(ee.ExitCode()))
+	}
+	return err
+}
