@@ -1,0 +1,357 @@
+// Package hastate reads the 2DCDR state of API Connect's management and portal subsystems across
+// sites: which site is active, which is warm-standby, whether the peers see each other, and what is
+// wrong (split-brain, no active site, a stuck demotion, an unreachable peer). The status command
+// shows it; the failover command checks it before and during every step.
+package hastate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+)
+
+// Severity of a finding; the order is the exit-code order (OK < Warning < Critical).
+type Severity int
+
+const (
+	Info Severity = iota
+	Warning
+	Critical
+)
+
+func (s Severity) String() string {
+	switch s {
+	case Warning:
+		return "WARNING"
+	case Critical:
+		return "CRITICAL"
+	}
+	return "INFO"
+}
+
+// MarshalText makes severities readable in JSON/YAML.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Finding codes, stable for pipelines.
+const (
+	SplitBrain         = "SplitBrain"
+	NoActiveSite       = "NoActiveSite"
+	FailoverInProgress = "FailoverInProgress"
+	StuckDemotion      = "StuckDemotion"
+	PeerNotReachable   = "PeerNotReachable"
+	SiteUnreachable    = "SiteUnreachable"
+	MissingPeer        = "MissingPeer"
+	NotReplicating     = "NotReplicating"
+)
+
+// Finding is one thing wrong (or worth knowing) about a pair, with the fix.
+type Finding struct {
+	Severity  Severity       `json:"severity"`
+	Code      string         `json:"code"`
+	Subsystem apic.Subsystem `json:"subsystem,omitempty"`
+	Site      string         `json:"site,omitempty"`
+	Message   string         `json:"message"`
+	Fix       string         `json:"fix,omitempty"`
+}
+
+// SiteObjects is what one site holds: its API Connect objects, or why it could not be read.
+type SiteObjects struct {
+	Site    string
+	Err     error // non-nil: the site could not be read
+	Objects []apic.Object
+}
+
+// Member is one site's side of a pair.
+type Member struct {
+	Site string `json:"site"`
+	// Status is the subsystem CR whose status carries haMode (mgmt/ptl, also on the top-level shape,
+	// where the operator creates them: seed 002 reads haMode with `kubectl get mgmt` there too).
+	Status apic.Object `json:"-"`
+	// Spec is where the mode is set: the top-level APIConnectCluster when it owns Status, else Status.
+	Spec apic.Object `json:"-"`
+	// Mode is the desired spec.multiSiteHA.mode; HAMode the operator's status.haMode.
+	Mode     string         `json:"mode"`
+	HAMode   string         `json:"haMode"`
+	HAStatus apic.Condition `json:"haStatus"`
+	Phase    string         `json:"phase"`
+	// Since is when the active haStatus last changed.
+	Since time.Time `json:"since,omitempty"`
+}
+
+// Name is the subsystem CR's name.
+func (m Member) Name() string { return m.Status.Name() }
+
+// IsActive reports whether the operator reports this site active.
+func (m Member) IsActive() bool { return m.HAMode == apic.HAModeActive }
+
+// TopLevel reports whether the mode is set on the top-level CR.
+func (m Member) TopLevel() bool { return m.Spec.IsTopLevel() }
+
+// Replicating reports whether this warm-standby says its database is replicating: haMode passive
+// with haStatus Ready ("Warm Standby DB is ready").
+func (m Member) Replicating() bool {
+	return apic.IsPassiveHAMode(m.HAMode) && m.HAStatus.Type == apic.HAStatusReady && m.HAStatus.IsTrue()
+}
+
+// Pair is one subsystem across sites.
+type Pair struct {
+	Subsystem apic.Subsystem `json:"subsystem"`
+	Name      string         `json:"name"`
+	Members   []Member       `json:"members"`
+	// Unreachable sites could not be read: their side is unknown.
+	Unreachable []string  `json:"unreachable,omitempty"`
+	Findings    []Finding `json:"findings,omitempty"`
+}
+
+// Member returns site's side of the pair.
+func (p Pair) Member(site string) (Member, bool) {
+	for _, m := range p.Members {
+		if m.Site == site {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// ActiveSites are the sites whose haMode is active.
+func (p Pair) ActiveSites() []string {
+	var out []string
+	for _, m := range p.Members {
+		if m.IsActive() {
+			out = append(out, m.Site)
+		}
+	}
+	return out
+}
+
+// Worst is the pair's worst finding severity.
+func (p Pair) Worst() Severity {
+	w := Info
+	for _, f := range p.Findings {
+		if f.Severity > w {
+			w = f.Severity
+		}
+	}
+	return w
+}
+
+// Options tune the judgement.
+type Options struct {
+	// StuckAfter: a demotion in BlockedWarmStandbyConversion longer than this is reported stuck.
+	// Default 30 minutes: twice IBM's ~15 minutes for active→warm-standby.
+	StuckAfter time.Duration
+	// Now is the current time (tests).
+	Now time.Time
+}
+
+// DefaultStuckAfter is twice IBM's documented active→warm-standby duration (seed 002).
+const DefaultStuckAfter = 30 * time.Minute
+
+// Pairs pairs the management and portal subsystems of every site. Subsystems pair by name when the
+// names match across sites (IBM's examples use the same names on both), else by subsystem when each
+// site has exactly one.
+func Pairs(sites []SiteObjects, opts Options) []Pair {
+	if opts.StuckAfter == 0 {
+		opts.StuckAfter = DefaultStuckAfter
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	type key struct {
+		sub  apic.Subsystem
+		name string
+	}
+	pairs := map[key]*Pair{}
+	var unreachable []string
+	perSub := map[apic.Subsystem]map[string]int{}
+	for _, s := range sites {
+		if s.Err != nil {
+			unreachable = append(unreachable, s.Site)
+			continue
+		}
+		for _, m := range members(s) {
+			sub := m.Status.Kind.Subsystem
+			if perSub[sub] == nil {
+				perSub[sub] = map[string]int{}
+			}
+			perSub[sub][s.Site]++
+			k := key{sub, m.Name()}
+			if pairs[k] == nil {
+				pairs[k] = &Pair{Subsystem: sub, Name: m.Name()}
+			}
+			pairs[k].Members = append(pairs[k].Members, m)
+		}
+	}
+	// Merge differently named singletons: one CR of a subsystem per site is one pair.
+	for _, sub := range []apic.Subsystem{apic.Management, apic.Portal} {
+		single := true
+		for _, n := range perSub[sub] {
+			single = single && n == 1
+		}
+		if !single {
+			continue
+		}
+		var merged *Pair
+		for k, p := range pairs {
+			if k.sub != sub {
+				continue
+			}
+			if merged == nil {
+				merged = p
+				continue
+			}
+			merged.Members = append(merged.Members, p.Members...)
+			delete(pairs, k)
+		}
+	}
+	out := make([]Pair, 0, len(pairs))
+	for _, p := range pairs {
+		sort.Slice(p.Members, func(i, j int) bool { return siteIndex(sites, p.Members[i].Site) < siteIndex(sites, p.Members[j].Site) })
+		p.Unreachable = unreachable
+		p.Findings = judge(*p, len(sites), opts)
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Subsystem != out[j].Subsystem {
+			return out[i].Subsystem == apic.Management
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+func siteIndex(sites []SiteObjects, name string) int {
+	for i, s := range sites {
+		if s.Site == name {
+			return i
+		}
+	}
+	return len(sites)
+}
+
+// members finds the 2DCDR members on one site: management and portal CRs with multiSiteHA, each
+// paired with the object where its mode is set.
+func members(s SiteObjects) []Member {
+	topLevel := map[string]apic.Object{}
+	for _, o := range s.Objects {
+		if o.IsTopLevel() {
+			topLevel[o.Name()] = o
+		}
+	}
+	var out []Member
+	for _, o := range s.Objects {
+		sub := o.Kind.Subsystem
+		if sub != apic.Management && sub != apic.Portal {
+			continue
+		}
+		spec := o
+		if owner, ok := ownedByTopLevel(o, topLevel); ok {
+			spec = owner
+		}
+		ha, ok := spec.MultiSiteHA(sub)
+		if !ok {
+			if _, own := o.MultiSiteHA(sub); !own {
+				continue // not a 2DCDR deployment
+			}
+			ha, _ = o.MultiSiteHA(sub)
+		}
+		m := Member{Site: s.Site, Status: o, Spec: spec, Mode: ha.Mode, HAMode: o.HAMode(), Phase: o.Phase()}
+		m.HAStatus, _ = o.ActiveHAStatus()
+		m.Since = m.HAStatus.LastTransitionTime.Time
+		out = append(out, m)
+	}
+	return out
+}
+
+func ownedByTopLevel(o apic.Object, top map[string]apic.Object) (apic.Object, bool) {
+	for _, ref := range o.U.GetOwnerReferences() {
+		if ref.Kind == apic.APIConnectClusterKind.Kind {
+			if t, ok := top[ref.Name]; ok {
+				return t, true
+			}
+		}
+	}
+	return apic.Object{}, false
+}
+
+// judge applies IBM's rules (seed 002): exactly one site active; never both (split-brain); a
+// demotion passes through BlockedWarmStandbyConversion for about 15 minutes; PeerNotReachable means
+// the replication link is down.
+func judge(p Pair, nsites int, opts Options) []Finding {
+	var fs []Finding
+	add := func(sev Severity, code, site, msg, fix string) {
+		fs = append(fs, Finding{Severity: sev, Code: code, Subsystem: p.Subsystem, Site: site, Message: msg, Fix: fix})
+	}
+	kind := p.Subsystem
+	active := p.ActiveSites()
+	var wantActive []string
+	for _, m := range p.Members {
+		if m.Mode == apic.ModeActive {
+			wantActive = append(wantActive, m.Site)
+		}
+	}
+	switch {
+	case len(active) > 1:
+		add(Critical, SplitBrain, "", fmt.Sprintf("split-brain: %s %s is active on %s; their databases diverge",
+			kind, p.Name, strings.Join(active, " and ")),
+			fmt.Sprintf("set the site that should not be active to warm-standby (kubectl apic failover --from <site> --to <site> after deciding which data to keep, or patch its multiSiteHA mode to passive with the %s annotation)", apic.DataDeletionConfirmationAnnotation))
+	case len(wantActive) > 1:
+		add(Critical, SplitBrain, "", fmt.Sprintf("%s %s is set active on %s: split-brain as soon as both finish promoting",
+			kind, p.Name, strings.Join(wantActive, " and ")),
+			"set one site back to passive now")
+	case len(active) == 0 && len(p.Unreachable) == 0:
+		if promoting := promoting(p); promoting != "" {
+			add(Warning, FailoverInProgress, promoting, fmt.Sprintf("no %s site is active yet: %s is being promoted", kind, promoting),
+				"wait for the promotion to finish (kubectl apic status --watch)")
+		} else {
+			add(Critical, NoActiveSite, "", fmt.Sprintf("no site runs %s %s as active", kind, p.Name),
+				"promote the warm-standby that has the latest data: kubectl apic failover --to <site>")
+		}
+	}
+	for _, site := range p.Unreachable {
+		add(Warning, SiteUnreachable, site, fmt.Sprintf("site %s could not be read: its side of %s %s is unknown", site, kind, p.Name),
+			"check the context and network; if the site is down, fence it before promoting the other (kubectl apic failover --help)")
+	}
+	if len(p.Members)+len(p.Unreachable) < nsites {
+		add(Warning, MissingPeer, "", fmt.Sprintf("%s %s has no peer on every site (found on %s)", kind, p.Name, siteList(p.Members)),
+			"check the namespace (-n) on each context")
+	}
+	for _, m := range p.Members {
+		if m.HAStatus.Type == apic.HAStatusPeerNotReachable && m.HAStatus.IsTrue() {
+			add(Warning, PeerNotReachable, m.Site, fmt.Sprintf("%s on %s cannot reach its replication peer: %s", kind, m.Site, m.HAStatus.Message),
+				"restore the network between the sites; do not fail over until replication is back unless the active site is lost")
+		}
+		if m.HAMode == apic.HAModeBlockedWarmStandbyConversion && !m.Since.IsZero() && opts.Now.Sub(m.Since) > opts.StuckAfter {
+			add(Warning, StuckDemotion, m.Site, fmt.Sprintf("%s on %s has been in BlockedWarmStandbyConversion for %s (IBM documents about 15 minutes)",
+				kind, m.Site, opts.Now.Sub(m.Since).Round(time.Second)),
+				"check that the peer is reachable and was set active; see the operator log (search for Multi)")
+		}
+		if m.HAMode == apic.HAModePassive && !m.Replicating() && !(m.HAStatus.Type == apic.HAStatusPeerNotReachable) {
+			add(Warning, NotReplicating, m.Site, fmt.Sprintf("warm-standby %s on %s does not report its database ready (haStatus %s)", kind, m.Site, m.HAStatus.Type),
+				"verify replication between the data centers before any failover")
+		}
+	}
+	return fs
+}
+
+func promoting(p Pair) string {
+	for _, m := range p.Members {
+		if m.Mode == apic.ModeActive && !m.IsActive() {
+			return m.Site
+		}
+	}
+	return ""
+}
+
+func siteList(ms []Member) string {
+	var s []string
+	for _, m := range ms {
+		s = append(s, m.Site)
+	}
+	return strings.Join(s, ", ")
+}
+
