@@ -83,6 +83,9 @@ func TestTopLevelCRViews(t *testing.T) {
 	if !ok || c.Type != "Warning" || c.Message != "an error occured while running job apic/production-configurator" {
 		t.Errorf("ActiveCondition = %+v", c)
 	}
+	if o.Message() != "Warning - see status condition for details" {
+		t.Errorf("Message = %q", o.Message())
+	}
 	if got := o.TemplateEntryName(Gateway, "datapower"); got != "gw-datapower" {
 		t.Errorf("top-level gateway entry = %q", got)
 	}

@@ -31,7 +31,7 @@ func TestResourceModelOnRealAPIServer(t *testing.T) {
 		wantMessage string
 	}{
 		{"mgmt-active.yaml", "mgmt", apic.Management, "Management is ready. HA status Ready - see HAStatus in CR for details"},
-		{"apiconnectcluster.yaml", "apiconnectcluster", apic.Management, "an error occured while running job apic/production-configurator"},
+		{"apiconnectcluster.yaml", "apiconnectcluster", apic.Management, "Warning - see status condition for details"},
 	} {
 		t.Run(tc.short, func(t *testing.T) {
 			ns := e.Namespace(t)

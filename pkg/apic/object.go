@@ -69,8 +69,13 @@ func (o Object) ActiveHAStatus() (Condition, bool) { return activeOf(o.HAStatus(
 // ActiveCondition is the condition whose status is "True"; its message is the MESSAGE column.
 func (o Object) ActiveCondition() (Condition, bool) { return activeOf(o.Conditions()) }
 
-// Message is the MESSAGE column: the message of the condition that is True.
+// Message is the MESSAGE column: status.message (IBM's summary, e.g. "Management is ready. HA
+// status Ready - see HAStatus in CR for details", or on the top-level CR "Warning - see status
+// condition for details"), else the message of the condition that is True.
 func (o Object) Message() string {
+	if m := o.str("status", "message"); m != "" {
+		return m
+	}
 	c, _ := o.ActiveCondition()
 	return c.Message
 }

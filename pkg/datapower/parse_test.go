@@ -155,3 +155,29 @@ func FuzzParsePrompt(f *testing.F) {
 		_ = IsErrorOutput(s)
 	})
 }
+
+func TestParseGatewayService(t *testing.T) {
+	out := "apic-gw-service: default [up]\n-----------------------------\n admin-state enabled\n gateway-peering gwd\n registration-state Registered\n configuration-generation 3\n"
+	g, err := ParseGatewayService(out)
+	if err != nil || !g.Registered() || g.Waiting() || g.State != "up" || g.Peering != "gwd" || g.ConfigurationGeneration != 3 {
+		t.Fatalf("%+v %v", g, err)
+	}
+	g, err = ParseGatewayService("apic-gw-service: default [up]\r\n admin-state enabled\r\n registration-state Waiting for gateway service registration.\r\n")
+	if err != nil || g.Registered() || !g.Waiting() {
+		t.Fatalf("%+v %v", g, err)
+	}
+	if _, err := ParseGatewayService("% Cannot find configuration object 'apic-gw-service' in domain default.\n"); err == nil {
+		t.Fatal("want error without header")
+	}
+}
+
+func FuzzParseGatewayService(f *testing.F) {
+	f.Add("apic-gw-service: default [up]\n---\n admin-state enabled\n registration-state Registered\n configuration-generation 2\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		if g, err := ParseGatewayService(s); err == nil {
+			if g.Registered() && g.Waiting() {
+				t.Fatalf("both registered and waiting: %+v", g)
+			}
+		}
+	})
+}

@@ -9,8 +9,10 @@
 // One Kubelet serves any number of nodes (benchmarks use 500) with one pod informer, one work queue
 // and one HTTPS server. Client QPS: marking N pods Running costs about N status updates (plus one
 // delete per terminating pod), and the leases cost nodes/10 requests a second; give the client
-// QPS ≥ 500 and Burst ≥ 1000 (5,000 pods then run in about 10–20 s on loopback); client-go's default
-// of 5 QPS would take 17 minutes.
+// QPS ≥ 500 and Burst ≥ 1000; client-go's default of 5 QPS would take 17 minutes for 5,000 pods.
+// Measured with QPS 500 on a 2-core machine (TestIntegrationScale): 5,000 pods created 32 at a
+// time on 3 nodes were all Running 20 s after the first create (7 s after the last); on 500 nodes
+// (registered in 0.6 s, leases renewed every second) 29 s.
 //
 // Deliberate simulator choices (no real kubelet behaviour is invented beyond these):
 //   - a NotReady node (SetNodeReady false) behaves like a node whose kubelet died: its lease is not
@@ -172,6 +174,8 @@ func Start(ctx context.Context, cfg Config) (*Kubelet, error) {
 		k.Stop()
 		return nil, err
 	}
+	// Cancelling the caller's ctx is a Stop (the workers would otherwise wait on the queue forever).
+	context.AfterFunc(k.ctx, k.Stop)
 	k.logf("kubelet simulator: %d nodes registered, streaming on %s", len(k.nodes), k.listener.Addr())
 	return k, nil
 }

@@ -481,3 +481,15 @@ func TestStopLeaksNoGoroutines(t *testing.T) {
 		return runtime.NumGoroutine() <= before+2, nil
 	})
 }
+
+func TestCancelledContextStops(t *testing.T) {
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	k, err := Start(ctx, testConfig(fake.NewClientset()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	eventually(t, "goroutines to end", func() (bool, error) { return runtime.NumGoroutine() <= before+2, nil })
+	k.Stop() // still fine afterwards
+}

@@ -73,6 +73,7 @@ func (o *Operator) syncSubsystem(ctx context.Context, u *unstructured.Unstructur
 	out.SetStatusField(readyString(ready, desired), "ready")
 	out.SetStatusField(reconciledVersion(versionOf(obj)), "versions", "reconciled")
 	out.SetConditions(oneTrue(conditionTypes(), v.CondType, v.CondMessage, obj.Conditions(), now))
+	out.SetStatusField(v.CondMessage, "message") // the MESSAGE column
 
 	if err := o.updateStatus(ctx, obj.Kind, before, out.U); err != nil {
 		return fmt.Errorf("%s: %w", obj.Ref(), err)

@@ -197,7 +197,7 @@ func (o *Operator) syncTopLevelStatus(ctx context.Context, name string) error {
 	if warning != "" {
 		// IBM's sample (seed 002 step 6): STATUS Warning, READY 4/5, condition Warning "an error occured
 		// while running job apic/<name>-configurator". IBM's MESSAGE column reads "Warning - see status
-		// condition for details"; ours prints the True condition's message instead.
+		// condition for details" (status.message), the condition carries the job error.
 		phase, condType, condMsg = phaseWarning, condWarning, warning
 	} else {
 		ready++ // the configurator job is fine
@@ -209,6 +209,11 @@ func (o *Operator) syncTopLevelStatus(ctx context.Context, name string) error {
 	out.SetStatusField(readyString(ready, topLevelReadyTotal), "ready")
 	out.SetStatusField(reconciledVersion(versionOf(top)), "versions", "reconciled")
 	out.SetConditions(oneTrue(conditionTypes(), condType, condMsg, top.Conditions(), now))
+	message := condMsg
+	if warning != "" {
+		message = "Warning - see status condition for details"
+	}
+	out.SetStatusField(message, "message")
 	// haMode and haStatus mirror management's (the subsystem IBM's failover steps check first).
 	if m, ok := subs[apic.ManagementClusterKind.Kind]; ok && m.HAMode() != "" {
 		out.SetStatusField(m.HAMode(), "haMode")
