@@ -14,7 +14,7 @@ TOOLS     := $(shell $(GO) env GOPATH)/bin
 # ~/.cache/kubectl-apic and reused; hack/control-plane.sh prints its bin directory.
 CONTROL_PLANE = $(shell hack/control-plane.sh)
 
-.PHONY: all build test test-unit test-integration lint control-plane clean
+.PHONY: release-check release-snapshot all build test test-unit test-integration lint control-plane clean
 
 all: build
 
@@ -42,3 +42,16 @@ lint: ## go vet and golangci-lint (installed through the module proxy)
 
 clean:
 	rm -rf $(BIN) dist
+
+GORELEASER_VERSION ?= v2.15.1
+GORELEASER := $(TOOLS)/goreleaser
+
+$(GORELEASER):
+	$(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+
+release-check: $(GORELEASER) ## goreleaser check
+	$(GORELEASER) check
+
+release-snapshot: $(GORELEASER) ## Release archives, checksums and krew manifests into dist/, offline
+	$(GORELEASER) check
+	$(GORELEASER) release --snapshot --clean --parallelism 2

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -33,45 +32,48 @@ func Main(cmd *cobra.Command, streams genericiooptions.IOStreams) int {
 }
 
 // Execute runs cmd with ctx and maps its error to an exit code, printing it kubectl's way
-// ("error: ..." on stderr). Separate from Main so tests can run commands in-process.
+// ("error: ..." on stderr, plus a pointer to --help for usage errors). Separate from Main so tests
+// can run commands in-process.
 func Execute(ctx context.Context, cmd *cobra.Command, streams genericiooptions.IOStreams) int {
 	Prepare(cmd)
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	err := cmd.ExecuteContext(ctx)
+	ran, err := cmd.ExecuteContextC(ctx)
+	code := exitcode.FromError(err)
 	if err != nil && !errors.Is(err, errSilent) {
-		fmt.Fprintf(streams.ErrOut, "error: %s\n", oneLine(err))
+		fmt.Fprintf(streams.ErrOut, "error: %s\n", strings.TrimSpace(err.Error()))
+		if code == exitcode.Usage && ran != nil {
+			fmt.Fprintf(streams.ErrOut, "See '%s --help' for usage.\n", ran.CommandPath())
+		}
 	}
-	return int(exitcode.FromError(err))
+	return int(code)
 }
 
-// Prepare applies our conventions to a command tree: errors are printed once by Execute, usage only
-// for usage errors, and flag/argument errors map to the usage exit code.
+// Prepare applies our conventions to a command tree: errors are printed once by Execute, and
+// flag and argument errors exit with the usage code.
 func Prepare(cmd *cobra.Command) {
 	cmd.SilenceErrors = true
 	cmd.SilenceUsage = true
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return exitcode.New(exitcode.Usage, fmt.Errorf("%w\nSee '%s --help' for usage.", err, c.CommandPath()))
-	})
-	for _, c := range cmd.Commands() {
-		wrapArgs(c)
+	cmd.SetFlagErrorFunc(exitcode.FlagErrorFunc)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Args != nil && c.Annotations[preparedAnnotation] == "" {
+			c.Args = exitcode.Args(c.Args)
+			if c.Annotations == nil {
+				c.Annotations = map[string]string{}
+			}
+			c.Annotations[preparedAnnotation] = "true"
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
 	}
-	wrapArgs(cmd)
+	walk(cmd)
 }
 
-func wrapArgs(c *cobra.Command) {
-	if c.Args == nil {
-		return
-	}
-	inner := c.Args
-	c.Args = func(cmd *cobra.Command, args []string) error {
-		if err := inner(cmd, args); err != nil {
-			return exitcode.New(exitcode.Usage, fmt.Errorf("%w\nSee '%s --help' for usage.", err, cmd.CommandPath()))
-		}
-		return nil
-	}
-}
+// preparedAnnotation keeps Prepare idempotent (tests and docs generation call it again).
+const preparedAnnotation = "kubectl-apic/prepared"
 
 // errSilent marks an error whose message the command already printed.
 var errSilent = errors.New("already reported")
@@ -85,14 +87,12 @@ func Silent(code exitcode.Code) error {
 	return exitcode.New(code, errSilent)
 }
 
-func oneLine(err error) string {
-	return strings.TrimSpace(err.Error())
-}
-
 // DisplayName is how the user invoked a plugin, for usage lines: kubectl runs kubectl-apic-status for
 // `kubectl apic status` and the krew-installed kubectl-apic_status for `kubectl apic-status`.
 func DisplayName(argv0, fallback string) string {
-	base := strings.TrimSuffix(filepath.Base(argv0), ".exe")
+	// Split on both separators: argv[0] is a Windows path on Windows.
+	base := argv0[strings.LastIndexAny(argv0, `/\`)+1:]
+	base = strings.TrimSuffix(base, ".exe")
 	if !strings.HasPrefix(base, "kubectl-") {
 		return fallback
 	}

@@ -81,6 +81,7 @@ func (o *Options) pluginCommand(p Plugin) *cobra.Command {
 	return &cobra.Command{
 		Use:                p.Name,
 		Short:              p.Short,
+		Example:            fmt.Sprintf("  kubectl apic %s --help", p.Name),
 		DisableFlagParsing: true, // every flag belongs to the plugin
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := o.Find(p.Name)
