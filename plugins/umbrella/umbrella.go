@@ -148,7 +148,11 @@ func FindSibling(plugin string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", exitcode.Newf(exitcode.Error, "plugin %q is not installed: put kubectl-apic-%s on PATH (or: kubectl krew install apic-%s)", plugin, plugin, plugin)
+	return "", notInstalled(plugin)
+}
+
+func notInstalled(plugin string) error {
+	return exitcode.Newf(exitcode.Error, "plugin %q is not installed: put kubectl-apic-%s on PATH (or: kubectl krew install apic-%s)", plugin, plugin, plugin)
 }
 
 // complete runs `<plugin> __complete args...` and parses cobra's completion output: one candidate a
