@@ -78,7 +78,7 @@ func All() []Info {
 		{Error, "Error", "An error not covered by a more specific code (API error, bad cluster state, bug).", nil},
 		{Usage, "Usage", "Invalid arguments or flags, or a kubeconfig context that does not exist.", nil},
 		{Degraded, "Degraded", "Checks found warnings (e.g. a replica not ready, pods not spread over zones); nothing is down.", []string{cmdStatus, cmdSpread}},
-		{Critical, "Critical", "Checks found a critical problem: split-brain (two active sites), lost quorum, no active site.", []string{cmdStatus}},
+		{Critical, "Critical", "Checks found a critical problem: split-brain (two active sites), lost quorum, no active site.", []string{cmdStatus, cmdSpread}},
 		{Refused, "Refused", "A safety check refused a mutating command; nothing was changed.", mutating},
 		{Timeout, "Timeout", "The command's deadline passed before the operation finished; the cluster may be mid-change.", nil},
 		{Unreachable, "Unreachable", "A site (kubeconfig context) could not be reached: connection refused, DNS, TLS or network timeout.", nil},

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 )
 
@@ -354,4 +353,3 @@ func siteList(ms []Member) string {
 	}
 	return strings.Join(s, ", ")
 }
-

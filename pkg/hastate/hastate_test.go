@@ -56,7 +56,7 @@ func TestPairs(t *testing.T) {
 			[]apic.Object{mgmt("passive", "passive", "Ready", time.Hour)}, nil, nil, []string{"CRITICAL NoActiveSite"}},
 		{"failover in progress", []apic.Object{mgmt("passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion", time.Minute)},
 			[]apic.Object{mgmt("active", "ReadyForPromotion", "ReadyForPromotion", time.Minute)}, nil, nil, []string{"WARNING FailoverInProgress"}},
-		{"stuck demotion", []apic.Object{mgmt("passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion", 45 * time.Minute)},
+		{"stuck demotion", []apic.Object{mgmt("passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion", 45*time.Minute)},
 			[]apic.Object{mgmt("passive", "passive", "Ready", time.Hour)}, nil, nil, []string{"CRITICAL NoActiveSite", "WARNING StuckDemotion"}},
 		{"peer not reachable", []apic.Object{mk(apic.ManagementClusterKind, "production-mgmt", "active", "active", "PeerNotReachable", "Cannot communicate with replication peer FQDN https://x", time.Minute)},
 			[]apic.Object{mgmt("passive", "passive", "Ready", time.Hour)}, nil, []string{"dc1"}, []string{"WARNING PeerNotReachable"}},

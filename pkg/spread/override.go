@@ -7,15 +7,15 @@
 // pkg/apic/template.go documents), one pod anti-affinity term on topology.kubernetes.io/zone whose
 // label selector picks that microservice's pods:
 //
-//	- name: datapower
-//	  affinity:
-//	    podAntiAffinity:
-//	      preferredDuringSchedulingIgnoredDuringExecution:   # requiredDuring... with --hard
-//	      - weight: 100
-//	        podAffinityTerm:
-//	          labelSelector:
-//	            matchLabels: {crd.apiconnect.ibm.com/instance: gwv6, crd.apiconnect.ibm.com/kind: datapower}
-//	          topologyKey: topology.kubernetes.io/zone
+//   - name: datapower
+//     affinity:
+//     podAntiAffinity:
+//     preferredDuringSchedulingIgnoredDuringExecution:   # requiredDuring... with --hard
+//   - weight: 100
+//     podAffinityTerm:
+//     labelSelector:
+//     matchLabels: {crd.apiconnect.ibm.com/instance: gwv6, crd.apiconnect.ibm.com/kind: datapower}
+//     topologyKey: topology.kubernetes.io/zone
 //
 // How we find it again: the CR's annotation RecordAnnotation holds a Record (JSON) naming every term we
 // added and every entry or key we had to create for it. Remove takes out exactly those terms, then

@@ -1,51 +1,272 @@
-// Package spread is `kubectl apic spread`.
+// Package spread is `kubectl apic spread`: checks whether losing one availability zone would take an
+// API Connect gateway peer group (or a subsystem's replicas) out of quorum, and adds or removes the
+// zone anti-affinity template overrides of seed 003 that make the scheduler spread the pods.
 package spread
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
+	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
+	"github.com/kubectl-apic/kubectl-apic/pkg/spread"
+)
+
+// Actions.
+const (
+	ActionCheck  = "check"
+	ActionPlan   = "plan"
+	ActionApply  = "apply"
+	ActionRemove = "remove"
 )
 
 // Options of `kubectl apic spread`.
 type Options struct {
 	genericiooptions.IOStreams
 	ConfigFlags *genericclioptions.ConfigFlags
+	Print       *printers.Flags
+
+	Action    string
+	Subsystem string // --subsystem as given; "" means the action's default
+	Hard      bool
+	DryRun    bool
+	Yes       bool
+	Wait      bool
+	Timeout   time.Duration
+
+	// Dependencies, replaced in tests.
+	NewSite func(*genericclioptions.ConfigFlags) (*kube.Site, error)
+	Confirm func(genericiooptions.IOStreams, string) error
+	Getenv  func(string) string
+	IsTTY   func(any) bool
+
+	site     *kube.Site
+	subs     []apic.Subsystem
+	explicit bool // --subsystem was given
+	progress *progress.Reporter
+	style    printers.Style
 }
+
+// NewOptions returns options with the real dependencies.
+func NewOptions(streams genericiooptions.IOStreams) *Options {
+	return &Options{
+		IOStreams:   streams,
+		ConfigFlags: genericclioptions.NewConfigFlags(true),
+		Print:       printers.NewFlags(),
+		Action:      ActionCheck,
+		Timeout:     15 * time.Minute,
+		NewSite:     kube.NewSite,
+		Confirm:     cli.Confirm,
+		Getenv:      os.Getenv,
+		IsTTY:       func(f any) bool { return cli.IsTerminal(f) },
+	}
+}
+
+const long = `Spread API Connect pods over availability zones (IBM's zone-spread technique for gateways).
+
+IBM's operator gives gateway pods only soft anti-affinity between nodes. On a cluster with more nodes
+than zones, two of three gateways can then land in one zone; losing that zone leaves the survivor out
+of quorum (a peer group needs n/2+1 members): peering turns read-only, so OAuth token management,
+rate limiting and API publishing stop. The cure IBM documents is a template override on the
+GatewayCluster adding pod anti-affinity on topology.kubernetes.io/zone; the management, analytics
+and portal microservices that accept overrides can get the same.
+
+  check    (default) pods per zone and node for each gateway peer group and microservice, and for
+           each zone whether losing it keeps quorum. Exit 0 OK, 3 Degraded (a zone's loss would
+           break quorum, or zones cannot be judged), 4 Critical (quorum lost now).
+  plan     show the overrides as a diff of each CR's template list; changes nothing.
+  apply    write them (server-side dry run first), optionally --wait for the pods to move.
+  remove   take our overrides out again, leaving every other template entry and key as it was.
+           IBM recommends removing all overrides before upgrading API Connect.
+
+On the top-level APIConnectCluster (Cloud Pak for Integration), the override goes on the
+APIConnectCluster as spec.<subsystem>.template with prefixed entry names (gw-datapower), not on the
+subsystem CRs the operator owns. What we added is recorded in the CR's annotation
+spread.kubectl-apic.io/overrides, which remove reads.
+
+Soft or hard: by default the term is preferred (preferredDuringSchedulingIgnoredDuringExecution,
+weight 100): the scheduler spreads the pods when it can, but still starts a pod in a zone that
+already has one when no other zone has room, so capacity and uptime come first. --hard makes it
+required: a pod never shares a zone with another of its group and stays Pending instead, e.g. when
+a zone is down or full, or when a group has more pods than there are zones. IBM's advice is soft.`
+
+const examples = `  # Is every gateway peer group safe from the loss of one zone?
+  kubectl apic spread -n apic
+
+  # Show the override for the gateways, then apply it and wait for the pods to move
+  kubectl apic spread plan -n apic
+  kubectl apic spread apply -n apic --wait
+
+  # All subsystems, as a rule rather than a preference, without asking
+  kubectl apic spread apply --subsystem all --hard --yes
+
+  # Before upgrading API Connect: take our overrides out again
+  kubectl apic spread remove -n apic --yes
+
+  # Machine-readable verdict
+  kubectl apic spread check -o json`
 
 // NewCommand builds the command; name is how the user invoked it (for usage lines).
 func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{IOStreams: streams, ConfigFlags: genericclioptions.NewConfigFlags(true)}
-	cmd := &cobra.Command{
-		Use:   "spread",
-		Short: "spread (under construction)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+	return NewCommandWith(name, NewOptions(streams))
+}
+
+// NewCommandWith builds the command around o (tests inject dependencies there).
+func NewCommandWith(name string, o *Options) *cobra.Command {
+	run := func(action string) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			o.Action = action
 			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run(cmd)
-		},
+			return o.Run(cmd.Context())
+		}
+	}
+	cmd := &cobra.Command{
+		Use:     "spread [check|plan|apply|remove]",
+		Short:   "Check and fix the spread of API Connect pods over availability zones",
+		Long:    long,
+		Example: examples,
+		Args:    cobra.NoArgs,
+		RunE:    run(ActionCheck),
 	}
 	cli.SetDisplayName(cmd, name)
-	o.ConfigFlags.AddFlags(cmd.Flags())
-	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-spread", streams))
+	o.ConfigFlags.AddFlags(cmd.PersistentFlags())
+	o.Print.PrintFlags.OutputFormat = ptr(o.Print.Format())
+	cmd.PersistentFlags().StringVarP(o.Print.PrintFlags.OutputFormat, "output", "o", printers.FormatTable,
+		fmt.Sprintf("Output format. One of: (%s).", strings.Join(o.Print.AllowedFormats(), ", ")))
+	cmd.PersistentFlags().StringVar(&o.Subsystem, "subsystem", "",
+		"Subsystems: gateway, management, analytics, portal (comma-separated) or all. Default: all for check and remove, gateway for plan and apply")
+
+	sub := func(use, short string, mutating bool) *cobra.Command {
+		c := &cobra.Command{Use: use, Short: short, Args: cobra.NoArgs, RunE: run(use), Example: examples}
+		if use == ActionPlan || use == ActionApply {
+			c.Flags().BoolVar(&o.Hard, "hard", false,
+				"Require the spread (requiredDuringScheduling...) instead of preferring it: pods stay Pending rather than share a zone (see --help of spread)")
+		}
+		if mutating {
+			c.Flags().BoolVar(&o.DryRun, "dry-run", false, "Send the change as a server-side dry run only (dryRun=All): validated, not stored")
+			c.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")
+			c.Flags().BoolVar(&o.Wait, "wait", false, "Wait until the operator has rolled the StatefulSets and the pods have moved, then check again")
+			c.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the rollout")
+		}
+		return c
+	}
+	cmd.AddCommand(
+		sub(ActionCheck, "Show pods per zone and whether losing a zone keeps quorum (the default)", false),
+		sub(ActionPlan, "Show the zone anti-affinity overrides as a diff of each CR's template list", false),
+		sub(ActionApply, "Add the zone anti-affinity overrides to the CRs' templates", true),
+		sub(ActionRemove, "Remove the overrides this command added (recommended before upgrading)", true),
+		cli.NewVersionCommand("kubectl-apic-spread", o.IOStreams),
+	)
 	return cmd
 }
 
+func ptr[T any](v T) *T { return &v }
+
 // Complete fills in defaults from the flags and kubeconfig.
-func (o *Options) Complete(cmd *cobra.Command, args []string) error { return nil }
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
+	o.explicit = o.Subsystem != ""
+	spec := o.Subsystem
+	if spec == "" {
+		spec = "all"
+		if o.Action == ActionPlan || o.Action == ActionApply {
+			spec = string(apic.Gateway)
+		}
+	}
+	subs, err := ParseSubsystems(spec)
+	if err != nil {
+		return err
+	}
+	o.subs = subs
+	isTTY := o.IsTTY != nil && o.IsTTY(o.Out)
+	o.style = printers.StyleFor(isTTY, o.Getenv)
+	errTTY := o.IsTTY != nil && o.IsTTY(o.ErrOut)
+	o.progress = progress.New(o.ErrOut, progress.Options{TTY: errTTY, NoColor: o.Getenv("NO_COLOR") != ""})
+	return nil
+}
+
+// ParseSubsystems reads --subsystem: names or short names, comma-separated, or all.
+func ParseSubsystems(spec string) ([]apic.Subsystem, error) {
+	var out []apic.Subsystem
+	for _, w := range strings.Split(spec, ",") {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if w == "all" {
+			return apic.Subsystems(), nil
+		}
+		found := false
+		for _, s := range apic.Subsystems() {
+			k, _ := apic.SubsystemKind(s)
+			if w == string(s) || w == k.ShortName || w == k.Singular {
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+				found = true
+			}
+		}
+		if !found {
+			return nil, exitcode.UsageErrorf("unknown subsystem %q: use gateway, management, analytics, portal or all", w)
+		}
+	}
+	return out, nil
+}
 
 // Validate checks the options before anything is read or changed.
-func (o *Options) Validate() error { return nil }
+func (o *Options) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return err
+	}
+	if o.Wait && o.DryRun {
+		return exitcode.UsageErrorf("--wait and --dry-run exclude each other: a dry run changes nothing to wait for")
+	}
+	if o.Wait && o.Timeout <= 0 {
+		return exitcode.UsageErrorf("--timeout must be positive")
+	}
+	return nil
+}
 
-// Run executes the command.
-func (o *Options) Run(cmd *cobra.Command) error {
-	return exitcode.Newf(exitcode.Error, "kubectl apic spread is not implemented yet")
+// Run executes the action.
+func (o *Options) Run(ctx context.Context) error {
+	defer o.progress.Close()
+	site, err := o.NewSite(o.ConfigFlags)
+	if err != nil {
+		return err
+	}
+	o.site = site
+	switch o.Action {
+	case ActionCheck:
+		res, err := o.check(ctx)
+		if err != nil {
+			return err
+		}
+		if err := o.printCheck(res); err != nil {
+			return err
+		}
+		return cli.Silent(exitcode.Code(res.ExitCode))
+	case ActionPlan, ActionApply, ActionRemove:
+		return o.change(ctx)
+	}
+	return exitcode.UsageErrorf("unknown action %q", o.Action)
+}
+
+func (o *Options) mode() spread.Mode {
+	if o.Hard {
+		return spread.Hard
+	}
+	return spread.Soft
 }

@@ -1,0 +1,155 @@
+package spread_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"flag"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-apic/kubectl-apic/hack/lab"
+	"github.com/kubectl-apic/kubectl-apic/hack/lab/operator"
+	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
+	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/spread"
+	plugin "github.com/kubectl-apic/kubectl-apic/plugins/spread"
+)
+
+// One lab for the package: the top-level shape (APIConnectCluster) on 4 nodes in only 2 zones.
+var (
+	theLab *lab.Lab
+	labErr error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	assets, err := testenv.Assets()
+	if err != nil {
+		labErr = err
+		os.Exit(m.Run())
+	}
+	dir, _ := os.MkdirTemp("", "spread-toplevel-lab-")
+	start := time.Now()
+	theLab, labErr = lab.Start(context.Background(), lab.Config{Dir: dir, Assets: assets, Shape: lab.ShapeTopLevel,
+		Nodes: lab.DefaultNodes(4, "zone-a", "zone-b")})
+	fmt.Fprintf(os.Stderr, "lab started in %s (err=%v)\n", time.Since(start).Round(time.Millisecond), labErr)
+	code := m.Run()
+	if theLab != nil {
+		theLab.Stop()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func requireLab(t *testing.T) *lab.Lab {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs the lab (skipped with -short; run make test)")
+	}
+	if labErr != nil {
+		t.Fatalf("lab failed to start: %v", labErr)
+	}
+	return theLab
+}
+
+func run(t *testing.T, l *lab.Lab, args ...string) (string, exitcode.Code) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	cmd := plugin.NewCommand("kubectl apic spread", streams)
+	cmd.SetArgs(append(args, "--kubeconfig", l.Kubeconfig(), "--context", "dc1", "-n", "apic"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := exitcode.Code(cli.Execute(ctx, cmd, streams))
+	t.Logf("$ kubectl apic spread %s → exit %d (%s)\n%s%s", strings.Join(args, " "), c, c, out.String(), errOut.String())
+	return out.String(), c
+}
+
+func TestTwoZonesAreExplained(t *testing.T) {
+	l := requireLab(t)
+	out, code := run(t, l, "check", "--subsystem", "gateway")
+	if code != exitcode.Degraded || !strings.Contains(out, "only 2 zone(s) (zone-a, zone-b)") {
+		t.Errorf("two zones: exit %s, want Degraded with the FewZones explanation", code)
+	}
+}
+
+func TestTopLevelShapeGetsGwDatapower(t *testing.T) {
+	l := requireLab(t)
+	s, _ := l.Site("dc1")
+	ctx := context.Background()
+
+	targets, err := spread.FindTargets(ctx, s.Dynamic, "dc1", "apic")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) != 1 || !targets[0].TopLevel() || targets[0].Object.Name() != lab.TopLevelName ||
+		targets[0].Instances[apic.Gateway] != operator.SubsystemName(lab.TopLevelName, apic.GatewayClusterKind) {
+		t.Fatalf("targets %+v: want only the APIConnectCluster, owning the subsystem CRs", targets)
+	}
+	top := s.Dynamic.Resource(apic.APIConnectClusterKind.GVR()).Namespace("apic")
+	gwCRs := s.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace("apic")
+	get := func() *unstructured.Unstructured {
+		u, err := top.Get(ctx, lab.TopLevelName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	beforeSpec := get().Object["spec"]
+
+	// A server-side dry run stores nothing.
+	fn := func(o apic.Object) (spread.Plan, error) {
+		return spread.PlanApply(o, targets[0].Requests([]apic.Subsystem{apic.Gateway}), spread.Soft)
+	}
+	if p, err := spread.Write(ctx, s.Dynamic, "dc1", apic.APIConnectClusterKind, "apic", lab.TopLevelName, fn, true); err != nil || !p.Changed() {
+		t.Fatalf("dry run: %v (changed=%v)", err, p.Changed())
+	}
+	if !reflect.DeepEqual(get().Object["spec"], beforeSpec) {
+		t.Fatal("dry run changed the APIConnectCluster")
+	}
+
+	out, code := run(t, l, "apply", "--yes", "--wait", "--timeout", "2m")
+	// Two zones: the gateways cannot all be safe, but the apply itself and the rollout succeed.
+	if code != exitcode.Degraded || !strings.Contains(out, "spec.gateway.template") {
+		t.Fatalf("apply on the top-level shape: exit %s", code)
+	}
+	tmpl, _, _ := unstructured.NestedSlice(get().Object, "spec", "gateway", "template")
+	if len(tmpl) != 1 || tmpl[0].(map[string]interface{})["name"] != "gw-datapower" {
+		t.Errorf("APIConnectCluster spec.gateway.template = %v, want one gw-datapower entry", tmpl)
+	}
+	gw, err := gwCRs.Get(ctx, targets[0].Instances[apic.Gateway], metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := gw.GetAnnotations()[spread.RecordAnnotation]; ok {
+		t.Error("the operator-owned GatewayCluster was written to")
+	}
+	sts, err := s.Kube.AppsV1().StatefulSets("apic").Get(ctx, gw.GetName(), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if soft, _ := spread.HasZoneTerm(sts.Spec.Template.Spec.Affinity, spread.Selector(apic.Gateway, gw.GetName(), "datapower")); !soft {
+		t.Errorf("the override did not reach the gateway StatefulSet: %+v", sts.Spec.Template.Spec.Affinity)
+	}
+
+	if _, code = run(t, l, "remove", "--yes"); code != exitcode.OK {
+		t.Fatalf("remove: exit %s", code)
+	}
+	if got := get().Object["spec"]; !reflect.DeepEqual(got, beforeSpec) {
+		t.Errorf("remove did not restore the APIConnectCluster spec:\n got %v\nwant %v", got, beforeSpec)
+	}
+}

@@ -1,0 +1,295 @@
+package spread
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run with -update to accept)\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+func load(t *testing.T, file string) apic.Object {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(raw, &u.Object); err != nil {
+		t.Fatal(err)
+	}
+	o, err := apic.Wrap(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func diffs(t *testing.T, p Plan) string {
+	t.Helper()
+	var b strings.Builder
+	for _, c := range p.Changes {
+		d, err := c.Diff(p.Object.Ref())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(d)
+	}
+	return b.String()
+}
+
+func gw(instance string) []Request {
+	return []Request{{Subsystem: apic.Gateway, Instance: instance}}
+}
+
+func mustApply(t *testing.T, o apic.Object, reqs []Request, mode Mode) Plan {
+	t.Helper()
+	p, err := PlanApply(o, reqs, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func mustRemove(t *testing.T, o apic.Object, subs ...apic.Subsystem) Plan {
+	t.Helper()
+	p, err := PlanRemove(o, subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func entry(t *testing.T, o apic.Object, sub apic.Subsystem, name string) map[string]interface{} {
+	t.Helper()
+	l, err := o.Template(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range l {
+		if e["name"] == name {
+			return e
+		}
+	}
+	return nil
+}
+
+func TestApplyKeepsOtherKeysAndRemoveRestores(t *testing.T) {
+	orig := load(t, "gatewaycluster.yaml")
+	p := mustApply(t, orig, gw("gwv6"), Soft)
+	if !p.Changed() {
+		t.Fatal("apply changed nothing")
+	}
+	golden(t, "apply-soft.diff", diffs(t, p))
+	e := entry(t, p.Object, apic.Gateway, "datapower")
+	if n, _, _ := unstructured.NestedFloat64(e, "replicaCount"); n != 3 {
+		t.Errorf("replicaCount lost: %v", e)
+	}
+	if got := p.Changes[0].Entries; !reflect.DeepEqual(got, []EntryChange{{"datapower", ActionUpdate}}) {
+		t.Errorf("entries %v", got)
+	}
+	if _, ok := p.Object.U.GetAnnotations()[RecordAnnotation]; !ok {
+		t.Error("no record annotation")
+	}
+	if !reflect.DeepEqual(orig.U.Object, load(t, "gatewaycluster.yaml").U.Object) {
+		t.Error("PlanApply modified its input")
+	}
+	// A second apply is a no-op.
+	if again := mustApply(t, p.Object, gw("gwv6"), Soft); again.Changed() {
+		t.Errorf("re-apply changes:\n%s", diffs(t, again))
+	}
+	r := mustRemove(t, p.Object)
+	golden(t, "remove-soft.diff", diffs(t, r))
+	if !reflect.DeepEqual(r.Object.U.Object, orig.U.Object) {
+		t.Errorf("remove did not restore the object:\n%v\nwant\n%v", r.Object.U.Object, orig.U.Object)
+	}
+}
+
+func TestApplyCreatesEntryAndRemoveDropsIt(t *testing.T) {
+	orig := load(t, "gatewaycluster.yaml")
+	_ = orig.SetTemplate(apic.Gateway, nil)
+	p := mustApply(t, orig, gw("gwv6"), Hard)
+	golden(t, "apply-hard-new-entry.diff", diffs(t, p))
+	rec, _ := ReadRecord(p.Object)
+	if len(rec.Entries) != 1 || !rec.Entries[0].CreatedEntry || rec.Entries[0].Mode != Hard {
+		t.Errorf("record %+v", rec)
+	}
+	r := mustRemove(t, p.Object, apic.Gateway)
+	if !reflect.DeepEqual(r.Object.U.Object, orig.U.Object) {
+		t.Errorf("remove did not restore:\n%v\nwant\n%v", r.Object.U.Object, orig.U.Object)
+	}
+}
+
+func TestSwitchModeReplacesOurTerm(t *testing.T) {
+	orig := load(t, "gatewaycluster.yaml")
+	soft := mustApply(t, orig, gw("gwv6"), Soft)
+	hard := mustApply(t, soft.Object, gw("gwv6"), Hard)
+	e := entry(t, hard.Object, apic.Gateway, "datapower")
+	anti, _, _ := unstructured.NestedMap(e, "affinity", "podAntiAffinity")
+	if _, ok := anti[preferredKey]; ok {
+		t.Errorf("soft term left behind: %v", anti)
+	}
+	if l, _ := anti[requiredKey].([]interface{}); len(l) != 1 {
+		t.Errorf("required terms %v", anti)
+	}
+	if r := mustRemove(t, hard.Object); !reflect.DeepEqual(r.Object.U.Object, orig.U.Object) {
+		t.Errorf("remove after mode switch did not restore:\n%v", r.Object.U.Object)
+	}
+}
+
+func TestUsersOwnTermIsLeftAlone(t *testing.T) {
+	orig := load(t, "gatewaycluster-own-term.yaml")
+	p := mustApply(t, orig, gw("gwv6"), Soft)
+	if p.Changed() {
+		t.Errorf("apply over the user's identical term changed it:\n%s", diffs(t, p))
+	}
+	if _, ok := p.Object.U.GetAnnotations()[RecordAnnotation]; ok {
+		t.Error("recorded a term that is the user's")
+	}
+	if r := mustRemove(t, p.Object); r.Changed() || !reflect.DeepEqual(r.Object.U.Object, orig.U.Object) {
+		t.Errorf("remove touched the user's term:\n%s", diffs(t, r))
+	}
+}
+
+func TestRemoveKeepsWhatOthersAddedMeanwhile(t *testing.T) {
+	orig := load(t, "gatewaycluster.yaml")
+	_ = orig.SetTemplate(apic.Gateway, nil)
+	p := mustApply(t, orig, gw("gwv6"), Soft)
+	// Someone sets replicaCount on our entry and adds an entry of their own.
+	l, _ := p.Object.Template(apic.Gateway)
+	l[0]["replicaCount"] = int64(5)
+	l = append(l, map[string]interface{}{"name": "other", "enabled": false})
+	_ = p.Object.SetTemplate(apic.Gateway, l)
+	r := mustRemove(t, p.Object)
+	got, _ := r.Object.Template(apic.Gateway)
+	want := []map[string]interface{}{{"name": "datapower", "replicaCount": int64(5)}, {"name": "other", "enabled": false}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after remove %v, want %v", got, want)
+	}
+}
+
+func TestTopLevelShape(t *testing.T) {
+	orig := load(t, "apiconnectcluster.yaml")
+	reqs := []Request{
+		{Subsystem: apic.Gateway, Instance: "production-gw"},
+		{Subsystem: apic.Management, Instance: "production-mgmt"},
+		{Subsystem: apic.Analytics, Instance: "production-a7s"},
+	}
+	p := mustApply(t, orig, reqs, Soft)
+	golden(t, "apply-toplevel.diff", diffs(t, p))
+	e := entry(t, p.Object, apic.Gateway, "gw-datapower")
+	if e == nil {
+		t.Fatalf("no gw-datapower entry under spec.gateway.template: %v", p.Object.U.Object["spec"])
+	}
+	_, term := Term(map[string]string{apic.InstanceLabel: "production-gw", apic.KindLabel: "datapower"}, Soft)
+	if l, _, _ := unstructured.NestedSlice(e, "affinity", "podAntiAffinity", preferredKey); len(l) != 1 || !sameJSON(l[0], term) {
+		t.Errorf("gw-datapower term %v", l)
+	}
+	apim := entry(t, p.Object, apic.Management, "mgmt-apim")
+	if _, ok, _ := unstructured.NestedMap(apim, "affinity", "nodeAffinity"); !ok || apim["replicaCount"] == nil {
+		t.Errorf("user's mgmt-apim keys lost: %v", apim)
+	}
+	if n := len(p.Changes[1].After); n != len(apic.OverridableMicroservices(apic.Management)) {
+		t.Errorf("management entries %d", n)
+	}
+	// spec.analytics did not exist: remove takes out the section it had to create.
+	r := mustRemove(t, p.Object)
+	if !reflect.DeepEqual(r.Object.U.Object, orig.U.Object) {
+		got, _ := yaml.Marshal(r.Object.U.Object)
+		t.Errorf("remove did not restore the top-level CR:\n%s", got)
+	}
+	// Removing only the gateway keeps management's.
+	g := mustRemove(t, p.Object, apic.Gateway)
+	if entry(t, g.Object, apic.Gateway, "gw-datapower") != nil || len(entry(t, g.Object, apic.Management, "mgmt-ui")) == 0 {
+		t.Error("--subsystem gateway remove touched other subsystems or missed the gateway")
+	}
+	if subs, _ := Recorded(g.Object); !reflect.DeepEqual(subs, []apic.Subsystem{apic.Management, apic.Analytics}) {
+		t.Errorf("recorded after partial remove %v", subs)
+	}
+}
+
+func TestSelectorsAndEntryNames(t *testing.T) {
+	orig := load(t, "gatewaycluster.yaml")
+	if _, err := PlanApply(orig, []Request{{Subsystem: apic.Gateway, Instance: "gwv6", Microservices: []string{"nginx"}}}, Soft); err == nil {
+		t.Error("a microservice seed 003 does not list was accepted")
+	}
+	m := apic.New(apic.ManagementClusterKind, "apic", "production-mgmt")
+	m.U.Object["spec"] = map[string]interface{}{"version": "10.0.8.0"}
+	p := mustApply(t, m, []Request{{Subsystem: apic.Management, Instance: "production-mgmt", Microservices: []string{"apim"}}}, Soft)
+	golden(t, "apply-mgmt-apim.diff", diffs(t, p))
+	if _, err := PlanApply(m, gw("x"), Soft); err == nil {
+		t.Error("gateway override accepted on a ManagementCluster")
+	}
+}
+
+func TestMergePatch(t *testing.T) {
+	orig := load(t, "gatewaycluster.yaml")
+	p := mustApply(t, orig, gw("gwv6"), Soft)
+	raw, err := MergePatch(orig.U, p.Object.U)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]interface{}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	if rv, _, _ := unstructured.NestedString(m, "metadata", "resourceVersion"); rv != "4711" {
+		t.Errorf("no resourceVersion precondition: %s", raw)
+	}
+	l, _, _ := unstructured.NestedSlice(m, "spec", "template")
+	if len(l) != 1 || l[0].(map[string]interface{})["replicaCount"] == nil {
+		t.Errorf("merge patch must carry the full merged list: %s", raw)
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(m, "spec", "profile"); found {
+		t.Errorf("patch touches unrelated fields: %s", raw)
+	}
+	// Removing the last entry sends null for the list.
+	r := mustRemove(t, p.Object)
+	_ = r.Object.SetTemplate(apic.Gateway, nil)
+	raw, _ = MergePatch(p.Object.U, r.Object.U)
+	if !strings.Contains(string(raw), `"template":null`) {
+		t.Errorf("removal patch %s", raw)
+	}
+}
+
+func TestRecordErrors(t *testing.T) {
+	o := load(t, "gatewaycluster.yaml")
+	o.U.SetAnnotations(map[string]string{RecordAnnotation: "{not json"})
+	if _, err := PlanApply(o, gw("gwv6"), Soft); err == nil {
+		t.Error("a corrupt record was accepted")
+	}
+	if _, err := PlanRemove(o, nil); err == nil {
+		t.Error("a corrupt record was accepted by remove")
+	}
+	bad := load(t, "gatewaycluster.yaml")
+	_ = bad.SetTemplate(apic.Gateway, []map[string]interface{}{{"name": "datapower", "affinity": "nope"}})
+	if _, err := PlanApply(bad, gw("gwv6"), Soft); err == nil || !strings.Contains(err.Error(), "affinity is not an object") {
+		t.Errorf("non-object affinity: %v", err)
+	}
+}
