@@ -1,28 +1,140 @@
-// Package status is `kubectl apic status`.
+// Package status is `kubectl apic status`: is my API Connect HA set-up healthy, and what breaks if
+// a site or a zone fails?
+//
+// Sites. One kubeconfig context is one data center. `--context dc1` (kubectl's own flag, or the
+// current context) is the first site; `--peer-context dc2` adds the second, shown side by side. We
+// chose this over a `--sites dc1,dc2` list: --context keeps its kubectl meaning, and every other
+// kubectl-apic command names the second site the same way.
+//
+// What it reads, per site and in parallel, one LIST per kind (pkg/inventory): every API Connect
+// custom resource (mgmt, ptl, a7s, gw, APIConnectCluster, DataPowerService) in the namespace (-n, or
+// the context's; -A for all), the API Connect pods (label crd.apiconnect.ibm.com/instance) and the
+// nodes (metadata only, for their zones). A kind whose CRD is missing is noted, not an error.
+//
+// What it judges: the 2DCDR pairing of management and portal (pkg/hastate: split-brain, no active
+// site, a stuck demotion, PeerNotReachable), each gateway's pods and (with --peering, read-only
+// DataPower commands through pods/attach) its peering objects' quorum, each zone's loss against every
+// peer group's and replica set's quorum (pkg/zones), and the warnings IBM's runbooks name (fewer than
+// 3 gateways, template overrides, the CP4I configurator job).
+//
+// The exit code is the verdict (docs/exit-codes.md): 0 healthy, 3 degraded (warnings), 4 critical
+// (split-brain, lost quorum, no active site), 7 a site unreachable. -o json|yaml prints a
+// StatusReport (apic.kubectl-apic.io/v1alpha1) documented in docs/status-schema.md.
 package status
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
+	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
 )
+
+// DefaultPeeringDomain is the DataPower application domain holding API Connect's peering objects.
+// IBM's runbook writes it as <APIC_APP_DOMAIN>; "apiconnect" is our default (the lab simulator's too).
+const DefaultPeeringDomain = "apiconnect"
+
+// DefaultDebounce groups the events of one change (an operator updates several objects) into one
+// redraw in --watch mode.
+const DefaultDebounce = 500 * time.Millisecond
 
 // Options of `kubectl apic status`.
 type Options struct {
 	genericiooptions.IOStreams
 	ConfigFlags *genericclioptions.ConfigFlags
+	Print       *printers.Flags
+
+	PeerContext   string
+	AllNamespaces bool
+	Watch         bool
+	StuckAfter    time.Duration
+	Peering       bool
+	PeeringDomain string
+	Debounce      time.Duration
+
+	// Dependencies, replaceable in tests.
+	NewSites    func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
+	Read        func(ctx context.Context, c inventory.Clients, req inventory.Request) (*inventory.Snapshot, error)
+	WatchSite   func(ctx context.Context, c inventory.Clients, req inventory.Request, snap *inventory.Snapshot, changed func(*inventory.Snapshot)) error
+	ReadPeering PeeringReader
+	Now         func() time.Time
+	IsTTY       func(w io.Writer) bool
+	Getenv      func(string) string
+
+	sites []*kube.Site
 }
+
+// NewOptions returns options with the real dependencies.
+func NewOptions(streams genericiooptions.IOStreams) *Options {
+	return &Options{
+		IOStreams:     streams,
+		ConfigFlags:   genericclioptions.NewConfigFlags(true),
+		Print:         printers.NewFlags(),
+		StuckAfter:    hastate.DefaultStuckAfter,
+		PeeringDomain: DefaultPeeringDomain,
+		Debounce:      DefaultDebounce,
+		NewSites:      kube.NewSites,
+		Read:          inventory.Read,
+		WatchSite:     inventory.Watch,
+		ReadPeering:   AttachPeeringReader,
+		Now:           time.Now,
+		IsTTY:         isTerminal,
+		Getenv:        os.Getenv,
+	}
+}
+
+const example = `  # One site: the current context, its namespace
+  %[1]s
+
+  # Both data centers side by side
+  %[1]s --context dc1 --peer-context dc2 -n apic
+
+  # Also read every gateway's peering status (read-only DataPower commands through kubectl attach)
+  %[1]s --context dc1 --peer-context dc2 --peering
+
+  # A pipeline: the exit code is the verdict (0 healthy, 3 degraded, 4 critical, 7 unreachable)
+  %[1]s --context dc1 --peer-context dc2 -o json | jq '.findings[] | select(.severity=="CRITICAL")'
+
+  # Follow a failover as it happens (redraws on every change; Ctrl-C to stop)
+  %[1]s --context dc1 --peer-context dc2 --watch`
 
 // NewCommand builds the command; name is how the user invoked it (for usage lines).
 func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{IOStreams: streams, ConfigFlags: genericclioptions.NewConfigFlags(true)}
+	return NewCommandWithOptions(name, NewOptions(streams))
+}
+
+// NewCommandWithOptions builds the command around o (tests inject dependencies through o).
+func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "status (under construction)",
-		Args:  cobra.NoArgs,
+		Use:   "status [--context SITE1] [--peer-context SITE2]",
+		Short: "Show the health of an API Connect HA installation and what breaks if a site or zone fails",
+		Long: `Show the health of an API Connect HA installation across one or two data centers.
+
+Sites are kubeconfig contexts: --context (or the current context) is the first, --peer-context the
+second, shown side by side. For each site: every API Connect custom resource in the namespace (-n,
+or -A for all), the 2DCDR pairing of management and portal (active / warm-standby, replication,
+split-brain, stuck demotion), each gateway's pods with node and zone, and for each zone whether
+losing it keeps every gateway peer group and subsystem replica set in quorum. Warnings come with
+their fix.
+
+Exit codes: 0 healthy, 3 degraded (warnings), 4 critical (split-brain, lost quorum, no active site),
+7 a site unreachable, 2 usage, 1 other errors (see docs/exit-codes.md). -o json|yaml prints a
+versioned StatusReport (apiVersion apic.kubectl-apic.io/v1alpha1, docs/status-schema.md).`,
+		Example: fmt.Sprintf(example, name),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err
@@ -30,22 +142,172 @@ func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command 
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run(cmd)
+			return o.Run(cmd.Context())
 		},
 	}
 	cli.SetDisplayName(cmd, name)
 	o.ConfigFlags.AddFlags(cmd.Flags())
-	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-status", streams))
+	o.Print.AddFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.PeerContext, "peer-context", o.PeerContext, "Kubeconfig context of the second data center, shown beside --context")
+	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", o.AllNamespaces, "Read API Connect objects in all namespaces")
+	f.BoolVarP(&o.Watch, "watch", "w", o.Watch, "Keep watching and re-render on every change (Ctrl-C to stop)")
+	f.DurationVar(&o.StuckAfter, "stuck-after", o.StuckAfter, "Report a demotion stuck in BlockedWarmStandbyConversion for longer than this")
+	f.BoolVar(&o.Peering, "peering", o.Peering, "Read each gateway's peering status from every member (read-only DataPower commands via pods/attach)")
+	f.StringVar(&o.PeeringDomain, "peering-domain", o.PeeringDomain, "DataPower application domain of API Connect's peering objects (with --peering)")
+	completeContexts := func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return contextNames(o.ConfigFlags), cobra.ShellCompDirectiveNoFileComp
+	}
+	_ = cmd.RegisterFlagCompletionFunc("context", completeContexts)
+	_ = cmd.RegisterFlagCompletionFunc("peer-context", completeContexts)
+	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-status", o.IOStreams))
 	return cmd
 }
 
-// Complete fills in defaults from the flags and kubeconfig.
-func (o *Options) Complete(cmd *cobra.Command, args []string) error { return nil }
+// contextNames lists the kubeconfig's contexts for shell completion.
+func contextNames(flags *genericclioptions.ConfigFlags) []string {
+	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(raw.Contexts))
+	for name := range raw.Contexts {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
 
-// Validate checks the options before anything is read or changed.
-func (o *Options) Validate() error { return nil }
+// Complete resolves the sites from the kubeconfig.
+func (o *Options) Complete(cmd *cobra.Command, args []string) error {
+	contexts := []string{""}
+	if o.ConfigFlags.Context != nil {
+		contexts[0] = *o.ConfigFlags.Context
+	}
+	if o.PeerContext != "" {
+		contexts = append(contexts, o.PeerContext)
+	}
+	sites, err := o.NewSites(o.ConfigFlags, contexts)
+	if err != nil {
+		return err
+	}
+	o.sites = sites
+	return nil
+}
 
-// Run executes the command.
-func (o *Options) Run(cmd *cobra.Command) error {
-	return exitcode.Newf(exitcode.Error, "kubectl apic status is not implemented yet")
+// Validate checks the flags.
+func (o *Options) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return err
+	}
+	if o.StuckAfter <= 0 {
+		return exitcode.UsageErrorf("--stuck-after must be positive, got %s", o.StuckAfter)
+	}
+	if o.AllNamespaces && o.ConfigFlags.Namespace != nil && *o.ConfigFlags.Namespace != "" {
+		return exitcode.UsageErrorf("-n and -A together: pick one")
+	}
+	if len(o.sites) == 2 && o.sites[0].Name == o.sites[1].Name {
+		return exitcode.UsageErrorf("--peer-context %s is the same as --context: the second site needs its own context", o.PeerContext)
+	}
+	return nil
+}
+
+// Run reads every site, renders the report (or keeps re-rendering it with --watch) and returns the
+// verdict as the exit code.
+func (o *Options) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.Watch {
+		return o.runWatch(ctx)
+	}
+	inputs := o.readAll(ctx)
+	if err := allFailed(inputs); err != nil {
+		return err
+	}
+	r := o.build(inputs)
+	if err := o.render(o.Out, r); err != nil {
+		return err
+	}
+	return cli.Silent(exitcode.Code(r.ExitCode))
+}
+
+func (o *Options) request(s *kube.Site) inventory.Request {
+	req := inventory.Request{Namespace: s.Namespace, Pods: true, Nodes: true}
+	if o.AllNamespaces {
+		req.Namespace = ""
+	}
+	return req
+}
+
+// readAll reads every site in parallel.
+func (o *Options) readAll(ctx context.Context) []SiteInput {
+	inputs := make([]SiteInput, len(o.sites))
+	kube.EachSite(ctx, o.sites, func(ctx context.Context, s *kube.Site) error {
+		i := indexOf(o.sites, s)
+		inputs[i] = o.readSite(ctx, s)
+		return nil
+	})
+	return inputs
+}
+
+func (o *Options) readSite(ctx context.Context, s *kube.Site) SiteInput {
+	req := o.request(s)
+	in := SiteInput{Name: s.Name, Server: s.Server, Namespace: req.Namespace}
+	in.Snapshot, in.Err = o.Read(ctx, inventory.ClientsOf(s), req)
+	if in.Err == nil && o.Peering {
+		in.Peering = o.readPeering(ctx, s, in.Snapshot)
+	}
+	return in
+}
+
+func indexOf(sites []*kube.Site, s *kube.Site) int {
+	for i, x := range sites {
+		if x == s {
+			return i
+		}
+	}
+	return 0
+}
+
+// allFailed returns the sites' errors when no site could be read: there is no report to show.
+func allFailed(inputs []SiteInput) error {
+	var errs []error
+	codes := []exitcode.Code{}
+	for _, in := range inputs {
+		if in.Err == nil {
+			return nil
+		}
+		errs = append(errs, in.Err)
+		codes = append(codes, exitcode.FromError(in.Err))
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return exitcode.New(exitcode.Worst(codes...), errors.Join(errs...))
+}
+
+func (o *Options) build(inputs []SiteInput) Report {
+	return Build(inputs, BuildOptions{StuckAfter: o.StuckAfter, Now: o.Now()})
+}
+
+// render prints r in the chosen format.
+func (o *Options) render(w io.Writer, r Report) error {
+	if o.Print.IsStructured() {
+		return o.Print.PrintObject(w, ReportKind, r)
+	}
+	style := printers.StyleFor(o.IsTTY(w), o.Getenv)
+	if err := printers.RenderSections(w, Tables(r, o.Now(), o.Print.IsWide()), o.Print.IsWide(), style); err != nil {
+		return err
+	}
+	return RenderFindings(w, r, style)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -1,0 +1,569 @@
+package status
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
+	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
+	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
+	"github.com/kubectl-apic/kubectl-apic/pkg/zones"
+)
+
+// ReportKind is the kind of the -o json|yaml document (apiVersion printers.APIVersion). The schema
+// is documented in docs/status-schema.md; change both together.
+const ReportKind = "StatusReport"
+
+// Health is the report's overall verdict.
+type Health string
+
+const (
+	Healthy     Health = "Healthy"
+	Degraded    Health = "Degraded"
+	Critical    Health = "Critical"
+	Unreachable Health = "Unreachable"
+	Failed      Health = "Error"
+)
+
+// Finding codes added by this command (hastate's codes are used as they are).
+const (
+	FindingSiteUnreachable    = hastate.SiteUnreachable
+	FindingSiteError          = "SiteError"
+	FindingNoObjects          = "NoAPIConnectObjects"
+	FindingFewGateways        = "FewGateways"
+	FindingTemplateOverrides  = "TemplateOverrides"
+	FindingConfiguratorJob    = "ConfiguratorJobFailed"
+	FindingSubsystemNotReady  = "SubsystemNotReady"
+	FindingQuorumLost         = "QuorumLost"
+	FindingZoneRisk           = "ZoneRisk"
+	FindingZones              = "ZoneLayout"
+	FindingPeeringQuorumLost  = "PeeringQuorumLost"
+	FindingPeeringLinkDown    = "PeeringLinkDown"
+	FindingPeeringUnreadable  = "PeeringUnreadable"
+	FindingKindNotInstalled   = "KindNotInstalled"
+	configuratorMessageMarker = "an error occured while running job" // IBM's spelling (seed 002)
+)
+
+// Report is the StatusReport document.
+type Report struct {
+	// GeneratedAt is when the report was computed.
+	GeneratedAt metav1.Time `json:"generatedAt"`
+	// Health is Healthy, Degraded, Critical, Unreachable or Error; ExitCode the process exit code.
+	Health   Health       `json:"health"`
+	ExitCode int          `json:"exitCode"`
+	Sites    []SiteReport `json:"sites"`
+	Pairs    []PairReport `json:"pairs"`
+	Findings []Finding    `json:"findings"`
+}
+
+// Finding is one thing wrong or worth knowing, with its fix. Severity is INFO, WARNING or CRITICAL.
+type Finding struct {
+	Severity  string `json:"severity"`
+	Code      string `json:"code"`
+	Subsystem string `json:"subsystem,omitempty"`
+	Site      string `json:"site,omitempty"`
+	Message   string `json:"message"`
+	Fix       string `json:"fix,omitempty"`
+}
+
+// SiteReport is one kubeconfig context.
+type SiteReport struct {
+	Name      string `json:"name"`
+	Server    string `json:"server,omitempty"`
+	Namespace string `json:"namespace"` // "" with -A
+	Reachable bool   `json:"reachable"`
+	// Error says why the site could not be read (then Reachable may still be true, e.g. RBAC).
+	Error        string          `json:"error,omitempty"`
+	MissingKinds []string        `json:"missingKinds,omitempty"`
+	Subsystems   []SubsystemInfo `json:"subsystems"`
+	Gateways     []GatewayInfo   `json:"gateways"`
+	Zones        *ZoneReport     `json:"zones,omitempty"`
+}
+
+// SubsystemInfo is one API Connect custom resource (subsystem CR, APIConnectCluster, DataPowerService).
+type SubsystemInfo struct {
+	Kind              string      `json:"kind"`
+	Name              string      `json:"name"`
+	Namespace         string      `json:"namespace"`
+	Version           string      `json:"version,omitempty"`
+	ReconciledVersion string      `json:"reconciledVersion,omitempty"`
+	Phase             string      `json:"phase,omitempty"`
+	Ready             string      `json:"ready,omitempty"`
+	Mode              string      `json:"mode,omitempty"`
+	HAMode            string      `json:"haMode,omitempty"`
+	HAStatus          string      `json:"haStatus,omitempty"`
+	HAMessage         string      `json:"haMessage,omitempty"`
+	Message           string      `json:"message,omitempty"`
+	CreationTimestamp metav1.Time `json:"creationTimestamp"`
+}
+
+// GatewayInfo is one GatewayCluster and its pods.
+type GatewayInfo struct {
+	Name      string       `json:"name"`
+	Namespace string       `json:"namespace"`
+	Replicas  int          `json:"replicas"`
+	Pods      []PodInfo    `json:"pods"`
+	Peering   *PeeringInfo `json:"peering,omitempty"`
+}
+
+// PodInfo is one gateway pod.
+type PodInfo struct {
+	Name     string `json:"name"`
+	Node     string `json:"node,omitempty"`
+	Zone     string `json:"zone,omitempty"`
+	IP       string `json:"ip,omitempty"`
+	Phase    string `json:"phase"`
+	Ready    bool   `json:"ready"`
+	Restarts int32  `json:"restarts"`
+}
+
+// PeeringInfo is the gateway-peering state read from every member with --peering.
+type PeeringInfo struct {
+	Objects []PeeringObject `json:"objects"`
+	// Errors are the members that could not be read, by pod.
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// PeeringObject is one peering object (gwd, tms, subs, rate-limit, api-probe, ...) as its
+// members see it.
+type PeeringObject struct {
+	Name           string `json:"name"`
+	Primary        string `json:"primary,omitempty"`
+	Members        int    `json:"members"`
+	LinksOK        int    `json:"linksOK"`
+	PendingUpdates int64  `json:"pendingUpdates"`
+	Quorum         bool   `json:"quorum"`
+	Reason         string `json:"reason,omitempty"`
+	// Disagree is set when members report different primaries.
+	Disagree bool `json:"disagree,omitempty"`
+}
+
+// ZoneReport is pkg/zones' analysis of one site.
+type ZoneReport struct {
+	Zones    []string    `json:"zones"`
+	Groups   []ZoneGroup `json:"groups"`
+	Problems []string    `json:"problems,omitempty"`
+}
+
+// ZoneGroup is one group of pods that must keep quorum.
+type ZoneGroup struct {
+	Name      string         `json:"name"`
+	Subsystem string         `json:"subsystem"`
+	Kind      string         `json:"kind"`
+	Members   int            `json:"members"`
+	Ready     int            `json:"ready"`
+	Quorum    int            `json:"quorum"`
+	InQuorum  bool           `json:"inQuorum"`
+	PerZone   map[string]int `json:"perZone"`
+	AtRisk    []string       `json:"atRisk,omitempty"`
+}
+
+// PairReport is one management or portal subsystem across sites (2DCDR).
+type PairReport struct {
+	Subsystem   string       `json:"subsystem"`
+	Name        string       `json:"name"`
+	Active      []string     `json:"active"`
+	Members     []PairMember `json:"members"`
+	Unreachable []string     `json:"unreachable,omitempty"`
+}
+
+// PairMember is one site's side.
+type PairMember struct {
+	Site        string      `json:"site"`
+	Name        string      `json:"name"`
+	SpecRef     string      `json:"specRef"`
+	Mode        string      `json:"mode"`
+	HAMode      string      `json:"haMode"`
+	HAStatus    string      `json:"haStatus"`
+	HAMessage   string      `json:"haMessage,omitempty"`
+	Phase       string      `json:"phase"`
+	Replicating bool        `json:"replicating"`
+	Since       metav1.Time `json:"since,omitempty"`
+}
+
+// SiteInput is what was read from one site.
+type SiteInput struct {
+	Name      string
+	Server    string
+	Namespace string
+	Snapshot  *inventory.Snapshot
+	// Err is why the site could not be read (explained; its exit code says unreachable or not).
+	Err error
+	// Peering is the `show gateway-peering-status` of each gateway member, keyed by
+	// namespace/gateway then pod; nil without --peering.
+	Peering map[string]map[string]PeeringRead
+}
+
+// PeeringRead is one member's peering status, or why it could not be read.
+type PeeringRead struct {
+	Statuses []datapower.PeeringStatus
+	Err      error
+}
+
+// BuildOptions tune the verdict.
+type BuildOptions struct {
+	StuckAfter time.Duration
+	Now        time.Time
+}
+
+// Build computes the report from what was read. It is pure: tests feed it fixed inputs.
+func Build(sites []SiteInput, opts BuildOptions) Report {
+	r := Report{GeneratedAt: metav1.NewTime(opts.Now.UTC().Truncate(time.Second)), Sites: []SiteReport{}, Pairs: []PairReport{}}
+	var objs []hastate.SiteObjects
+	var findings []hastate.Finding
+	codes := []exitcode.Code{}
+	add := func(f hastate.Finding) { findings = append(findings, f) }
+	for _, in := range sites {
+		sr := SiteReport{Name: in.Name, Server: in.Server, Namespace: in.Namespace, Reachable: true,
+			Subsystems: []SubsystemInfo{}, Gateways: []GatewayInfo{}}
+		if in.Err != nil {
+			code := exitcode.FromError(in.Err)
+			sr.Error = in.Err.Error()
+			sr.Reachable = code != exitcode.Unreachable
+			codes = append(codes, code)
+			if code == exitcode.Unreachable {
+				add(hastate.Finding{Severity: hastate.Critical, Code: FindingSiteUnreachable, Site: in.Name, Message: sr.Error,
+					Fix: "check the context's network and API server; if the data center is down, fence it before promoting the other (kubectl apic failover --help)"})
+			} else {
+				add(hastate.Finding{Severity: hastate.Critical, Code: FindingSiteError, Site: in.Name, Message: sr.Error})
+			}
+			objs = append(objs, hastate.SiteObjects{Site: in.Name, Err: in.Err})
+			r.Sites = append(r.Sites, sr)
+			continue
+		}
+		snap := in.Snapshot
+		objs = append(objs, hastate.SiteObjects{Site: in.Name, Objects: snap.Objects})
+		for _, k := range snap.Missing {
+			sr.MissingKinds = append(sr.MissingKinds, k.Kind)
+			add(hastate.Finding{Severity: hastate.Info, Code: FindingKindNotInstalled, Site: in.Name,
+				Message: fmt.Sprintf("%s (%s) is not installed in context %s: not shown", k.Kind, k.GVR().GroupResource(), in.Name)})
+		}
+		if len(snap.Objects) == 0 {
+			where := "namespace " + in.Namespace
+			if in.Namespace == "" {
+				where = "any namespace"
+			}
+			add(hastate.Finding{Severity: hastate.Warning, Code: FindingNoObjects, Site: in.Name,
+				Message: fmt.Sprintf("no API Connect custom resources in %s of context %s", where, in.Name),
+				Fix:     "pass the API Connect namespace with -n, or -A for all namespaces"})
+		}
+		zoneOf := snap.NodeZones()
+		for _, o := range snap.Objects {
+			sr.Subsystems = append(sr.Subsystems, subsystemInfo(o))
+			findings = append(findings, objectFindings(in.Name, o)...)
+			if o.Kind.Kind != apic.GatewayClusterKind.Kind {
+				continue
+			}
+			gi := gatewayInfo(snap, o, zoneOf)
+			if reads, ok := in.Peering[o.Namespace()+"/"+o.Name()]; ok {
+				gi.Peering = peeringInfo(reads)
+				findings = append(findings, peeringFindings(in.Name, o, gi.Peering)...)
+			}
+			sr.Gateways = append(sr.Gateways, gi)
+			if n := max(gi.Replicas, len(gi.Pods)); n < 3 {
+				add(hastate.Finding{Severity: hastate.Warning, Code: FindingFewGateways, Site: in.Name,
+					Message: fmt.Sprintf("%s runs %d gateway(s): gateway peering needs 3 to keep quorum when one is lost", o.Ref(), n),
+					Fix:     "deploy 3 gateways: a profile with 3 replicas (e.g. n3xc4.m8) in spec.profile"})
+			}
+		}
+		sr.Zones, findings = zoneReport(in.Name, snap, findings)
+		r.Sites = append(r.Sites, sr)
+	}
+	pairs := hastate.Pairs(objs, hastate.Options{StuckAfter: opts.StuckAfter, Now: opts.Now})
+	for _, p := range pairs {
+		r.Pairs = append(r.Pairs, pairReport(p))
+		for _, f := range p.Findings {
+			if f.Code == hastate.SiteUnreachable {
+				continue // said once per site above
+			}
+			if f.Code == hastate.MissingPeer && len(sites) < 2 {
+				continue // one context given: the peer is not ours to see
+			}
+			add(f)
+		}
+	}
+	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Severity > findings[j].Severity })
+	r.Findings = []Finding{}
+	for _, f := range findings {
+		r.Findings = append(r.Findings, Finding{Severity: f.Severity.String(), Code: f.Code, Subsystem: string(f.Subsystem),
+			Site: f.Site, Message: f.Message, Fix: f.Fix})
+		switch f.Severity {
+		case hastate.Critical:
+			if f.Code != FindingSiteUnreachable && f.Code != FindingSiteError {
+				codes = append(codes, exitcode.Critical)
+			}
+		case hastate.Warning:
+			codes = append(codes, exitcode.Degraded)
+		}
+	}
+	code := exitcode.Worst(codes...)
+	r.ExitCode = int(code)
+	r.Health = healthOf(code)
+	return r
+}
+
+func healthOf(c exitcode.Code) Health {
+	switch c {
+	case exitcode.OK:
+		return Healthy
+	case exitcode.Degraded:
+		return Degraded
+	case exitcode.Critical:
+		return Critical
+	case exitcode.Unreachable:
+		return Unreachable
+	}
+	return Failed
+}
+
+func subsystemInfo(o apic.Object) SubsystemInfo {
+	s := SubsystemInfo{Kind: o.Kind.Display(), Name: o.Name(), Namespace: o.Namespace(), Version: o.Version(),
+		ReconciledVersion: o.ReconciledVersion(), Phase: o.Phase(), Ready: o.Ready(), HAMode: o.HAMode(),
+		Message: o.Message(), CreationTimestamp: o.U.GetCreationTimestamp()}
+	if o.Kind.Kind == apic.DataPowerServiceKind.Kind {
+		// DataPowerService's Ready printer column is status.ready? IBM documents the column only;
+		// we read status.ready as for the API Connect kinds.
+		s.Ready = o.Ready()
+	}
+	if sub := o.Kind.Subsystem; sub == apic.Management || sub == apic.Portal {
+		if ha, ok := o.MultiSiteHA(sub); ok {
+			s.Mode = ha.Mode
+		}
+	}
+	if c, ok := o.ActiveHAStatus(); ok {
+		s.HAStatus, s.HAMessage = c.Type, c.Message
+	}
+	return s
+}
+
+// objectFindings are the per-object warnings: template overrides, the CP4I configurator job, a
+// subsystem not running outside a 2DCDR transition.
+func objectFindings(site string, o apic.Object) []hastate.Finding {
+	var fs []hastate.Finding
+	if o.HasTemplateOverrides() {
+		// Overrides are often deliberate (kubectl apic spread writes one); IBM asks to remove them
+		// before an upgrade only, so we report them without degrading the exit code. Our choice.
+		fs = append(fs, hastate.Finding{Severity: hastate.Info, Code: FindingTemplateOverrides, Subsystem: o.Kind.Subsystem, Site: site,
+			Message: fmt.Sprintf("%s has template overrides (spec.template)", o.Ref()),
+			Fix:     "remove the overrides before upgrading API Connect (IBM's upgrade instructions), re-apply them after"})
+	}
+	if o.IsTopLevel() {
+		for _, c := range o.Conditions() {
+			if c.IsTrue() && strings.Contains(c.Message, configuratorMessageMarker) && strings.Contains(c.Message, "configurator") {
+				fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingConfiguratorJob, Site: site,
+					Message: fmt.Sprintf("%s: %s", o.Ref(), c.Message),
+					Fix: fmt.Sprintf("on the new active site run: kubectl --context %s -n %s delete job -l %s=%s",
+						site, o.Namespace(), apic.ComponentLabel, apic.ConfiguratorComponent)})
+				return fs
+			}
+		}
+	}
+	// 2DCDR members are judged by hastate (their phase is Blocked/Pending while converting).
+	if o.HAMode() == "" && o.Phase() != "" && o.Phase() != "Running" {
+		fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingSubsystemNotReady, Subsystem: o.Kind.Subsystem, Site: site,
+			Message: fmt.Sprintf("%s is %s (ready %s): %s", o.Ref(), o.Phase(), orDash(o.Ready()), orDash(o.Message())),
+			Fix:     fmt.Sprintf("kubectl --context %s -n %s describe %s", site, o.Namespace(), o.Ref())})
+	}
+	return fs
+}
+
+func gatewayInfo(snap *inventory.Snapshot, o apic.Object, zoneOf map[string]string) GatewayInfo {
+	g := GatewayInfo{Name: o.Name(), Namespace: o.Namespace(), Replicas: o.Replicas(), Pods: []PodInfo{}}
+	for _, p := range snap.PodsOfInstance(o.Namespace(), o.Name()) {
+		if p.Labels[apic.KindLabel] != apic.DataPowerKindValue {
+			continue
+		}
+		pi := PodInfo{Name: p.Name, Node: p.Spec.NodeName, Zone: zoneOf[p.Spec.NodeName], IP: p.Status.PodIP,
+			Phase: string(p.Status.Phase), Ready: podReady(&p)}
+		for _, cs := range p.Status.ContainerStatuses {
+			pi.Restarts += cs.RestartCount
+		}
+		g.Pods = append(g.Pods, pi)
+	}
+	return g
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue && p.Status.Phase == corev1.PodRunning
+		}
+	}
+	return false
+}
+
+func zoneReport(site string, snap *inventory.Snapshot, fs []hastate.Finding) (*ZoneReport, []hastate.Finding) {
+	groups := zones.GroupsFromPods(snap.Pods)
+	if len(groups) == 0 {
+		return nil, fs
+	}
+	a := zones.Analyze(zones.NodesFrom(snap.Nodes), groups)
+	zr := &ZoneReport{Zones: a.Zones, Groups: []ZoneGroup{}}
+	replicasAtRisk := map[string][]string{}
+	if zr.Zones == nil {
+		zr.Zones = []string{}
+	}
+	for _, p := range a.Problems {
+		zr.Problems = append(zr.Problems, p.Message)
+		fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingZones, Site: site, Message: p.Message})
+	}
+	for _, g := range a.Groups {
+		zg := ZoneGroup{Name: g.Group.Name, Subsystem: string(g.Group.Subsystem), Kind: string(g.Group.Kind), Members: g.Size,
+			Ready: g.Ready, Quorum: g.Quorum, InQuorum: g.InQuorum, PerZone: g.PerZone, AtRisk: g.AtRisk}
+		zr.Groups = append(zr.Groups, zg)
+		what := "replicas of " + g.Group.Name
+		sev := hastate.Warning
+		if g.Group.Kind == zones.PeerGroup {
+			// Without quorum gateway peering is read-only: no publishing, rate limiting or token
+			// sharing (apic-reference.md). A subsystem's replicas are judged by its own phase too.
+			what, sev = "gateway peer group "+g.Group.Name, hastate.Critical
+		}
+		if !g.InQuorum {
+			fs = append(fs, hastate.Finding{Severity: sev, Code: FindingQuorumLost, Subsystem: g.Group.Subsystem, Site: site,
+				Message: fmt.Sprintf("%s lost quorum: %d of %d ready, %d needed", what, g.Ready, g.Size, g.Quorum),
+				Fix:     "bring the members' nodes back (kubectl get nodes; kubectl get pods -o wide)"})
+			continue
+		}
+		for _, z := range g.AtRisk {
+			if g.Group.Kind != zones.PeerGroup {
+				replicasAtRisk[z] = append(replicasAtRisk[z], g.Group.Name)
+				continue
+			}
+			fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingZoneRisk, Subsystem: g.Group.Subsystem, Site: site,
+				Message: fmt.Sprintf("losing zone %s would leave %s with %d of %d members, below quorum %d",
+					z, what, g.Size-g.PerZone[z], g.Size, g.Quorum),
+				Fix: zoneFix(site, g.Group)})
+		}
+	}
+	// Replica sets at risk are summarised per zone: one line instead of one per microservice.
+	for _, z := range a.Zones {
+		names := replicasAtRisk[z]
+		if len(names) == 0 {
+			continue
+		}
+		fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingZoneRisk, Site: site,
+			Message: fmt.Sprintf("losing zone %s would leave %d replica set(s) below quorum: %s", z, len(names), strings.Join(names, ", ")),
+			Fix:     fmt.Sprintf("spread them over zones: kubectl apic spread apply --context %s --subsystem all (IBM's template overrides), or add nodes in the other zones", site)})
+	}
+	return zr, fs
+}
+
+func zoneFix(site string, g zones.Group) string {
+	return fmt.Sprintf("spread %s over zones (IBM's zone anti-affinity override): kubectl apic spread apply --context %s --subsystem gateway", g.Name, site)
+}
+
+func peeringInfo(reads map[string]PeeringRead) *PeeringInfo {
+	pi := &PeeringInfo{Objects: []PeeringObject{}}
+	pods := make([]string, 0, len(reads))
+	for p := range reads {
+		pods = append(pods, p)
+	}
+	sort.Strings(pods)
+	objs := map[string]*PeeringObject{}
+	var names []string
+	for _, pod := range pods {
+		rd := reads[pod]
+		if rd.Err != nil {
+			if pi.Errors == nil {
+				pi.Errors = map[string]string{}
+			}
+			pi.Errors[pod] = rd.Err.Error()
+			continue
+		}
+		seen := map[string]bool{}
+		for _, s := range rd.Statuses {
+			if seen[s.ConfigurationName] {
+				continue
+			}
+			seen[s.ConfigurationName] = true
+			q := datapower.Quorum(rd.Statuses, s.ConfigurationName)
+			var pending int64
+			for _, x := range rd.Statuses {
+				if x.ConfigurationName == s.ConfigurationName {
+					pending += x.PendingUpdates
+				}
+			}
+			o, ok := objs[s.ConfigurationName]
+			if !ok {
+				// The first member read in pod order gives the view; later members only flag
+				// disagreement about the primary.
+				o = &PeeringObject{Name: s.ConfigurationName, Primary: q.Primary, Members: q.Members, LinksOK: q.Active,
+					PendingUpdates: pending, Quorum: q.HasQuorum, Reason: q.Reason}
+				objs[s.ConfigurationName] = o
+				names = append(names, s.ConfigurationName)
+				continue
+			}
+			if q.Primary != o.Primary {
+				o.Disagree = true
+			}
+			if !q.HasQuorum && o.Quorum {
+				o.Quorum, o.Reason = false, q.Reason
+			}
+			o.PendingUpdates = max(o.PendingUpdates, pending)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		pi.Objects = append(pi.Objects, *objs[n])
+	}
+	return pi
+}
+
+func peeringFindings(site string, gw apic.Object, pi *PeeringInfo) []hastate.Finding {
+	var fs []hastate.Finding
+	for _, o := range pi.Objects {
+		switch {
+		case !o.Quorum:
+			fs = append(fs, hastate.Finding{Severity: hastate.Critical, Code: FindingPeeringQuorumLost, Subsystem: apic.Gateway, Site: site,
+				Message: fmt.Sprintf("%s peering %s has no quorum (%s): publishing, rate limiting and token sharing stop", gw.Ref(), o.Name, o.Reason),
+				Fix:     "bring the gateway members back; if the primary is gone, see kubectl apic drr --help"})
+		case o.LinksOK < o.Members:
+			fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingPeeringLinkDown, Subsystem: apic.Gateway, Site: site,
+				Message: fmt.Sprintf("%s peering %s: %d of %d member links ok", gw.Ref(), o.Name, o.LinksOK, o.Members),
+				Fix:     "check the gateway pods and the network between them"})
+		}
+		if o.Disagree {
+			fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingPeeringLinkDown, Subsystem: apic.Gateway, Site: site,
+				Message: fmt.Sprintf("%s peering %s: members disagree about the primary", gw.Ref(), o.Name),
+				Fix:     "check gateway-peering-status on every member; kubectl apic drr --help"})
+		}
+	}
+	pods := make([]string, 0, len(pi.Errors))
+	for p := range pi.Errors {
+		pods = append(pods, p)
+	}
+	sort.Strings(pods)
+	for _, p := range pods {
+		fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingPeeringUnreadable, Subsystem: apic.Gateway, Site: site,
+			Message: fmt.Sprintf("%s member %s: %s", gw.Ref(), p, pi.Errors[p])})
+	}
+	return fs
+}
+
+func pairReport(p hastate.Pair) PairReport {
+	pr := PairReport{Subsystem: string(p.Subsystem), Name: p.Name, Active: p.ActiveSites(), Members: []PairMember{},
+		Unreachable: p.Unreachable}
+	if pr.Active == nil {
+		pr.Active = []string{}
+	}
+	for _, m := range p.Members {
+		pr.Members = append(pr.Members, PairMember{Site: m.Site, Name: m.Name(), SpecRef: m.Spec.Ref(), Mode: m.Mode,
+			HAMode: m.HAMode, HAStatus: m.HAStatus.Type, HAMessage: m.HAStatus.Message, Phase: m.Phase,
+			Replicating: m.Replicating(), Since: metav1.NewTime(m.Since)})
+	}
+	return pr
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
