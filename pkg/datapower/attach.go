@@ -87,17 +87,13 @@ func StartStream(ctx context.Context, ex remotecommand.Executor, what string) *A
 	c := &AttachConn{stdinW: inW, stdoutR: outR, stderr: &tailBuffer{max: 4096}, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		err := ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: c.stderr, Tty: false})
-		if err != nil {
-			err = fmt.Errorf("attach %s: %w", what, err)
-			if s := strings.TrimSpace(c.stderr.String()); s != "" {
-				err = fmt.Errorf("%w (stderr: %s)", err, s)
-			}
-		} else {
-			err = fmt.Errorf("attach %s: the console stream ended (pod gone or restarted?)", what)
-			if s := strings.TrimSpace(c.stderr.String()); s != "" {
-				err = fmt.Errorf("%w: %s", err, s)
-			}
+		if err == nil {
+			err = errors.New("closed by the pod (gone or restarted?)")
 		}
+		if s := strings.TrimSpace(c.stderr.String()); s != "" {
+			err = fmt.Errorf("%w (stderr: %s)", err, s)
+		}
+		err = &StreamEndedError{Pod: what, Err: err}
 		c.err = err
 		// Readers see the reason the stream ended; pending reads end.
 		_ = outW.CloseWithError(err)
@@ -177,6 +173,21 @@ func (t *tailBuffer) String() string {
 	return string(t.b)
 }
 
+// StreamEndedError is why an attach stream ended: the pod went away, the attach was refused, or the
+// connection broke.
+type StreamEndedError struct {
+	Pod string
+	Err error
+}
+
+func (e *StreamEndedError) Error() string {
+	return "attach " + e.Pod + ": console stream ended: " + e.Err.Error()
+}
+func (e *StreamEndedError) Unwrap() error { return e.Err }
+
 // IsStreamEnded reports whether err says the console stream ended (pod deleted, restarted or
 // unreachable) rather than that a command failed.
-func IsStreamEnded(err error) bool { return errors.Is(err, ErrClosed) }
+func IsStreamEnded(err error) bool {
+	var se *StreamEndedError
+	return errors.Is(err, ErrClosed) || errors.As(err, &se)
+}

@@ -128,8 +128,10 @@ type Plan struct {
 	// Member is the member made primary and flushed from.
 	Member string `json:"member"`
 	// SwitchPrimary is false when Member already is primary.
-	SwitchPrimary bool          `json:"switchPrimary"`
-	Steps         []PlannedStep `json:"steps"`
+	SwitchPrimary bool `json:"switchPrimary"`
+	// Members are the members the run works on (all of them unless --force skipped unreachable ones).
+	Members []string      `json:"members"`
+	Steps   []PlannedStep `json:"steps"`
 }
 
 // PlannedStep is one step of the plan.
@@ -163,13 +165,13 @@ func (r *Report) Result(member, step string) (StepState, bool) {
 // StatusReport is `kubectl apic drr <gw> --status` (kind DRRStatus): every member's own row of
 // `show gateway-peering-status` for every peering object.
 type StatusReport struct {
-	Gateway   string         `json:"gateway"`
-	Namespace string         `json:"namespace"`
-	Context   string         `json:"context,omitempty"`
-	Domain    string         `json:"domain"`
-	Rows      []StatusRow    `json:"rows"`
+	Gateway   string          `json:"gateway"`
+	Namespace string          `json:"namespace"`
+	Context   string          `json:"context,omitempty"`
+	Domain    string          `json:"domain"`
+	Rows      []StatusRow     `json:"rows"`
 	Quorum    []PeeringQuorum `json:"quorum"`
-	Errors    []string       `json:"errors,omitempty"`
+	Errors    []string        `json:"errors,omitempty"`
 }
 
 // StatusRow is one member's row for one peering object, as that member reports it.

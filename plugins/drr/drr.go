@@ -1,28 +1,170 @@
-// Package drr is `kubectl apic drr`.
+// Package drr is `kubectl apic drr`: IBM's outage-less Dynamic Reregistration and Reconfiguration
+// of an API Connect gateway service (seed 000), run on every member's DataPower CLI through
+// `pods/attach`. The mechanics live in pkg/drr; this file reads like the runbook.
 package drr
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
+	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
+	pdrr "github.com/kubectl-apic/kubectl-apic/pkg/drr"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
+	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
+)
+
+// Result document kinds in -o json|yaml (apiVersion apic.kubectl-apic.io/v1alpha1).
+const (
+	ReportKind = "DRRReport"
+	StatusKind = "DRRStatus"
 )
 
 // Options of `kubectl apic drr`.
 type Options struct {
 	genericiooptions.IOStreams
 	ConfigFlags *genericclioptions.ConfigFlags
+	Print       *printers.Flags
+
+	Gateway             string
+	AdminUser           string
+	Domain              string
+	Status              bool
+	DryRun              bool
+	Yes                 bool
+	Force               bool
+	MaxConcurrency      int
+	RegistrationTimeout time.Duration
+	CommandTimeout      time.Duration
+	PollInterval        time.Duration
+	PrimaryMember       string
+	TranscriptDir       string
+	APIManagerURL       string
+	APIManagerSecret    string
+	Catalog             string
+
+	// Dependencies, replaced in tests.
+
+	// NewSite resolves the kubeconfig flags.
+	NewSite func(*genericclioptions.ConfigFlags) (*kube.Site, error)
+	// Attach opens a member's console stream; default: pods/attach (datapower.Attach).
+	Attach func(ctx context.Context, site *kube.Site, target datapower.AttachTarget) (datapower.Conn, error)
+	// Confirm asks before changing anything; default cli.Confirm.
+	Confirm func(streams genericiooptions.IOStreams, question string) error
+	// Progress builds the stderr reporter; default: live lines on a terminal, plain lines elsewhere.
+	Progress func(w io.Writer) *progress.Reporter
+
+	site *kube.Site
 }
+
+// NewOptions returns options with production dependencies.
+func NewOptions(streams genericiooptions.IOStreams) *Options {
+	return &Options{
+		IOStreams:           streams,
+		ConfigFlags:         genericclioptions.NewConfigFlags(true),
+		Print:               printers.NewFlags(),
+		AdminUser:           pdrr.DefaultAdminUser,
+		Domain:              "apiconnect",
+		RegistrationTimeout: pdrr.DefaultRegistrationTimeout,
+		CommandTimeout:      datapower.DefaultCommandTimeout,
+		PollInterval:        pdrr.DefaultPollInterval,
+		NewSite:             kube.NewSite,
+		Attach: func(ctx context.Context, site *kube.Site, t datapower.AttachTarget) (datapower.Conn, error) {
+			return datapower.Attach(ctx, site.Config, site.Kube, t)
+		},
+		Confirm: cli.Confirm,
+		Progress: func(w io.Writer) *progress.Reporter {
+			_, noColor := os.LookupEnv("NO_COLOR")
+			return progress.New(w, progress.Options{TTY: cli.IsTerminal(w), NoColor: noColor})
+		},
+	}
+}
+
+const longHelp = `Run IBM's outage-less Dynamic Reregistration and Reconfiguration (DRR) of an API Connect
+gateway service: the gateway service re-fetches its whole configuration from the management
+server without restarting any gateway pod.
+
+It finds the GatewayCluster's pods (labels crd.apiconnect.ibm.com/kind=datapower and
+crd.apiconnect.ibm.com/instance=<gateway>), reads the DataPower admin password from the Secret
+named in spec.adminUser.secretName (key "password", user "admin": our convention; --admin-user
+changes the user), and drives each member's DataPower CLI through pods/attach (stdin, no TTY;
+it detaches by closing the stream and never sends Ctrl-D, which would end the pod).
+
+Steps (seed 000, "Triggering an outage-less DRR"):
+  preflight         read-only, every member in parallel: log in, switch <domain>, read the
+                    apic-gw-service peering name (show gateway-peering), its status and quorum
+                    (show gateway-peering-status) and registration. Refuses (exit 5) if quorum is
+                    lost or a member is not Ready or unreachable, unless --force.
+  switch-primary    config; gateway-peering-switch-primary <peering> on the chosen member
+                    (skipped when it already is primary; --primary-member chooses it).
+  flush             diag; gateway-peering-flush <peering>, answering y: the configuration held in
+                    the peering is dropped on every member.
+  cycle-gw-service  config; apic-gw-service; admin-state disabled; exit; apic-gw-service;
+                    admin-state enabled; exit, on every member in parallel (--max-concurrency).
+  waiting-log       confirm "Waiting for gateway service registration." in
+                    logtemp:///apic-gw-service.log on every member.
+  registration      wait (--registration-timeout) until every member's show apic-gw-service says
+                    registration-state Registered: the management server's heartbeat (every
+                    5 minutes) triggers it, or with --api-manager-url a catalog edit in API Manager
+                    sends a webhook at once (that path is NOT tested on the lab, which has no API
+                    Manager).
+  peering-health    show gateway-peering-status: quorum and every member's link ok.
+
+A summary table (member x step: PASSED, FAILED or SKIPPED with the time taken) goes to stdout,
+progress to stderr. -o json|yaml prints a DRRReport document (apiVersion
+apic.kubectl-apic.io/v1alpha1; fields in plugins/drr/README.md). Exit codes: 5 refused by
+pre-flight (nothing changed), 20 switch-primary, 21 flush, 22 cycle-gw-service or waiting-log,
+23 registration or peering-health failed. Re-running after a failure is safe and completes the DRR.
+
+--status only reads: every member's row of show gateway-peering-status for every peering object,
+and each peering's quorum (exit 4 if a peering lost quorum, 3 if a member could not be read).`
+
+const examples = `  # See the peering status of every member, read-only
+  %[1]s production-gw -n apic --status
+
+  # Pre-flight and plan only; change nothing
+  %[1]s production-gw -n apic --dry-run
+
+  # Run the DRR without asking, keeping each member's CLI session (password redacted)
+  %[1]s production-gw -n apic --yes --transcript ./drr-transcripts
+
+  # Trigger the re-registration through API Manager instead of waiting for the heartbeat
+  %[1]s production-gw -n apic --api-manager-url https://platform-api.example.com \
+      --api-manager-secret apim-token --catalog myorg/sandbox`
 
 // NewCommand builds the command; name is how the user invoked it (for usage lines).
 func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{IOStreams: streams, ConfigFlags: genericclioptions.NewConfigFlags(true)}
+	return NewCommandWithOptions(name, NewOptions(streams))
+}
+
+// NewCommandWithOptions builds the command around o (tests inject dependencies).
+func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "drr",
-		Short: "drr (under construction)",
-		Args:  cobra.NoArgs,
+		Use:     "drr GATEWAYCLUSTER",
+		Short:   "Re-register and reconfigure a gateway service without an outage (DataPower DRR)",
+		Long:    longHelp,
+		Example: fmt.Sprintf(examples, name),
+		Args:    cobra.ExactArgs(1),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return o.completeGateways(cmd.Context(), toComplete), cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err
@@ -30,22 +172,279 @@ func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command 
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run(cmd)
+			return o.Run(cmd.Context())
 		},
 	}
 	cli.SetDisplayName(cmd, name)
-	o.ConfigFlags.AddFlags(cmd.Flags())
-	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-drr", streams))
+	f := cmd.Flags()
+	o.ConfigFlags.AddFlags(f)
+	o.Print.AddFlags(cmd)
+	f.StringVar(&o.AdminUser, "admin-user", o.AdminUser, "DataPower user whose password is in the Secret of spec.adminUser.secretName (key \"password\")")
+	f.StringVar(&o.Domain, "domain", o.Domain, "API Connect application domain on the gateways")
+	f.BoolVar(&o.Status, "status", false, "Only show every member's gateway-peering-status and quorum (read-only)")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Run the read-only pre-flight and print the plan; change nothing")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")
+	f.BoolVar(&o.Force, "force", false, "Proceed although pre-flight found problems (lost quorum, members not Ready or unreachable)")
+	f.IntVar(&o.MaxConcurrency, "max-concurrency", 0, "Members whose apic-gw-service is cycled at once (0: all)")
+	f.DurationVar(&o.RegistrationTimeout, "registration-timeout", o.RegistrationTimeout, "How long to wait for the gateway service to re-register (the heartbeat comes every 5 minutes)")
+	f.DurationVar(&o.CommandTimeout, "command-timeout", o.CommandTimeout, "Timeout of each DataPower CLI command")
+	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "How often the registration state and the log are read")
+	f.StringVar(&o.PrimaryMember, "primary-member", "", "Member (pod) to make primary and flush from (default: the current primary)")
+	f.StringVar(&o.TranscriptDir, "transcript", "", "Directory to write each member's CLI session to (<pod>.txt, password redacted)")
+	f.StringVar(&o.APIManagerURL, "api-manager-url", "", "Platform API URL of API Manager, to trigger the re-registration by a catalog edit (not tested on the lab)")
+	f.StringVar(&o.APIManagerSecret, "api-manager-secret", "", "Secret (in the gateway's namespace) with key \"token\": a bearer token for --api-manager-url")
+	f.StringVar(&o.Catalog, "catalog", "", "ORG/CATALOG whose settings to edit with --api-manager-url")
+	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-drr", o.IOStreams))
 	return cmd
 }
 
-// Complete fills in defaults from the flags and kubeconfig.
-func (o *Options) Complete(cmd *cobra.Command, args []string) error { return nil }
+// Complete resolves the kubeconfig context and namespace.
+func (o *Options) Complete(cmd *cobra.Command, args []string) error {
+	o.Gateway = args[0]
+	site, err := o.NewSite(o.ConfigFlags)
+	if err != nil {
+		return err
+	}
+	o.site = site
+	return nil
+}
 
 // Validate checks the options before anything is read or changed.
-func (o *Options) Validate() error { return nil }
+func (o *Options) Validate() error {
+	if err := o.Print.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case o.Status && (o.DryRun || o.Force || o.PrimaryMember != ""):
+		return exitcode.UsageErrorf("--status only reads; it takes none of --dry-run, --force, --primary-member")
+	case o.MaxConcurrency < 0:
+		return exitcode.UsageErrorf("--max-concurrency must be 0 (all) or more")
+	case o.RegistrationTimeout <= 0 || o.CommandTimeout <= 0 || o.PollInterval <= 0:
+		return exitcode.UsageErrorf("--registration-timeout, --command-timeout and --poll-interval must be positive")
+	case o.AdminUser == "" || o.Domain == "":
+		return exitcode.UsageErrorf("--admin-user and --domain must not be empty")
+	case (o.APIManagerURL == "") != (o.APIManagerSecret == "") || (o.APIManagerURL == "") != (o.Catalog == ""):
+		return exitcode.UsageErrorf("--api-manager-url, --api-manager-secret and --catalog go together")
+	case o.Catalog != "" && strings.Count(o.Catalog, "/") != 1:
+		return exitcode.UsageErrorf("--catalog must be ORG/CATALOG, not %q", o.Catalog)
+	}
+	return nil
+}
 
 // Run executes the command.
-func (o *Options) Run(cmd *cobra.Command) error {
-	return exitcode.Newf(exitcode.Error, "kubectl apic drr is not implemented yet")
+func (o *Options) Run(ctx context.Context) error {
+	site := o.site
+	gw, err := pdrr.Discover(ctx, site.Dynamic, site.Kube, site.Name, site.Namespace, o.Gateway)
+	if err != nil {
+		return err
+	}
+	creds, err := pdrr.Credentials(ctx, site.Kube, site.Name, gw, o.AdminUser)
+	if err != nil {
+		return err
+	}
+	transcripts, err := newTranscripts(o.TranscriptDir)
+	if err != nil {
+		return err
+	}
+	defer transcripts.close()
+	rep := o.Progress(o.ErrOut)
+	defer rep.Close()
+	cfg := pdrr.Config{
+		Gateway: gw.Name, Namespace: gw.Namespace, Context: site.Name, Domain: o.Domain, Members: gw.Members,
+		MaxConcurrency: o.MaxConcurrency, RegistrationTimeout: o.RegistrationTimeout, PollInterval: o.PollInterval,
+		Force: o.Force, Primary: o.PrimaryMember, Progress: rep,
+		Open: func(ctx context.Context, m pdrr.Member) (*datapower.Session, error) {
+			conn, err := o.Attach(ctx, site, datapower.AttachTarget{Namespace: gw.Namespace, Pod: m.Pod, Container: gw.Containers[m.Pod]})
+			if err != nil {
+				return nil, err
+			}
+			tr, err := transcripts.open(m.Pod)
+			if err != nil {
+				closeConn(conn)
+				return nil, err
+			}
+			s, err := datapower.Open(ctx, conn, creds, datapower.Options{CommandTimeout: o.CommandTimeout,
+				Transcript: tr, LoginFailureMessage: pdrr.LoginFailureMessage(gw, o.AdminUser)})
+			if err != nil {
+				closeConn(conn)
+				return nil, err
+			}
+			return s, nil
+		},
+	}
+	if o.Status {
+		return o.runStatus(ctx, cfg)
+	}
+	if o.APIManagerURL != "" {
+		token, err := o.apiManagerToken(ctx, gw.Namespace)
+		if err != nil {
+			return err
+		}
+		org, catalog, _ := strings.Cut(o.Catalog, "/")
+		cfg.Trigger = (&pdrr.APIManager{URL: o.APIManagerURL, Token: token, Org: org, Catalog: catalog}).Trigger
+	}
+
+	r := pdrr.New(cfg)
+	defer r.Close()
+	if err := r.Preflight(ctx); err != nil {
+		return o.finish(r, err, true)
+	}
+	plan, err := r.Plan()
+	if err != nil {
+		return o.finish(r, err, true)
+	}
+	if !o.Print.IsStructured() {
+		if err := o.renderPlan(r.Report()); err != nil {
+			return err
+		}
+	}
+	if o.DryRun {
+		r.Report().Outcome, r.Report().DryRun = pdrr.OutcomePlanned, true
+		return o.finish(r, nil, true)
+	}
+	if !o.Yes {
+		q := fmt.Sprintf("Flush gateway peering %s and re-register gateway %s/%s (%d members)?", r.Report().Peering,
+			gw.Namespace, gw.Name, len(plan.Members))
+		if err := o.Confirm(o.IOStreams, q); err != nil {
+			return err
+		}
+	}
+	return o.finish(r, r.Execute(ctx, plan), false)
+}
+
+// finish prints the report and returns err (already carrying its exit code).
+func (o *Options) finish(r *pdrr.Runner, err error, preflightOnly bool) error {
+	report := r.Report()
+	if o.Print.IsStructured() {
+		if perr := o.Print.PrintObject(o.Out, ReportKind, report); perr != nil {
+			return perr
+		}
+		return err
+	}
+	if preflightOnly && err != nil {
+		if perr := o.renderPreflight(report); perr != nil {
+			return perr
+		}
+		return err
+	}
+	if preflightOnly {
+		return nil
+	}
+	if perr := printers.RenderSections(o.Out, summaryTables(report, o.Print.IsWide()), o.Print.IsWide(), o.style()); perr != nil {
+		return perr
+	}
+	return err
+}
+
+func (o *Options) style() printers.Style {
+	return printers.StyleFor(cli.IsTerminal(o.Out), os.Getenv)
+}
+
+func (o *Options) renderPreflight(r *pdrr.Report) error {
+	return printers.RenderSections(o.Out, []printers.Table{preflightTable(r)}, o.Print.IsWide(), o.style())
+}
+
+func (o *Options) renderPlan(r *pdrr.Report) error {
+	return printers.RenderSections(o.Out, []printers.Table{preflightTable(r), planTable(r)}, o.Print.IsWide(), o.style())
+}
+
+func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config) error {
+	st, err := pdrr.Status(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := o.Print.Print(o.Out, StatusKind, st, o.style(), statusTables(st)...); err != nil {
+		return err
+	}
+	for _, q := range st.Quorum {
+		if !q.HasQuorum {
+			return cli.Silent(exitcode.Critical)
+		}
+	}
+	if len(st.Errors) > 0 {
+		return exitcode.Newf(exitcode.Degraded, "%s", strings.Join(st.Errors, "; "))
+	}
+	return nil
+}
+
+// apiManagerToken reads key "token" of --api-manager-secret (our convention).
+func (o *Options) apiManagerToken(ctx context.Context, ns string) (string, error) {
+	sec, err := o.site.Kube.CoreV1().Secrets(ns).Get(ctx, o.APIManagerSecret, metav1.GetOptions{})
+	if err != nil {
+		return "", exitcode.Newf(exitcode.Error, "reading --api-manager-secret %s/%s: %v", ns, o.APIManagerSecret, err)
+	}
+	t := strings.TrimSpace(string(sec.Data["token"]))
+	if t == "" {
+		return "", exitcode.Newf(exitcode.Error, "Secret %s/%s has no \"token\" key (a bearer token for API Manager)", ns, o.APIManagerSecret)
+	}
+	return t, nil
+}
+
+// completeGateways lists GatewayCluster names in the namespace for shell completion.
+func (o *Options) completeGateways(ctx context.Context, prefix string) []cobra.Completion {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	site, err := o.NewSite(o.ConfigFlags)
+	if err != nil {
+		return nil
+	}
+	list, err := site.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace(site.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []cobra.Completion
+	for _, u := range list.Items {
+		if strings.HasPrefix(u.GetName(), prefix) {
+			out = append(out, u.GetName())
+		}
+	}
+	return out
+}
+
+func closeConn(c datapower.Conn) {
+	if cl, ok := c.(io.Closer); ok {
+		_ = cl.Close()
+	}
+}
+
+// transcripts writes one file per member; nil-safe when no directory was given.
+type transcripts struct {
+	dir   string
+	mu    sync.Mutex
+	files []*os.File
+}
+
+func newTranscripts(dir string) (*transcripts, error) {
+	if dir == "" {
+		return &transcripts{}, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, exitcode.Newf(exitcode.Usage, "--transcript: %v", err)
+	}
+	return &transcripts{dir: dir}, nil
+}
+
+// open returns the transcript writer of pod (nil without --transcript). A member's second
+// session in one run appends to the same file.
+func (t *transcripts) open(pod string) (io.Writer, error) {
+	if t.dir == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(filepath.Join(t.dir, pod+".txt"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--transcript: %w", err)
+	}
+	t.mu.Lock()
+	t.files = append(t.files, f)
+	t.mu.Unlock()
+	return f, nil
+}
+
+func (t *transcripts) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, f := range t.files {
+		_ = f.Close()
+	}
 }
