@@ -1,28 +1,138 @@
-// Package failover is `kubectl apic failover`.
+// Package failover is `kubectl apic failover`: IBM's 2DCDR "Failing over to the warm-standby" runbook
+// (management, then portal; subsystem CRs or the CP4I top-level APIConnectCluster) as one resumable
+// command. The mechanics live in pkg/failover; this package is flags, wiring and output.
 package failover
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/failover"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/lock"
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
+	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
+)
+
+// Progress modes of --progress.
+const (
+	ProgressAuto  = "auto"
+	ProgressPlain = "plain"
+	ProgressJSONL = "jsonl"
+)
+
+// Subsystem values of --subsystem.
+const (
+	SubsystemAll = "all"
 )
 
 // Options of `kubectl apic failover`.
 type Options struct {
 	genericiooptions.IOStreams
 	ConfigFlags *genericclioptions.ConfigFlags
+	Print       *printers.Flags
+
+	From, To       string
+	Subsystem      string
+	Yes            bool
+	DryRun         bool
+	FromFenced     bool
+	ForceUnlock    bool
+	RouterHook     string
+	DemoteTimeout  time.Duration
+	PromoteTimeout time.Duration
+	Progress       string
+
+	// Dependencies, replaced by tests.
+	Now        func() time.Time
+	NewSites   func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
+	RunHook    func(ctx context.Context, command string, env []string, out io.Writer) error
+	Confirm    func(streams genericiooptions.IOStreams, question string) error
+	IsTerminal func(any) bool
+	Getenv     func(string) string
+	// Lock tunes the lease (tests shorten it); zero values are lock's defaults.
+	Lock  lock.Options
+	Trace func(failover.TraceEvent)
+	// Result is the last run's result (tests and the benchmark read it).
+	Result *failover.Result
+
+	name       string
+	subsystems []apic.Subsystem
+	command    string
 }
+
+// NewOptions returns options with the real dependencies.
+func NewOptions(streams genericiooptions.IOStreams) *Options {
+	return &Options{
+		IOStreams:   streams,
+		ConfigFlags: genericclioptions.NewConfigFlags(true),
+		Print:       printers.NewFlags(),
+		Subsystem:   SubsystemAll,
+		Progress:    ProgressAuto,
+		Now:         time.Now,
+		NewSites:    kube.NewSites,
+		RunHook:     runShell,
+		Confirm:     cli.Confirm,
+		IsTerminal:  cli.IsTerminal,
+		Getenv:      os.Getenv,
+	}
+}
+
+const example = `  # Fail over management, then portal, from dc1 to dc2 (kubeconfig contexts), asking before any change
+  kubectl apic failover --from dc1 --to dc2
+
+  # Show the plan (each patch, the condition waited for, IBM's documented duration) and change nothing
+  kubectl apic failover --from dc1 --to dc2 --dry-run
+
+  # Management only, no prompt, run a script that points the router at the new site
+  kubectl apic failover --from dc1 --to dc2 --subsystem management --yes --router-hook ./switch-router.sh
+
+  # The same command again resumes an interrupted failover; reversed, it fails back
+  kubectl apic failover --from dc2 --to dc1
+
+  # dc1 is down: after isolating its network, promote dc2 (prints how to reconnect dc1 safely)
+  kubectl apic failover --from dc1 --to dc2 --from-fenced
+
+  # Machine-readable: JSON-lines progress on stderr, JSON summary on stdout
+  kubectl apic failover --from dc1 --to dc2 --yes --progress=jsonl -o json`
 
 // NewCommand builds the command; name is how the user invoked it (for usage lines).
 func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{IOStreams: streams, ConfigFlags: genericclioptions.NewConfigFlags(true)}
+	return NewCommandWithOptions(name, NewOptions(streams))
+}
+
+// NewCommandWithOptions builds the command around o (tests inject dependencies into o).
+func NewCommandWithOptions(name string, o *Options) *cobra.Command {
+	o.name = name
 	cmd := &cobra.Command{
-		Use:   "failover",
-		Short: "failover (under construction)",
-		Args:  cobra.NoArgs,
+		Use:   "failover --from CONTEXT --to CONTEXT",
+		Short: "Fail API Connect management and portal over to the warm-standby data center (2DCDR)",
+		Long: `Fail API Connect's management and portal subsystems over from the active data center to the
+warm-standby, following IBM's runbook "Failing over to the warm-standby": demote --from first, wait
+until it is passive, then promote --to, so that both sites are never active (split-brain).
+
+Demoting a site DELETES its management database, to be replaced from the peer. Every run takes the
+Lease apic-failover on both sites, so two failovers cannot interleave. Re-running the same command
+resumes an interrupted failover. Progress goes to stderr, the summary to stdout.`,
+		Example: example,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err
@@ -30,22 +140,212 @@ func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command 
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run(cmd)
+			return o.Run(cmd.Context())
 		},
 	}
 	cli.SetDisplayName(cmd, name)
-	o.ConfigFlags.AddFlags(cmd.Flags())
-	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-failover", streams))
+	f := cmd.Flags()
+	f.StringVar(&o.From, "from", "", "Kubeconfig context of the active data center, to be demoted to warm-standby")
+	f.StringVar(&o.To, "to", "", "Kubeconfig context of the warm-standby data center, to be promoted to active")
+	f.StringVar(&o.Subsystem, "subsystem", o.Subsystem, "Subsystem to fail over: management, portal or all (management first, then portal)")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Check and print the plan; change nothing")
+	f.BoolVar(&o.FromFenced, "from-fenced", false, "--from is unreachable AND its network is isolated (fenced): promote --to without demoting --from")
+	f.BoolVar(&o.ForceUnlock, "force-unlock", false, "Take the apic-failover lease over even if another run holds it (only when that run is certainly dead)")
+	f.StringVar(&o.RouterHook, "router-hook", "", "Shell command run after each subsystem's promotion (IBM: update your dynamic router); gets APIC_FAILOVER_FROM, APIC_FAILOVER_TO, APIC_SUBSYSTEM, APIC_NAME, APIC_NAMESPACE, APIC_FAILOVER_FENCED")
+	f.DurationVar(&o.DemoteTimeout, "demote-timeout", 0, "Limit for each demotion wait (default twice IBM's documented time: management 30m, portal 20m)")
+	f.DurationVar(&o.PromoteTimeout, "promote-timeout", 0, "Limit for each promotion wait (default twice IBM's documented time: management 10m, portal 80m, 60m with --from-fenced)")
+	f.StringVar(&o.Progress, "progress", o.Progress, "Progress on stderr: auto (live lines on a terminal), plain, or jsonl (one JSON object per event)")
+	o.Print.AddFlags(cmd)
+	o.ConfigFlags.AddFlags(f)
+
+	contexts := func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return o.contextNames(), cobra.ShellCompDirectiveNoFileComp
+	}
+	_ = cmd.RegisterFlagCompletionFunc("from", contexts)
+	_ = cmd.RegisterFlagCompletionFunc("to", contexts)
+	_ = cmd.RegisterFlagCompletionFunc("subsystem", cobra.FixedCompletions([]string{"management", "portal", SubsystemAll}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions([]string{ProgressAuto, ProgressPlain, ProgressJSONL}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(o.Print.AllowedFormats(), cobra.ShellCompDirectiveNoFileComp))
+	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-failover", o.IOStreams))
 	return cmd
 }
 
-// Complete fills in defaults from the flags and kubeconfig.
-func (o *Options) Complete(cmd *cobra.Command, args []string) error { return nil }
+// contextNames lists the kubeconfig's contexts, for completion.
+func (o *Options) contextNames() []string {
+	raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(raw.Contexts))
+	for n := range raw.Contexts {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Complete fills in the subsystems and the command line (for the lease holder and resume hints).
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
+	switch o.Subsystem {
+	case SubsystemAll:
+		o.subsystems = []apic.Subsystem{apic.Management, apic.Portal}
+	case string(apic.Management), "mgmt":
+		o.subsystems = []apic.Subsystem{apic.Management}
+	case string(apic.Portal), "ptl":
+		o.subsystems = []apic.Subsystem{apic.Portal}
+	}
+	parts := []string{o.name}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "dry-run", "force-unlock":
+			return
+		}
+		if f.Value.Type() == "bool" {
+			parts = append(parts, "--"+f.Name)
+			return
+		}
+		parts = append(parts, fmt.Sprintf("--%s=%s", f.Name, shellQuote(f.Value.String())))
+	})
+	o.command = strings.Join(parts, " ")
+	return nil
+}
 
 // Validate checks the options before anything is read or changed.
-func (o *Options) Validate() error { return nil }
+func (o *Options) Validate() error {
+	switch {
+	case o.From == "" || o.To == "":
+		return exitcode.UsageErrorf("--from and --to are required: the kubeconfig contexts of the active and the warm-standby data center (see kubectl config get-contexts)")
+	case o.From == o.To:
+		return exitcode.UsageErrorf("--from and --to are the same context %q: a failover needs two data centers", o.From)
+	case len(o.subsystems) == 0:
+		return exitcode.UsageErrorf("--subsystem must be management, portal or all, not %q", o.Subsystem)
+	case o.DemoteTimeout < 0 || o.PromoteTimeout < 0:
+		return exitcode.UsageErrorf("timeouts must not be negative")
+	}
+	switch o.Progress {
+	case ProgressAuto, ProgressPlain, ProgressJSONL:
+	default:
+		return exitcode.UsageErrorf("--progress must be auto, plain or jsonl, not %q", o.Progress)
+	}
+	return o.Print.Validate()
+}
 
-// Run executes the command.
-func (o *Options) Run(cmd *cobra.Command) error {
-	return exitcode.Newf(exitcode.Error, "kubectl apic failover is not implemented yet")
+// Run executes the failover and prints the summary.
+func (o *Options) Run(ctx context.Context) error {
+	sites, err := o.NewSites(o.ConfigFlags, []string{o.From, o.To})
+	if err != nil {
+		return err
+	}
+	popts := progress.Options{Clock: o.Now, NoColor: o.Getenv("NO_COLOR") != ""}
+	switch o.Progress {
+	case ProgressJSONL:
+		popts.JSONLines = true
+	case ProgressAuto:
+		popts.TTY = o.IsTerminal(o.ErrOut)
+	}
+	rep := progress.New(o.ErrOut, popts)
+	var side io.Writer = o.ErrOut // the plan and the hook's output
+	if popts.JSONLines {
+		side = &lineWriter{emit: func(s string) { rep.Infof("%s", s) }}
+	}
+	cfg := failover.Config{
+		Req:         failover.Request{From: o.From, To: o.To, Subsystems: o.subsystems, Fenced: o.FromFenced},
+		Timeouts:    failover.Timeouts{Demote: o.DemoteTimeout, Promote: o.PromoteTimeout},
+		Yes:         o.Yes,
+		DryRun:      o.DryRun,
+		ForceUnlock: o.ForceUnlock,
+		Command:     o.command,
+		Lock:        o.Lock,
+		Confirm:     func(q string) error { return o.Confirm(o.IOStreams, q) },
+		Reporter:    rep,
+		PlanOut:     side,
+		Now:         o.Now,
+		Trace:       o.Trace,
+	}
+	if o.RouterHook != "" {
+		cfg.RouterHook = func(ctx context.Context, env []string) error { return o.RunHook(ctx, o.RouterHook, env, side) }
+	}
+	res, runErr := failover.Run(ctx, cfg, sites[0], sites[1])
+	_ = rep.Close()
+	if lw, ok := side.(*lineWriter); ok {
+		lw.flush()
+	}
+	o.Result = res
+	if err := o.print(res, sites[1].Namespace, cfg); err != nil && runErr == nil {
+		return err
+	}
+	return runErr
+}
+
+func (o *Options) print(res *failover.Result, namespace string, cfg failover.Config) error {
+	if o.Print.IsStructured() {
+		return o.Print.PrintObject(o.Out, failover.ResultKind, res)
+	}
+	if res.DryRun && res.Outcome == failover.OutcomePlanned {
+		var steps []failover.Step
+		for _, s := range res.Steps[1:] {
+			st := s.Step
+			st.Expected = time.Duration(s.ExpectedSeconds * float64(time.Second))
+			st.Timeout = time.Duration(s.TimeoutSeconds * float64(time.Second))
+			steps = append(steps, st)
+		}
+		failover.WritePlan(o.Out, cfg.Req, steps)
+		fmt.Fprintln(o.Out)
+	}
+	style := printers.StyleFor(o.IsTerminal(o.Out), o.Getenv)
+	if err := printers.RenderSections(o.Out, []printers.Table{res.SummaryTable()}, false, style); err != nil {
+		return err
+	}
+	_, err := io.WriteString(o.Out, res.Text())
+	return err
+}
+
+// runShell runs the router hook with sh -c, its output going to out.
+func runShell(ctx context.Context, command string, env []string, out io.Writer) error {
+	c := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	c.Env = append(os.Environ(), env...)
+	c.Stdout, c.Stderr = out, out
+	return c.Run()
+}
+
+// lineWriter turns written text into one callback per line (the plan and the hook's output become
+// JSON-lines info events).
+type lineWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	emit func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		i := bytes.IndexByte(w.buf.Bytes(), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(w.buf.Next(i + 1))
+		w.emit(strings.TrimRight(line, "\r\n"))
+	}
+}
+
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sc := bufio.NewScanner(&w.buf)
+	for sc.Scan() {
+		w.emit(sc.Text())
+	}
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == ':' || r == '=' || r == ',' ||
+			(r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -1,0 +1,193 @@
+package failover
+
+import (
+	"fmt"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"strings"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
+)
+
+// Situation is where one subsystem stands relative to the requested failover.
+type Situation string
+
+const (
+	// Fresh: --from is active, --to a replicating warm-standby; nothing done yet.
+	Fresh Situation = "Fresh"
+	// InProgress: this failover was started (journal) and --to is not active yet.
+	InProgress Situation = "InProgress"
+	// Done: --to is active and --from passive; only verification is left.
+	Done Situation = "Done"
+)
+
+// Subject is one subsystem to fail over.
+type Subject struct {
+	Subsystem apic.Subsystem
+	Name      string
+	// From is --from's side; zero when --from is unreachable (fenced).
+	From hastate.Member
+	To   hastate.Member
+	Situation
+}
+
+// Shape is where the mode is set (on --to, which is always read).
+func (s Subject) Shape() Shape { return ShapeOf(s.To) }
+
+// Request is what the user asked for.
+type Request struct {
+	From, To   string
+	Subsystems []apic.Subsystem
+	// Fenced: --from is unreachable and the user confirmed its network is isolated.
+	Fenced bool
+}
+
+// Journal is the record of the last failover, kept on the lock's Lease (see journal.go).
+type Journal struct {
+	From, To, State, Started string
+	RouterDone               map[apic.Subsystem]bool
+}
+
+// lockLease is the lock's Lease, where the journal lives.
+type lockLease = coordinationv1.Lease
+
+// Matches reports whether the journal records a failover in the requested direction.
+func (j Journal) Matches(r Request) bool { return j.From == r.From && j.To == r.To }
+
+// refusal is a pre-flight refusal: nothing was changed.
+func refusal(format string, args ...any) error {
+	return exitcode.Newf(exitcode.Refused, format, args...)
+}
+
+// Assess judges the pairs against the request: which subsystems are fresh, in progress or done, or
+// why the failover must not start. It never reads the cluster.
+func Assess(pairs []hastate.Pair, req Request, j Journal) ([]Subject, error) {
+	var out []Subject
+	var missing []string
+	for _, sub := range req.Subsystems {
+		p, ok := findPair(pairs, sub)
+		if !ok {
+			missing = append(missing, string(sub))
+			continue
+		}
+		s, err := assessPair(p, req, j)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if len(missing) > 0 && (len(req.Subsystems) == 1 || len(out) == 0) {
+		return nil, refusal("no 2DCDR %s subsystem (multiSiteHA) found on %s and %s: check the namespace (-n) of each context",
+			strings.Join(missing, " or "), req.From, req.To)
+	}
+	return out, nil
+}
+
+func findPair(pairs []hastate.Pair, sub apic.Subsystem) (hastate.Pair, bool) {
+	var found []hastate.Pair
+	for _, p := range pairs {
+		if p.Subsystem == sub {
+			found = append(found, p)
+		}
+	}
+	if len(found) != 1 {
+		// IBM: "If you have multiple Developer Portal services, you must repeat these steps for each";
+		// we fail over one pair per subsystem and leave several to a later version.
+		return hastate.Pair{}, false
+	}
+	return found[0], true
+}
+
+func assessPair(p hastate.Pair, req Request, j Journal) (Subject, error) {
+	sub := p.Subsystem
+	to, ok := p.Member(req.To)
+	if !ok {
+		return Subject{}, refusal("%s %s has no peer on %s: check the namespace (-n) and the context", sub, p.Name, req.To)
+	}
+	s := Subject{Subsystem: sub, Name: p.Name, To: to}
+	if req.Fenced {
+		switch {
+		case to.IsActive():
+			s.Situation = Done
+		case to.Mode == apic.ModeActive:
+			s.Situation = InProgress
+		default:
+			s.Situation = Fresh
+		}
+		return s, nil
+	}
+	from, ok := p.Member(req.From)
+	if !ok {
+		return Subject{}, refusal("%s %s has no peer on %s: check the namespace (-n) and the context", sub, p.Name, req.From)
+	}
+	s.From = from
+	fromPassive := apic.IsPassiveHAMode(from.HAMode) || from.Mode == apic.ModePassive
+	switch {
+	case from.IsActive() && to.IsActive():
+		return Subject{}, refusal("split-brain: %s %s is active on both %s and %s; their databases diverge. Decide which site's data to keep, then set the other to warm-standby by hand (kubectl apic status shows how); failover will not choose for you",
+			sub, p.Name, req.From, req.To)
+	case from.Mode == apic.ModeActive && to.Mode == apic.ModeActive:
+		return Subject{}, refusal("%s %s is set active on both %s and %s (spec.multiSiteHA.mode): a split-brain as soon as both finish; set one back to passive first",
+			sub, p.Name, req.From, req.To)
+	case to.IsActive() && fromPassive:
+		// Resumable only while the journal says this failover has not finished: after it succeeded,
+		// the same command again is a request to fail over from a site that is not active.
+		if !j.Matches(req) || j.State == JournalSucceeded {
+			done := ""
+			if j.Matches(req) {
+				done = fmt.Sprintf(" (the failover %s→%s completed, started %s: nothing to do)", req.From, req.To, j.Started)
+			}
+			return Subject{}, refusal("--from %s is not the active site for %s: %s is (haMode active) and %s is %s%s; to fail over the other way use --from %s --to %s",
+				req.From, sub, req.To, req.From, from.HAMode, done, req.To, req.From)
+		}
+		s.Situation = Done
+	case fromPassive && !to.IsActive():
+		if !j.Matches(req) {
+			return Subject{}, refusal("--from %s is not active for %s (haMode %s, mode %s) and %s is not active either (haMode %s), and no failover %s→%s was started by this command: check kubectl apic status and finish or revert it by hand",
+				req.From, sub, orNone(from.HAMode), orNone(from.Mode), req.To, orNone(to.HAMode), req.From, req.To)
+		}
+		s.Situation = InProgress
+	case from.IsActive():
+		if to.Mode == apic.ModeActive {
+			// Caught by the spec check above unless from's spec already says passive.
+			return Subject{}, refusal("%s on %s is being promoted while %s is still active: split-brain risk; set %s back to passive", sub, req.To, req.From, req.To)
+		}
+		if err := checkWarmStandby(sub, from, to, req); err != nil {
+			return Subject{}, err
+		}
+		s.Situation = Fresh
+	default:
+		return Subject{}, refusal("--from %s is not active for %s (haMode %s): exactly one site must be active, and it must be --from",
+			req.From, sub, orNone(from.HAMode))
+	}
+	return s, nil
+}
+
+// checkWarmStandby refuses a fresh failover unless the warm-standby is healthy and replicating: IBM
+// warns not to fail over to a warm-standby that may not have the latest data (seed 002).
+func checkWarmStandby(sub apic.Subsystem, from, to hastate.Member, req Request) error {
+	for _, m := range []hastate.Member{from, to} {
+		if m.HAStatus.Type == apic.HAStatusPeerNotReachable && m.HAStatus.IsTrue() {
+			return refusal("%s on %s cannot reach its replication peer (haStatus PeerNotReachable: %s): the warm-standby may not have the latest data. Restore the link between the sites; if %s is lost, fence it and use --from-fenced",
+				sub, m.Site, m.HAStatus.Message, req.From)
+		}
+	}
+	if !apic.IsPassiveHAMode(to.HAMode) {
+		return refusal("%s on %s is not a warm-standby (haMode %s)", sub, req.To, orNone(to.HAMode))
+	}
+	if !to.Replicating() {
+		return refusal("warm-standby %s on %s is not ready (haMode %s, haStatus %s, phase %s): IBM requires a healthy, replicating warm-standby before failover; verify replication between the data centers",
+			sub, req.To, orNone(to.HAMode), orNone(to.HAStatus.Type), orNone(to.Phase))
+	}
+	return nil
+}
+
+// describeSubjects is "management Fresh, portal Done" for messages.
+func describeSubjects(ss []Subject) string {
+	var parts []string
+	for _, s := range ss {
+		parts = append(parts, fmt.Sprintf("%s %s", s.Subsystem, s.Situation))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,134 @@
+package failover
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// mgmt builds a management CR on site with spec mode, status haMode and the True haStatus.
+func mgmt(site, mode, haMode, haStatus string) hastate.SiteObjects {
+	o := apic.New(apic.ManagementClusterKind, "apic", "production-mgmt")
+	o.U.Object["spec"] = map[string]interface{}{"multiSiteHA": map[string]interface{}{"mode": mode}}
+	o.SetStatusField(haMode, "haMode")
+	o.SetStatusField("Running", "phase")
+	o.SetHAStatus([]apic.Condition{{Type: haStatus, Status: "True"}})
+	return hastate.SiteObjects{Site: site, Objects: []apic.Object{o}}
+}
+
+func TestAssess(t *testing.T) {
+	req := Request{From: "dc1", To: "dc2", Subsystems: []apic.Subsystem{apic.Management}}
+	running := Journal{From: "dc1", To: "dc2", State: JournalRunning}
+	tests := []struct {
+		name       string
+		dc1, dc2   hastate.SiteObjects
+		journal    Journal
+		want       Situation
+		wantRefuse string
+	}{
+		{"fresh", mgmt("dc1", "active", "active", "Ready"), mgmt("dc2", "passive", "passive", "Ready"), Journal{}, Fresh, ""},
+		{"split-brain", mgmt("dc1", "active", "active", "Ready"), mgmt("dc2", "active", "active", "Ready"), Journal{}, "", "split-brain"},
+		{"to set active while from active", mgmt("dc1", "active", "active", "Ready"), mgmt("dc2", "active", "passive", "Ready"), Journal{}, "", "set active on both"},
+		{"peer not reachable", mgmt("dc1", "active", "active", "Ready"), mgmt("dc2", "passive", "passive", "PeerNotReachable"), Journal{}, "", "PeerNotReachable"},
+		{"warm-standby not ready", mgmt("dc1", "active", "active", "Ready"), mgmt("dc2", "passive", "passive", "Pending"), Journal{}, "", "not ready"},
+		{"from not active", mgmt("dc1", "passive", "passive", "Ready"), mgmt("dc2", "active", "active", "Ready"), Journal{}, "", "--from dc1 is not the active site"},
+		{"done after success is refused", mgmt("dc1", "passive", "passive", "Ready"), mgmt("dc2", "active", "active", "Ready"), Journal{From: "dc1", To: "dc2", State: JournalSucceeded}, "", "nothing to do"},
+		{"resume: promoted, not verified", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "active", "active", "Ready"), running, Done, ""},
+		{"resume: demoted", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "passive", "ReadyForPromotion", "ReadyForPromotion"), running, InProgress, ""},
+		{"demoted by someone else", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "passive", "ReadyForPromotion", "ReadyForPromotion"), Journal{}, "", "was started by this command"},
+		{"journal of the other direction", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "passive", "ReadyForPromotion", "ReadyForPromotion"), Journal{From: "dc2", To: "dc1", State: JournalRunning}, "", "not active"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pairs := hastate.Pairs([]hastate.SiteObjects{tc.dc1, tc.dc2}, hastate.Options{})
+			got, err := Assess(pairs, req, tc.journal)
+			if tc.wantRefuse != "" {
+				if exitcode.FromError(err) != exitcode.Refused || !strings.Contains(err.Error(), tc.wantRefuse) {
+					t.Fatalf("want refusal %q, got %v", tc.wantRefuse, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].Situation != tc.want {
+				t.Fatalf("got %+v, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAssessFenced(t *testing.T) {
+	req := Request{From: "dc1", To: "dc2", Subsystems: []apic.Subsystem{apic.Management}, Fenced: true}
+	pairs := hastate.Pairs([]hastate.SiteObjects{{Site: "dc1", Err: os.ErrDeadlineExceeded}, mgmt("dc2", "passive", "passive", "PeerNotReachable")}, hastate.Options{})
+	got, err := Assess(pairs, req, Journal{})
+	if err != nil || got[0].Situation != Fresh {
+		t.Fatalf("%+v %v", got, err)
+	}
+	steps := Plan(req, got, PlanOptions{Fenced: true})
+	if len(steps) != 1 || steps[0].Phase != PhasePromote || steps[0].Expected != PromotePeerDown || steps[0].Timeout != 2*PromotePeerDown {
+		t.Errorf("fenced plan: %+v", steps)
+	}
+	cmds := ReconnectCommands("dc1", "apic", got)
+	want := `kubectl --context dc1 -n apic patch mgmt production-mgmt --type merge --patch '{"metadata":{"annotations":{"apiconnect-operator/dr-data-deletion-confirmation":"true"}},"spec":{"multiSiteHA":{"mode":"passive"}}}'`
+	if len(cmds) != 1 || cmds[0] != want {
+		t.Errorf("reconnect commands %q", cmds)
+	}
+}
+
+func TestPlanAndSummaryGolden(t *testing.T) {
+	req := Request{From: "dc1", To: "dc2", Subsystems: []apic.Subsystem{apic.Management}}
+	pairs := hastate.Pairs([]hastate.SiteObjects{mgmt("dc1", "active", "active", "Ready"), mgmt("dc2", "passive", "passive", "Ready")}, hastate.Options{})
+	subjects, err := Assess(pairs, req, Journal{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := Plan(req, subjects, PlanOptions{RouterHook: true})
+	var b strings.Builder
+	WritePlan(&b, req, steps)
+	res := &Result{From: "dc1", To: "dc2", Subsystems: req.Subsystems, Outcome: OutcomeFailed, ExitCode: 11, ExitName: "PromoteFailed"}
+	res.Steps = append(res.Steps, StepResult{Step: Step{Phase: PhasePreflight}, Status: StatusPassed, ElapsedSeconds: 0.4})
+	for i, st := range steps {
+		status := []string{StatusPassed, StatusFailed, StatusNotRun, StatusNotRun}[i]
+		res.Steps = append(res.Steps, StepResult{Step: st, Status: status, ElapsedSeconds: 912})
+	}
+	res.WriteNextSteps(subjects, "apic", false, "kubectl apic failover --from=dc1 --to=dc2")
+	b.WriteString("\n")
+	if err := printers.RenderTable(&b, res.SummaryTable(), false, printers.Style{}); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteString(res.Text())
+	golden(t, "plan-and-summary.golden", b.String())
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pkg/failover -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (run go test ./pkg/failover -update):\n%s", path, got)
+	}
+}
+
+func TestJournalFromLeases(t *testing.T) {
+	if j := JournalFromLeases(nil, nil); j.From != "" {
+		t.Errorf("empty journal %+v", j)
+	}
+}

@@ -1,0 +1,86 @@
+package failover
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+)
+
+// Permission is one verb on one resource in a site's namespace.
+type Permission struct {
+	Verb string
+	GVR  schema.GroupVersionResource
+}
+
+func (p Permission) String() string { return p.Verb + " " + p.GVR.GroupResource().String() }
+
+var leases = schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}
+
+// RequiredPermissions lists what a failover needs on one site: read and watch the subsystem CRs,
+// patch the objects where the mode is set, hold the lease, and on the new active site of a CP4I
+// deployment list and delete the configurator jobs.
+func RequiredPermissions(subjects []Subject, side string, req Request) []Permission {
+	var out []Permission
+	seen := map[Permission]bool{}
+	add := func(p Permission) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, s := range subjects {
+		m := s.To
+		if side == req.From {
+			m = s.From
+		}
+		for _, v := range []string{"get", "list", "watch"} {
+			add(Permission{v, m.Status.Kind.GVR()})
+		}
+		add(Permission{"get", m.Spec.Kind.GVR()})
+		add(Permission{"patch", m.Spec.Kind.GVR()})
+		if side == req.To && m.TopLevel() {
+			add(Permission{"list", apic.APIConnectClusterKind.GVR()})
+			add(Permission{"watch", apic.APIConnectClusterKind.GVR()})
+			add(Permission{"list", batchJobs})
+			add(Permission{"delete", batchJobs})
+		}
+	}
+	for _, v := range []string{"get", "create", "update"} {
+		add(Permission{v, leases})
+	}
+	return out
+}
+
+// CheckPermissions asks the site's API server (SelfSubjectAccessReview) whether the user may do
+// each of perms in the site's namespace, and returns the ones denied.
+func CheckPermissions(ctx context.Context, s *kube.Site, perms []Permission) ([]Permission, error) {
+	var denied []Permission
+	for _, p := range perms {
+		r := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: s.Namespace, Verb: p.Verb,
+				Group: p.GVR.Group, Version: p.GVR.Version, Resource: p.GVR.Resource}}}
+		got, err := s.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, r, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("checking permissions on %s: %w", s.Name, err)
+		}
+		if !got.Status.Allowed {
+			denied = append(denied, p)
+		}
+	}
+	return denied, nil
+}
+
+func deniedText(site, ns string, denied []Permission) string {
+	parts := make([]string, len(denied))
+	for i, p := range denied {
+		parts[i] = p.String()
+	}
+	return fmt.Sprintf("on %s (namespace %s): %s", site, ns, strings.Join(parts, ", "))
+}

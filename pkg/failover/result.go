@@ -1,0 +1,205 @@
+package failover
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
+)
+
+// ResultKind is the kind of the -o json|yaml document (schema: docs/failover-schema.md).
+const ResultKind = "FailoverResult"
+
+// Outcomes.
+const (
+	OutcomeSucceeded   = "Succeeded"
+	OutcomeFailed      = "Failed"
+	OutcomeRefused     = "Refused"
+	OutcomePlanned     = "Planned" // --dry-run
+	OutcomeNothingToDo = "NothingToDo"
+	OutcomeInterrupted = "Interrupted"
+	OutcomeTimedOut    = "TimedOut"
+)
+
+// Result is the command's result document and the source of its summary table.
+type Result struct {
+	From       string           `json:"from"`
+	To         string           `json:"to"`
+	Subsystems []apic.Subsystem `json:"subsystems"`
+	Shape      Shape            `json:"shape,omitempty"`
+	DryRun     bool             `json:"dryRun,omitempty"`
+	Fenced     bool             `json:"fenced,omitempty"`
+	Outcome    string           `json:"outcome"`
+	ExitCode   int              `json:"exitCode"`
+	ExitName   string           `json:"exitCodeName"`
+	Message    string           `json:"message,omitempty"`
+	StartTime  metav1.Time      `json:"startTime"`
+	Elapsed    float64          `json:"elapsedSeconds"`
+	Lock       *LockInfo        `json:"lock,omitempty"`
+	Steps      []StepResult     `json:"steps"`
+	NextSteps  []string         `json:"nextSteps,omitempty"`
+	// Reconnect are the commands to run on --from before its network is restored (fenced runs).
+	Reconnect []string `json:"reconnect,omitempty"`
+}
+
+// LockInfo describes the lease held during the run.
+type LockInfo struct {
+	Lease     string   `json:"lease"`
+	Holder    string   `json:"holder"`
+	Sites     []string `json:"sites"`
+	TakeOvers []string `json:"takeOvers,omitempty"`
+}
+
+// SummaryTable is seed 004's summary (one row per site and subsystem, one column per phase, cells
+// PASSED/FAILED/SKIPPED with the time taken) in kubectl's table style.
+func (r *Result) SummaryTable() printers.Table {
+	phases := []Phase{PhasePreflight, PhaseDemote, PhasePromote}
+	has := func(p Phase) bool {
+		for _, s := range r.Steps {
+			if s.Phase == p {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range []Phase{PhaseRouter, PhaseConfigurator} {
+		if has(p) {
+			phases = append(phases, p)
+		}
+	}
+	phases = append(phases, PhaseVerify)
+	headers := []string{"Subsystem", "Site", "Role"}
+	for _, p := range phases {
+		headers = append(headers, string(p))
+	}
+	t := printers.Table{
+		Title:   fmt.Sprintf("FAILOVER SUMMARY %s → %s: %s (exit %d %s)", r.From, r.To, r.Outcome, r.ExitCode, r.ExitName),
+		Headers: headers,
+	}
+	for _, sub := range r.Subsystems {
+		for _, site := range []string{r.From, r.To} {
+			role := "active → warm-standby"
+			if site == r.To {
+				role = "warm-standby → active"
+			}
+			row := []string{string(sub), site, role}
+			for _, p := range phases {
+				row = append(row, r.cell(sub, site, p))
+			}
+			t.Rows = append(t.Rows, row)
+		}
+	}
+	return t
+}
+
+func (r *Result) cell(sub apic.Subsystem, site string, p Phase) string {
+	for _, s := range r.Steps {
+		match := s.Phase == p && ((s.Subsystem == sub && s.Site == site) ||
+			(p == PhasePreflight) || (p == PhaseConfigurator && s.Site == site))
+		if !match {
+			continue
+		}
+		switch s.Status {
+		case StatusPassed, StatusFailed:
+			return fmt.Sprintf("%s (%s)", s.Status, shortDuration(s.ElapsedSeconds))
+		}
+		return s.Status
+	}
+	return "-"
+}
+
+func shortDuration(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+// WriteNextSteps fills NextSteps (and Reconnect for fenced runs) from the outcome.
+func (r *Result) WriteNextSteps(subjects []Subject, namespace string, routerHookRan bool, command string) {
+	switch r.Outcome {
+	case OutcomeSucceeded, OutcomeNothingToDo:
+	case OutcomePlanned:
+		r.NextSteps = []string{"run the same command without --dry-run to fail over"}
+		return
+	case OutcomeRefused:
+		return
+	default:
+		r.NextSteps = []string{
+			"re-run the same command to resume from where it stopped: " + command,
+			fmt.Sprintf("watch both sites meanwhile: kubectl --context %s get mgmt,ptl; kubectl --context %s get mgmt,ptl", r.From, r.To),
+		}
+		return
+	}
+	if routerHookRan {
+		r.NextSteps = append(r.NextSteps, fmt.Sprintf("the router hook ran: check that all traffic now reaches %s", r.To))
+	} else {
+		r.NextSteps = append(r.NextSteps, fmt.Sprintf("update your dynamic router to redirect all traffic to %s instead of %s (seed 002 step 5)", r.To, r.From))
+	}
+	if r.Fenced {
+		r.Reconnect = ReconnectCommands(r.From, namespace, subjects)
+		r.NextSteps = append(r.NextSteps,
+			fmt.Sprintf("keep the network to and from %s's management and portal subsystems disabled", r.From),
+			fmt.Sprintf("before reconnecting %s, set it to warm-standby from a machine that reaches its API server (not over the fenced link); the reconnect commands are listed below", r.From),
+			fmt.Sprintf("then check kubectl --context %s -n %s get mgmt,ptl: no haMode may be active; only then restore connectivity", r.From, namespace),
+			"the longer the site was down, the longer replication takes; a warm-standby offline for more than 24 hours fills the active site's disk",
+		)
+		return
+	}
+	r.NextSteps = append(r.NextSteps,
+		fmt.Sprintf("verify replication between the data centers (kubectl --context %s get mgmt,ptl -o yaml: haMode passive, haStatus Ready)", r.From),
+		fmt.Sprintf("to fail back later, run the same command reversed: kubectl apic failover --from %s --to %s", r.To, r.From),
+	)
+}
+
+// ReconnectCommands are the exact commands that set the fenced site to warm-standby before it may be
+// reconnected: IBM's demote patch with the data-deletion annotation, for the site's shape. The fenced
+// site cannot be read, so names and namespace are the peer's (IBM's examples use the same on both).
+func ReconnectCommands(site, namespace string, subjects []Subject) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range subjects {
+		spec := s.To.Spec
+		patch, err := apic.ModePatch(spec.Kind, s.Subsystem, apic.ModePassive)
+		if err != nil {
+			continue
+		}
+		cmd := fmt.Sprintf("kubectl --context %s -n %s patch %s %s --type merge --patch '%s'",
+			site, namespace, kindArg(spec.Kind), spec.Name(), string(patch))
+		if !seen[cmd] {
+			seen[cmd] = true
+			out = append(out, cmd)
+		}
+	}
+	return out
+}
+
+func kindArg(k apic.Kind) string {
+	if k.ShortName != "" {
+		return k.ShortName
+	}
+	return k.Singular
+}
+
+// Text is what follows the summary table in the human form: reconnect commands and next steps.
+func (r *Result) Text() string {
+	var b strings.Builder
+	if len(r.Reconnect) > 0 {
+		fmt.Fprintf(&b, "\nBefore %s may reconnect, set it to warm-standby (run against %s's API server):\n", r.From, r.From)
+		for _, c := range r.Reconnect {
+			fmt.Fprintf(&b, "  %s\n", c)
+		}
+	}
+	if len(r.NextSteps) > 0 {
+		b.WriteString("\nNext steps:\n")
+		for _, s := range r.NextSteps {
+			fmt.Fprintf(&b, "  - %s\n", s)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,438 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
+	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/lock"
+	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
+)
+
+// Config is one failover run.
+type Config struct {
+	Req      Request
+	Timeouts Timeouts
+	// Yes skips the confirmation; DryRun plans and changes nothing.
+	Yes, DryRun bool
+	// ForceUnlock takes the lease over even from a live holder.
+	ForceUnlock bool
+	// RouterHook runs the user's --router-hook; nil when there is none.
+	RouterHook HookFunc
+	// Command is the command line, for the lease holder and the resume hint.
+	Command string
+	Lock    lock.Options
+	// Holder identifies this run on the lease; zero means lock.CurrentHolder(Command).
+	Holder lock.Holder
+	// Confirm asks a yes/no question; an error refuses.
+	Confirm  func(question string) error
+	Reporter *progress.Reporter
+	// PlanOut receives the plan before the run starts (stderr); nil discards it.
+	PlanOut io.Writer
+	// ReachTimeout bounds the first contact with each site; zero means 15s.
+	ReachTimeout time.Duration
+	Now          func() time.Time
+	Trace        func(TraceEvent)
+}
+
+var namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+
+// Run performs the failover from --from to --to: pre-flight (reachability, cluster identity, state,
+// RBAC, the lease on both sites), the plan, the confirmation, the steps and the verification. It
+// always returns a Result (for the summary) and, on failure, an error carrying the exit code.
+func Run(ctx context.Context, cfg Config, from, to *kube.Site) (*Result, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ReachTimeout <= 0 {
+		cfg.ReachTimeout = 15 * time.Second
+	}
+	if cfg.Holder.RunID == "" {
+		cfg.Holder = lock.CurrentHolder(cfg.Command)
+	}
+	if cfg.PlanOut == nil {
+		cfg.PlanOut = io.Discard
+	}
+	start := cfg.Now()
+	res := &Result{From: cfg.Req.From, To: cfg.Req.To, Subsystems: cfg.Req.Subsystems, DryRun: cfg.DryRun,
+		StartTime: metav1.NewTime(start)}
+	r := &run{cfg: cfg, from: from, to: to, res: res}
+	err := r.do(ctx)
+	res.Elapsed = seconds(cfg.Now().Sub(start))
+	code := exitcode.FromError(err)
+	res.ExitCode, res.ExitName = int(code), code.String()
+	switch {
+	case err == nil && cfg.DryRun:
+		res.Outcome = OutcomePlanned
+	case err == nil && r.nothingToDo:
+		res.Outcome = OutcomeNothingToDo
+	case err == nil:
+		res.Outcome = OutcomeSucceeded
+	case code == exitcode.Refused || code == exitcode.Usage:
+		res.Outcome = OutcomeRefused
+	case code == exitcode.Interrupted:
+		res.Outcome = OutcomeInterrupted
+	case code == exitcode.Timeout:
+		res.Outcome = OutcomeTimedOut
+	default:
+		res.Outcome = OutcomeFailed
+	}
+	if err != nil {
+		res.Message = err.Error()
+	}
+	ns := to.Namespace
+	res.WriteNextSteps(r.subjects, ns, r.hookRan(), cfg.Command)
+	return res, err
+}
+
+type run struct {
+	cfg         Config
+	from, to    *kube.Site
+	res         *Result
+	subjects    []Subject
+	nothingToDo bool
+	// observed is the journal read before the lease was taken (dry runs plan with it).
+	observed Journal
+}
+
+func (r *run) hookRan() bool {
+	for _, s := range r.res.Steps {
+		if s.Phase == PhaseRouter && s.Status == StatusPassed {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) do(ctx context.Context) error {
+	rep := r.cfg.Reporter
+	pre := newResult(Step{Phase: PhasePreflight, Name: string(PhasePreflight)}, StatusPassed)
+	pre.StartTime = metav1.NewTime(r.cfg.Now())
+	ps := rep.Step(string(PhasePreflight))
+	finishPre := func(err error) error {
+		pre.ElapsedSeconds = seconds(r.cfg.Now().Sub(pre.StartTime.Time))
+		if err != nil {
+			pre.Status, pre.Message = StatusFailed, err.Error()
+			ps.Fail(err)
+		} else {
+			ps.Done(pre.Message)
+		}
+		r.res.Steps = append([]StepResult{pre}, r.res.Steps...)
+		return err
+	}
+
+	l, err := r.preflight(ctx, ps)
+	if err != nil {
+		return finishPre(err)
+	}
+	if l != nil {
+		defer func() {
+			if err := l.Release(context.WithoutCancel(ctx)); err != nil {
+				rep.Warnf("%v", err)
+			}
+		}()
+	}
+	steps := Plan(r.cfg.Req, r.subjects, PlanOptions{Fenced: r.cfg.Req.Fenced, RouterHook: r.cfg.RouterHook != nil,
+		Timeouts: r.cfg.Timeouts, Journal: r.journal(l), Namespace: r.to.Namespace})
+	pre.Message = describeSubjects(r.subjects)
+	if r.cfg.DryRun {
+		_ = finishPre(nil)
+		for _, st := range steps {
+			res := newResult(st, StatusPlanned)
+			if st.Skip != "" {
+				res.Status, res.Message = StatusSkipped, st.Skip
+			}
+			r.res.Steps = append(r.res.Steps, res)
+		}
+		return nil
+	}
+	WritePlan(r.cfg.PlanOut, r.cfg.Req, steps)
+
+	changes := false
+	for _, s := range r.subjects {
+		changes = changes || s.Situation != Done
+	}
+	r.nothingToDo = !changes
+	if changes && !r.cfg.Yes {
+		if err := r.cfg.Confirm(r.question()); err != nil {
+			return finishPre(err)
+		}
+	}
+	_ = finishPre(nil)
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var journal Journaler
+	if l != nil {
+		journal = l
+		go l.Keep(runCtx)
+		go func() {
+			select {
+			case <-l.Lost():
+				cancel(l.Err())
+			case <-runCtx.Done():
+			}
+		}()
+		fresh := true
+		for _, s := range r.subjects {
+			fresh = fresh && s.Situation == Fresh
+		}
+		started := r.journal(l).Started
+		if fresh || !r.journal(l).Matches(r.cfg.Req) || started == "" {
+			started = r.cfg.Now().UTC().Format(time.RFC3339)
+		}
+		if err := l.Annotate(runCtx, journalStart(r.cfg.Req, started, fresh)); err != nil {
+			return fmt.Errorf("writing the failover journal on the lease: %w", err)
+		}
+	}
+	eng := &Engine{Req: r.cfg.Req, From: r.from, To: r.to, Reporter: rep, Journal: journal, Hook: r.cfg.RouterHook,
+		Now: r.cfg.Now, Trace: r.cfg.Trace}
+	if r.cfg.Req.Fenced {
+		eng.From = nil
+	}
+	results, err := eng.Run(runCtx, steps)
+	r.res.Steps = append(r.res.Steps, results...)
+	if cause := context.Cause(runCtx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) && ctx.Err() == nil {
+		err = exitcode.New(exitcode.Error, fmt.Errorf("%w; stopped before the next change. Check kubectl apic status, then re-run the same command", cause))
+	}
+	if l != nil {
+		state := JournalSucceeded
+		if err != nil {
+			state = JournalFailed
+		}
+		if jerr := l.Annotate(context.WithoutCancel(ctx), map[string]string{JournalState: state}); jerr != nil {
+			rep.Warnf("could not record the outcome in the lease journal: %v", jerr)
+		}
+	}
+	return err
+}
+
+func (r *run) journal(l *lock.Lock) Journal {
+	if l == nil {
+		return r.observed
+	}
+	var ls []*lockLease
+	for _, le := range l.Previous {
+		ls = append(ls, le)
+	}
+	return JournalFromLeases(ls...)
+}
+
+// question is the confirmation prompt: it says plainly that demotion deletes the site's data.
+func (r *run) question() string {
+	req := r.cfg.Req
+	if req.Fenced {
+		return fmt.Sprintf("%s cannot be reached and you state that its network is fenced (isolated from %s and from clients). %s will be promoted to active. If %s comes back with its network enabled while still active, both sites are active (split-brain). Promote %s",
+			req.From, req.To, req.To, req.From, req.To)
+	}
+	q := fmt.Sprintf("Fail over %s from %s to %s. ", subsystemsText(req.Subsystems), req.From, req.To)
+	for _, s := range r.subjects {
+		if s.Subsystem == apic.Management && s.Situation == Fresh {
+			q += fmt.Sprintf("Setting %s's management to warm-standby DELETES ALL MANAGEMENT DATA on %s; it is replaced by the copy from %s when %s becomes active. ",
+				req.From, req.From, req.To, req.To)
+		}
+	}
+	return q + "Management and portal UIs are unavailable until the promotion completes. Proceed"
+}
+
+// preflight runs every check that precedes a change and takes the lease. It fills r.subjects.
+func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, error) {
+	req := &r.cfg.Req
+	rep := r.cfg.Reporter
+	ps.Update("contacting " + req.From + " and " + req.To)
+	reach := func(s *kube.Site) (string, error) {
+		cctx, cancel := context.WithTimeout(ctx, r.cfg.ReachTimeout)
+		defer cancel()
+		id, err := s.ClusterID(cctx)
+		if err == nil {
+			return id, nil
+		}
+		if apierrors.IsForbidden(err) {
+			// Cluster identity needs get on kube-system; without it, fall back to the server URL.
+			rep.Warnf("cannot read the cluster identity of %s (forbidden to get namespace kube-system): comparing API server URLs instead", s.Name)
+			return "server:" + s.Server, nil
+		}
+		return "", explain.Error(err, s.Name, namespacesGVR, "get")
+	}
+	var ids [2]string
+	errs := kube.EachSite(ctx, []*kube.Site{r.from, r.to}, func(ctx context.Context, s *kube.Site) error {
+		id, err := reach(s)
+		if s == r.from {
+			ids[0] = id
+		} else {
+			ids[1] = id
+		}
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if errs[1] != nil {
+		return nil, errs[1]
+	}
+	fromDown := false
+	if errs[0] != nil {
+		switch exitcode.FromError(errs[0]) {
+		case exitcode.Unreachable, exitcode.Timeout:
+			fromDown = true
+		default:
+			return nil, errs[0]
+		}
+	}
+	switch {
+	case fromDown && !req.Fenced:
+		return nil, refusal("%v. If %s is down, IBM requires disabling the network to and from its management and portal subsystems before promoting %s (otherwise it may come back active: split-brain); once it is isolated, re-run with --from-fenced. Nothing was changed",
+			errs[0], req.From, req.To)
+	case !fromDown && req.Fenced:
+		rep.Warnf("%s is reachable: ignoring --from-fenced and failing over normally (demote %s first)", req.From, req.From)
+		req.Fenced = false
+	}
+	r.res.Fenced = req.Fenced
+	if !req.Fenced && ids[0] == ids[1] {
+		return nil, refusal("contexts %s and %s are the same cluster (%s): a failover needs two data centers", req.From, req.To, ids[0])
+	}
+
+	state, err := r.readState(ctx, ps)
+	if err != nil {
+		return nil, err
+	}
+	r.res.Shape = state.shape
+
+	targets := r.lockTargets()
+	var observed []*lockLease
+	for _, t := range targets {
+		le, err := lock.Inspect(ctx, t, r.cfg.Lock.Name)
+		if err != nil {
+			return nil, explain.Error(err, t.Site, leases, "get")
+		}
+		observed = append(observed, le)
+	}
+	r.observed = JournalFromLeases(observed...)
+	if r.subjects, err = Assess(state.pairs, *req, r.observed); err != nil {
+		return nil, err
+	}
+
+	ps.Update("checking permissions")
+	for _, s := range r.sites() {
+		denied, err := CheckPermissions(ctx, s, RequiredPermissions(r.subjects, s.Name, *req))
+		if err != nil {
+			return nil, explain.Error(err, s.Name, schema.GroupVersionResource{Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectaccessreviews"}, "create")
+		}
+		if len(denied) > 0 {
+			return nil, refusal("missing RBAC %s: ask your cluster administrator for these permissions; nothing was changed", deniedText(s.Name, s.Namespace, denied))
+		}
+	}
+
+	if r.cfg.DryRun {
+		for i, le := range observed {
+			if h, held := lock.HolderOf(le); held {
+				rep.Warnf("lease %s on %s is held by %s: a real run would be refused until it is released or expires", lockName(r.cfg.Lock), targets[i].Site, h)
+			}
+		}
+		return nil, nil
+	}
+
+	ps.Update("taking lease " + lockName(r.cfg.Lock) + " on " + siteNames(targets))
+	lopts := r.cfg.Lock
+	lopts.Force = lopts.Force || r.cfg.ForceUnlock
+	l, err := lock.Acquire(ctx, targets, r.cfg.Holder, lopts)
+	if err != nil {
+		var held *lock.HeldError
+		if errors.As(err, &held) {
+			return nil, refusal("another failover is in progress: %v. Nothing was changed", err)
+		}
+		return nil, explain.Error(err, "", leases, "update")
+	}
+	r.res.Lock = &LockInfo{Lease: lockName(r.cfg.Lock), Holder: r.cfg.Holder.String(), Sites: l.Sites()}
+	for _, t := range l.TakeOvers {
+		msg := fmt.Sprintf("took over lease %s on %s from %s: %s", lockName(r.cfg.Lock), t.Site, t.Previous, t.Reason)
+		r.res.Lock.TakeOvers = append(r.res.Lock.TakeOvers, msg)
+		rep.Warnf("%s", msg)
+	}
+
+	// Under the lease, read again: another run may have finished just before we took it.
+	state, err = r.readState(ctx, ps)
+	if err == nil {
+		r.subjects, err = Assess(state.pairs, *req, r.journal(l))
+	}
+	if err != nil {
+		_ = l.Release(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return l, nil
+}
+
+type siteState struct {
+	pairs []hastate.Pair
+	shape Shape
+}
+
+func (r *run) sites() []*kube.Site {
+	if r.cfg.Req.Fenced {
+		return []*kube.Site{r.to}
+	}
+	return []*kube.Site{r.from, r.to}
+}
+
+func (r *run) readState(ctx context.Context, ps *progress.Step) (siteState, error) {
+	ps.Update("reading API Connect objects")
+	sites := r.sites()
+	objs := make([]hastate.SiteObjects, len(sites))
+	kube.EachSite(ctx, sites, func(ctx context.Context, s *kube.Site) error {
+		for i := range sites {
+			if sites[i] == s {
+				objs[i] = ReadSite(ctx, s)
+			}
+		}
+		return nil
+	})
+	for _, o := range objs {
+		if o.Err != nil {
+			return siteState{}, o.Err
+		}
+	}
+	st := siteState{pairs: hastate.Pairs(objs, hastate.Options{Now: r.cfg.Now()}), shape: ShapeSubsystems}
+	for _, p := range st.pairs {
+		if m, ok := p.Member(r.to.Name); ok && m.TopLevel() {
+			st.shape = ShapeTopLevel
+		}
+	}
+	return st, nil
+}
+
+func (r *run) lockTargets() []lock.Target {
+	var ts []lock.Target
+	for _, s := range r.sites() {
+		ts = append(ts, lock.Target{Site: s.Name, Client: s.Kube, Namespace: s.Namespace})
+	}
+	return ts
+}
+
+func lockName(o lock.Options) string {
+	if o.Name == "" {
+		return lock.DefaultName
+	}
+	return o.Name
+}
+
+func siteNames(ts []lock.Target) string {
+	s := ""
+	for i, t := range ts {
+		if i > 0 {
+			s += " and "
+		}
+		s += t.Site
+	}
+	return s
+}

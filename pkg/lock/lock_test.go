@@ -1,0 +1,163 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+)
+
+func sites() []Target {
+	return []Target{
+		{Site: "dc2", Client: fake.NewClientset(), Namespace: "apic"},
+		{Site: "dc1", Client: fake.NewClientset(), Namespace: "apic"},
+	}
+}
+
+func holder(run string, pid int) Holder {
+	return Holder{User: "alice", Host: "laptop", PID: pid, Command: "kubectl apic failover --from dc1 --to dc2", RunID: run}
+}
+
+func TestAcquireOnEverySiteAndRelease(t *testing.T) {
+	ctx := context.Background()
+	ts := sites()
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l, err := Acquire(ctx, ts, holder("a", 10), Options{Clock: clk, Alive: func(int) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range ts {
+		le, err := Inspect(ctx, tg, "")
+		if err != nil || le == nil {
+			t.Fatalf("%s: lease %v %v", tg.Site, le, err)
+		}
+		if got := ptr.Deref(le.Spec.HolderIdentity, ""); got != "alice@laptop pid 10" {
+			t.Errorf("%s: holder %q", tg.Site, got)
+		}
+		if le.Annotations[AnnotationCommand] == "" || *le.Spec.LeaseDurationSeconds != 60 {
+			t.Errorf("%s: lease %+v", tg.Site, le)
+		}
+	}
+	if err := l.Annotate(ctx, map[string]string{"journal": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range ts {
+		le, _ := Inspect(ctx, tg, "")
+		if _, held := HolderOf(le); held {
+			t.Errorf("%s still held after Release", tg.Site)
+		}
+		if le.Annotations["journal"] != "x" {
+			t.Errorf("%s: journal annotation lost on release", tg.Site)
+		}
+	}
+}
+
+func TestContention(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		advance   time.Duration
+		alive     bool
+		otherHost bool
+		force     bool
+		wantHeld  bool
+	}{
+		{name: "live holder refuses", advance: 10 * time.Second, alive: true, wantHeld: true},
+		{name: "expired lease is taken over", advance: 61 * time.Second, alive: true},
+		{name: "dead process on this host is taken over", advance: time.Second, alive: false},
+		{name: "dead pid on another host still counts", advance: time.Second, alive: false, otherHost: true, wantHeld: true},
+		{name: "force-unlock", advance: time.Second, alive: true, force: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := sites()
+			clk := clocktesting.NewFakeClock(start)
+			first := holder("first", 10)
+			if tc.otherHost {
+				first.Host = "other"
+			}
+			alive := func(int) bool { return tc.alive }
+			if _, err := Acquire(ctx, ts, first, Options{Clock: clk, Alive: alive}); err != nil {
+				t.Fatal(err)
+			}
+			clk.Step(tc.advance)
+			second, err := Acquire(ctx, ts, holder("second", 20), Options{Clock: clk, Alive: alive, Force: tc.force})
+			var held *HeldError
+			if tc.wantHeld {
+				if !errors.As(err, &held) {
+					t.Fatalf("want HeldError, got %v", err)
+				}
+				if held.Site != "dc1" || !strings.Contains(err.Error(), "alice@") || !strings.Contains(err.Error(), "--from dc1 --to dc2") {
+					t.Errorf("error does not name the holder and first site: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(second.TakeOvers) != 2 {
+				t.Errorf("take-overs %+v", second.TakeOvers)
+			}
+		})
+	}
+}
+
+func TestFailedAcquireReleasesWhatItTook(t *testing.T) {
+	ctx := context.Background()
+	ts := sites()
+	clk := clocktesting.NewFakeClock(time.Now())
+	alive := func(int) bool { return true }
+	// Someone holds only dc2: acquisition takes dc1 first, then fails on dc2, and must give dc1 back.
+	if _, err := Acquire(ctx, ts[:1], holder("other", 5), Options{Clock: clk, Alive: alive}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Acquire(ctx, ts, holder("me", 6), Options{Clock: clk, Alive: alive}); err == nil {
+		t.Fatal("acquired a lease held by another run")
+	}
+	le, _ := Inspect(ctx, ts[1], "")
+	if _, held := HolderOf(le); held {
+		t.Errorf("dc1 left held after a failed acquisition: %v", le.Spec.HolderIdentity)
+	}
+}
+
+func TestKeepLosesToATakeOver(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ts := sites()
+	clk := clocktesting.NewFakeClock(time.Now())
+	l, err := Acquire(ctx, ts, holder("me", 6), Options{Clock: clk, Alive: func(int) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go l.Keep(ctx)
+	// Another run forces the lease on dc1.
+	le, _ := ts[1].Client.CoordinationV1().Leases("apic").Get(ctx, DefaultName, metav1.GetOptions{})
+	le.Annotations[AnnotationRunID] = "thief"
+	if _, err := ts[1].Client.CoordinationV1().Leases("apic").Update(ctx, le, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		clk.Step(DefaultRenew)
+		select {
+		case <-l.Lost():
+			if !strings.Contains(l.Err().Error(), "lost the lock") {
+				t.Errorf("Err = %v", l.Err())
+			}
+			return
+		case <-deadline:
+			t.Fatal("Keep did not notice the take-over")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
