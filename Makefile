@@ -55,3 +55,21 @@ release-check: $(GORELEASER) ## goreleaser check
 release-snapshot: $(GORELEASER) ## Release archives, checksums and krew manifests into dist/, offline
 	$(GORELEASER) check
 	$(GORELEASER) release --snapshot --clean --parallelism 2
+
+# --- The lab: a SIMULATOR of a two-site API Connect installation (hack/lab) -------------------------
+LAB_DIR ?= .lab
+
+.PHONY: build-lab lab lab-down demo
+
+build-lab: ## Build bin/apic-lab, the lab simulator's command
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/apic-lab ./hack/lab/cmd/apic-lab
+
+lab: build-lab ## Start the two-site lab simulator in the background (kubeconfig: .lab/kubeconfig)
+	$(BIN)/apic-lab up --dir $(LAB_DIR)
+
+lab-down: ## Stop the lab simulator and check nothing of it is left
+	@test ! -x $(BIN)/apic-lab || $(BIN)/apic-lab down --dir $(LAB_DIR)
+
+demo: build build-lab ## Run hack/demo.sh: against the lab (started if needed) unless KUBECONFIG/CONTEXT are given
+	LAB_DIR=$(LAB_DIR) BIN=$(BIN) hack/demo.sh

@@ -3,6 +3,8 @@ package lab
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -74,6 +76,10 @@ func (l *Lab) FailDataPowerCommand(site, gateway, pod, prefix, message string) e
 	g, err := l.Gateway(site, gateway)
 	if err != nil {
 		return err
+	}
+	// The peer group ignores faults for pods it does not know: say so instead of injecting nothing.
+	if !slices.Contains(g.Members(), pod) {
+		return fmt.Errorf("lab: pod %q is not a member of gateway %s on %s (members: %s)", pod, gateway, site, strings.Join(g.Members(), ", "))
 	}
 	if message == "" {
 		message = fmt.Sprintf("%% Simulated failure of '%s'", prefix)

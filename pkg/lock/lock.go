@@ -21,7 +21,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -118,15 +117,6 @@ func (o *Options) defaults() {
 	if o.Alive == nil {
 		o.Alive = processAlive
 	}
-}
-
-// processAlive probes pid with signal 0. EPERM means it exists under another user.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // HeldError says another run holds the lock.

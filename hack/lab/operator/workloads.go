@@ -158,6 +158,11 @@ func renderStatefulSet(obj apic.Object, ms, name, kindValue string, replicas int
 							corev1.ResourceCPU:    resource.MustParse("5m"),
 							corev1.ResourceMemory: resource.MustParse("8Mi"),
 						}},
+						// The DataPower console is the container's terminal: IBM's DRR runbook
+						// (seed 000) attaches with `kubectl attach -it` and detaches with Ctrl-P
+						// Ctrl-Q, which needs a container with stdin and a TTY.
+						Stdin: ms == "datapower",
+						TTY:   ms == "datapower",
 					}},
 				},
 			},
