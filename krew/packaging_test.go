@@ -12,6 +12,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -26,7 +27,14 @@ import (
 	"sync"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 )
 
 // Manifest is the part of krew's Plugin (krew.googlecontainertools.github.com/v1alpha2) we check.
@@ -312,12 +320,16 @@ func extract(t *testing.T, d, plugin, dir string) {
 	}
 }
 
-type kubectlRun struct{ path string }
+type kubectlRun struct{ path, kubeconfig string }
 
 func (k kubectlRun) run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command("/usr/bin/kubectl", args...)
-	cmd.Env = []string{"PATH=" + k.path, "HOME=" + t.TempDir(), "KUBECONFIG=" + filepath.Join(t.TempDir(), "none")}
+	kc := k.kubeconfig
+	if kc == "" {
+		kc = filepath.Join(t.TempDir(), "none")
+	}
+	cmd.Env = []string{"PATH=" + k.path, "HOME=" + t.TempDir(), "KUBECONFIG=" + kc}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -326,32 +338,21 @@ func (k kubectlRun) run(t *testing.T, args ...string) (string, string, error) {
 
 // The archives installed into an empty PATH directory, both ways, run through the real kubectl.
 func TestInstalledBothWays(t *testing.T) {
-	d := dist(t)
-	plain := t.TempDir()
-	for _, p := range plugins {
-		extract(t, d, p, plain)
-	}
-	// Krew's layout: each plugin unpacked in its own store directory and linked onto PATH as
-	// kubectl-<name with - replaced by _>; the umbrella as kubectl-apic.
-	krewBin, store := t.TempDir(), t.TempDir()
-	for _, p := range plugins {
-		dir := filepath.Join(store, p)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		extract(t, d, p, dir)
-		link := "kubectl-" + strings.ReplaceAll(p, "-", "_")
-		if err := os.Symlink(filepath.Join(dir, "kubectl-"+p), filepath.Join(krewBin, link)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	plain, krewBin := install(t)
+	// kubectl maps `kubectl apic-status` to an executable named kubectl-apic_status (dashes in the
+	// command become underscores) and `kubectl apic status` to kubectl-apic-status, else to the
+	// umbrella kubectl-apic with "status" as its first argument. So plain names serve the
+	// `kubectl apic <plugin>` form, and krew's names plus the umbrella serve both forms.
+	spaced := [][]string{{"apic", "status", "--help"}, {"apic", "failover", "--help"}, {"apic", "drr", "--help"}, {"apic", "spread", "--help"}}
+	dashed := [][]string{{"apic-status", "--help"}, {"apic-failover", "--help"}, {"apic-drr", "--help"}, {"apic-spread", "--help"}}
 	for _, tc := range []struct {
 		layout string
 		path   string
-	}{{"plain", plain}, {"krew", krewBin}} {
+		forms  [][]string
+	}{{"plain", plain, spaced}, {"krew", krewBin, append(spaced, dashed...)}} {
 		t.Run(tc.layout, func(t *testing.T) {
-			k := kubectlRun{tc.path}
-			for _, args := range [][]string{{"apic", "status", "--help"}, {"apic-status", "--help"}, {"apic", "failover", "--help"}, {"apic", "drr", "--help"}, {"apic-spread", "--help"}} {
+			k := kubectlRun{path: tc.path}
+			for _, args := range tc.forms {
 				out, errOut, err := k.run(t, args...)
 				if err != nil || !strings.Contains(out, "Usage:") {
 					t.Errorf("kubectl %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
@@ -372,3 +373,98 @@ func TestInstalledBothWays(t *testing.T) {
 		})
 	}
 }
+
+// install unpacks this platform's archives into two empty PATH directories: plain names, and krew's
+// layout (each plugin in its own store directory, linked onto PATH as kubectl-<name with _>).
+func install(t *testing.T) (plain, krewBin string) {
+	t.Helper()
+	d := dist(t)
+	plain = t.TempDir()
+	for _, p := range plugins {
+		extract(t, d, p, plain)
+	}
+	// Krew's layout: each plugin unpacked in its own store directory and linked onto PATH as
+	// kubectl-<name with - replaced by _>; the umbrella as kubectl-apic.
+	krewBin = t.TempDir()
+	store := t.TempDir()
+	for _, p := range plugins {
+		dir := filepath.Join(store, p)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		extract(t, d, p, dir)
+		link := "kubectl-" + strings.ReplaceAll(p, "-", "_")
+		if err := os.Symlink(filepath.Join(dir, "kubectl-"+p), filepath.Join(krewBin, link)); err != nil {
+			t.Fatal(err)
+		}
+		// Krew links only the plugin itself (krew issue 812); the README tells users to link the
+		// completion executable too, as done here.
+		comp := "kubectl_complete-" + strings.ReplaceAll(p, "-", "_")
+		if err := os.Symlink(filepath.Join(dir, comp), filepath.Join(krewBin, comp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return plain, krewBin
+}
+
+// Completion goes through kubectl's own `__complete`, which runs our kubectl_complete-<plugin>
+// executables: contexts for --from, GatewayCluster names for drr (from the real apiserver).
+func TestCompletionThroughKubectl(t *testing.T) {
+	e := testenv.Require(t, env)
+	plain, krewBin := install(t)
+	ctx := context.Background()
+	if _, err := e.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apic"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	gw := apic.New(apic.GatewayClusterKind, "apic", "production-gw")
+	gw.U.Object["spec"] = map[string]interface{}{"version": "10.0.8.0"}
+	if _, err := e.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace("apic").Create(ctx, gw.U, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	// Two contexts named like data centers, both pointing at the test apiserver.
+	raw, err := os.ReadFile(e.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg, err := clientcmd.Load(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"dc1", "dc2"} {
+		c := *cfg.Contexts[cfg.CurrentContext]
+		c.Namespace = "apic"
+		cfg.Contexts[name] = &c
+	}
+	cfg.CurrentContext = "dc1"
+	if err := clientcmd.WriteToFile(*cfg, kc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		layout string
+		path   string
+		args   []string
+		want   []string
+	}{
+		{"plain", plain, []string{"apic", "failover", "--from", ""}, []string{"dc1", "dc2"}},
+		{"plain", plain, []string{"apic", "drr", ""}, []string{"production-gw"}},
+		{"plain", plain, []string{"apic", "status", "--peer-context", ""}, []string{"dc1", "dc2"}},
+		{"krew", krewBin, []string{"apic-failover", "--to", ""}, []string{"dc1", "dc2"}},
+		{"krew", krewBin, []string{"apic-drr", ""}, []string{"production-gw"}},
+		{"krew umbrella", krewBin, []string{"apic", "failover", "--from", ""}, []string{"dc1", "dc2"}},
+		{"krew umbrella", krewBin, []string{"apic", "drr", ""}, []string{"production-gw"}},
+		{"krew umbrella", krewBin, []string{"apic", ""}, []string{"status", "failover", "drr", "spread"}},
+	} {
+		k := kubectlRun{path: tc.path, kubeconfig: kc}
+		out, errOut, err := k.run(t, append([]string{"__complete"}, tc.args...)...)
+		for _, w := range tc.want {
+			if err != nil || !strings.Contains("\n"+out, "\n"+w) {
+				t.Errorf("%s: kubectl __complete %s: %v: want %q in\n%s%s", tc.layout, strings.Join(tc.args, " "), err, w, out, errOut)
+			}
+		}
+	}
+}
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m, &env)) }
