@@ -28,9 +28,12 @@ func (c *attachConn) Write(p []byte) (int, error) {
 	return c.in.Write(p)
 }
 
-// Close detaches: the input stream ends without Ctrl-D.
+// Close detaches: the input stream ends without Ctrl-D. The console's output is drained meanwhile,
+// as a real attach does: the console may still be printing (e.g. the answer to the last command),
+// and an unread pipe would block it forever.
 func (c *attachConn) Close() error {
 	err := c.in.Close()
+	go func() { _, _ = io.Copy(io.Discard, c.out) }()
 	if serr := <-c.served; serr != nil {
 		c.t.Errorf("Serve after detach: %v", serr)
 	}
