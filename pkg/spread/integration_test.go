@@ -3,14 +3,13 @@ package spread_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"flag"
+	"github.com/kubectl-apic/kubectl-apic/hack/lab/labtest"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
 	"github.com/kubectl-apic/kubectl-apic/hack/lab/operator"
-	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
@@ -27,43 +25,15 @@ import (
 )
 
 // One lab for the package: the top-level shape (APIConnectCluster) on 4 nodes in only 2 zones.
-var (
-	theLab *lab.Lab
-	labErr error
-)
+var env *labtest.Env
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	assets, err := testenv.Assets()
-	if err != nil {
-		labErr = err
-		os.Exit(m.Run())
-	}
-	dir, _ := os.MkdirTemp("", "spread-toplevel-lab-")
-	start := time.Now()
-	theLab, labErr = lab.Start(context.Background(), lab.Config{Dir: dir, Assets: assets, Shape: lab.ShapeTopLevel,
-		Nodes: lab.DefaultNodes(4, "zone-a", "zone-b")})
-	fmt.Fprintf(os.Stderr, "lab started in %s (err=%v)\n", time.Since(start).Round(time.Millisecond), labErr)
-	code := m.Run()
-	if theLab != nil {
-		theLab.Stop()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(labtest.Main(m, &env, lab.Config{Shape: lab.ShapeTopLevel, Nodes: lab.DefaultNodes(4, "zone-a", "zone-b")}))
 }
 
 func requireLab(t *testing.T) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs the lab (skipped with -short; run make test)")
-	}
-	if labErr != nil {
-		t.Fatalf("lab failed to start: %v", labErr)
-	}
-	return theLab
+	return labtest.Require(t, env)
 }
 
 func run(t *testing.T, l *lab.Lab, args ...string) (string, exitcode.Code) {

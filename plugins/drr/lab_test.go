@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubectl-apic/kubectl-apic/hack/lab/labtest"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -34,43 +35,15 @@ const (
 	gw5 = "big-gw"
 )
 
-var (
-	theLab *lab.Lab
-	labErr error
-)
+var env *labtest.Env
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	assets, err := testenv.Assets()
-	if err != nil {
-		labErr = err
-		os.Exit(m.Run())
-	}
-	dir, _ := os.MkdirTemp("", "apic-drr-lab-")
-	start := time.Now()
-	theLab, labErr = lab.Start(context.Background(), lab.Config{Dir: dir, Assets: assets,
-		Gateways: []lab.GatewaySpec{{Name: gw3, Replicas: 3}, {Name: gw5, Replicas: 5}}})
-	fmt.Fprintf(os.Stderr, "lab started in %s (err=%v)\n", time.Since(start).Round(time.Millisecond), labErr)
-	code := m.Run()
-	if theLab != nil {
-		theLab.Stop()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(labtest.Main(m, &env, lab.Config{Gateways: []lab.GatewaySpec{{Name: gw3, Replicas: 3}, {Name: gw5, Replicas: 5}}}))
 }
 
 func requireLab(t *testing.T) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs the lab (skipped with -short)")
-	}
-	if labErr != nil {
-		t.Fatalf("lab failed to start: %v", labErr)
-	}
-	return theLab
+	return labtest.Require(t, env)
 }
 
 // fastFlags make the lab's scaled heartbeat (1s) the bound on a run.

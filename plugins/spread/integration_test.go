@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"fmt"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubectl-apic/kubectl-apic/hack/lab/labtest"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -18,7 +18,6 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
-	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
@@ -28,42 +27,13 @@ import (
 
 // One lab for the package: the default two sites, 6 nodes in 3 zones, busy nodes outside zone-a, so
 // the real scheduler puts two of three gateways in zone-a (seed 003's undesired placement).
-var (
-	theLab *lab.Lab
-	labErr error
-)
+var env *labtest.Env
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	assets, err := testenv.Assets()
-	if err != nil {
-		labErr = err
-		os.Exit(m.Run())
-	}
-	dir, _ := os.MkdirTemp("", "spread-lab-")
-	start := time.Now()
-	theLab, labErr = lab.Start(context.Background(), lab.Config{Dir: dir, Assets: assets})
-	fmt.Fprintf(os.Stderr, "lab started in %s (err=%v)\n", time.Since(start).Round(time.Millisecond), labErr)
-	code := m.Run()
-	if theLab != nil {
-		theLab.Stop()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &env, lab.Config{})) }
 
 func requireLab(t *testing.T) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs the lab (skipped with -short; run make test)")
-	}
-	if labErr != nil {
-		t.Fatalf("lab failed to start: %v", labErr)
-	}
-	return theLab
+	return labtest.Require(t, env)
 }
 
 // run runs kubectl apic spread in-process against the lab's dc1.

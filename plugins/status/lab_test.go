@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-apic/kubectl-apic/hack/lab/labtest"
+
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,7 +23,6 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
-	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
@@ -31,40 +31,13 @@ import (
 
 // One lab for the package (CI time): the tests below run in file order and each restores what it
 // breaks; the split-brain and stuck-demotion tests, which leave the pairing changed, come last.
-var (
-	theLab *lab.Lab
-	labErr error
-)
+var env *labtest.Env
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	assets, err := testenv.Assets()
-	if err != nil {
-		labErr = err
-		os.Exit(m.Run())
-	}
-	dir, _ := os.MkdirTemp("", "apic-status-lab-")
-	theLab, labErr = lab.Start(context.Background(), lab.Config{Dir: dir, Assets: assets})
-	code := m.Run()
-	if theLab != nil {
-		theLab.Stop()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &env, lab.Config{})) }
 
 func requireLab(t *testing.T) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs the lab (skipped with -short)")
-	}
-	if labErr != nil {
-		t.Fatalf("lab failed to start: %v", labErr)
-	}
-	return theLab
+	return labtest.Require(t, env)
 }
 
 // counter counts the API requests of one run, by method and path.

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubectl-apic/kubectl-apic/hack/lab/labtest"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,46 +39,18 @@ import (
 // TimeScale makes IBM's minutes lab milliseconds: a full failover takes a second or two.
 const TimeScale = 1.0 / 3000
 
-// Env is the package's lab.
-type Env struct {
-	Lab *lab.Lab
-	Err error
-	Dir string
-}
+// Env is the package's lab (hack/lab/labtest's, with failover's time scale).
+type Env struct{ lab *labtest.Env }
 
 // Main starts one lab of shape for the test package (unless -short), runs the tests, stops it.
 func Main(m *testing.M, shape lab.Shape, env *Env) int {
-	flag.Parse()
-	if testing.Short() {
-		return m.Run()
-	}
-	assets, err := testenv.Assets()
-	if err != nil {
-		env.Err = err
-		return m.Run()
-	}
-	env.Dir, _ = os.MkdirTemp("", "apic-failover-test-")
-	defer os.RemoveAll(env.Dir)
-	start := time.Now()
-	env.Lab, env.Err = lab.Start(context.Background(), lab.Config{Dir: env.Dir, Assets: assets, Shape: shape, TimeScale: TimeScale})
-	fmt.Fprintf(os.Stderr, "failovertest: %s lab started in %s (err=%v)\n", shape, time.Since(start).Round(time.Millisecond), env.Err)
-	code := m.Run()
-	if env.Lab != nil {
-		env.Lab.Stop()
-	}
-	return code
+	return labtest.Main(m, &env.lab, lab.Config{Shape: shape, TimeScale: TimeScale})
 }
 
 // Require returns the lab or ends the test (skip with -short, fail when the lab did not start).
 func (e *Env) Require(t testing.TB) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs the lab (skipped with -short)")
-	}
-	if e.Err != nil || e.Lab == nil {
-		t.Fatalf("lab failed to start: %v", e.Err)
-	}
-	return e.Lab
+	return labtest.Require(t, e.lab)
 }
 
 // Outcome is one run of the command.

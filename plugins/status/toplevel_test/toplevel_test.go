@@ -6,11 +6,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubectl-apic/kubectl-apic/hack/lab/labtest"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,46 +19,18 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
-	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/plugins/status"
 )
 
-var (
-	theLab *lab.Lab
-	labErr error
-)
+var env *labtest.Env
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	if testing.Short() {
-		os.Exit(m.Run())
-	}
-	assets, err := testenv.Assets()
-	if err != nil {
-		labErr = err
-		os.Exit(m.Run())
-	}
-	dir, _ := os.MkdirTemp("", "apic-status-toplevel-")
-	theLab, labErr = lab.Start(context.Background(), lab.Config{Dir: dir, Assets: assets, Shape: lab.ShapeTopLevel})
-	code := m.Run()
-	if theLab != nil {
-		theLab.Stop()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(labtest.Main(m, &env, lab.Config{Shape: lab.ShapeTopLevel})) }
 
 func requireLab(t *testing.T) *lab.Lab {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: needs the lab (skipped with -short)")
-	}
-	if labErr != nil {
-		t.Fatalf("lab failed to start: %v", labErr)
-	}
-	return theLab
+	return labtest.Require(t, env)
 }
 
 func statusJSON(t *testing.T, kc string, args ...string) status.Report {
