@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -159,9 +158,7 @@ resumes an interrupted failover. Progress goes to stderr, the summary to stdout.
 	o.Print.AddFlags(cmd)
 	o.ConfigFlags.AddFlags(f)
 
-	contexts := func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return o.contextNames(), cobra.ShellCompDirectiveNoFileComp
-	}
+	contexts := cli.CompleteContexts(o.ConfigFlags)
 	_ = cmd.RegisterFlagCompletionFunc("from", contexts)
 	_ = cmd.RegisterFlagCompletionFunc("to", contexts)
 	_ = cmd.RegisterFlagCompletionFunc("subsystem", cobra.FixedCompletions([]string{"management", "portal", SubsystemAll}, cobra.ShellCompDirectiveNoFileComp))
@@ -169,20 +166,6 @@ resumes an interrupted failover. Progress goes to stderr, the summary to stdout.
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(o.Print.AllowedFormats(), cobra.ShellCompDirectiveNoFileComp))
 	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-failover", o.IOStreams))
 	return cmd
-}
-
-// contextNames lists the kubeconfig's contexts, for completion.
-func (o *Options) contextNames() []string {
-	raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
-	if err != nil {
-		return nil
-	}
-	out := make([]string, 0, len(raw.Contexts))
-	for n := range raw.Contexts {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Complete fills in the subsystems and the command line (for the lease holder and resume hints).

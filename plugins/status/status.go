@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -155,27 +154,11 @@ versioned StatusReport (apiVersion apic.kubectl-apic.io/v1alpha1, docs/status-sc
 	f.DurationVar(&o.StuckAfter, "stuck-after", o.StuckAfter, "Report a demotion stuck in BlockedWarmStandbyConversion for longer than this")
 	f.BoolVar(&o.Peering, "peering", o.Peering, "Read each gateway's peering status from every member (read-only DataPower commands via pods/attach)")
 	f.StringVar(&o.PeeringDomain, "peering-domain", o.PeeringDomain, "DataPower application domain of API Connect's peering objects (with --peering)")
-	completeContexts := func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		return contextNames(o.ConfigFlags), cobra.ShellCompDirectiveNoFileComp
-	}
+	completeContexts := cli.CompleteContexts(o.ConfigFlags)
 	_ = cmd.RegisterFlagCompletionFunc("context", completeContexts)
 	_ = cmd.RegisterFlagCompletionFunc("peer-context", completeContexts)
 	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-status", o.IOStreams))
 	return cmd
-}
-
-// contextNames lists the kubeconfig's contexts for shell completion.
-func contextNames(flags *genericclioptions.ConfigFlags) []string {
-	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
-	if err != nil {
-		return nil
-	}
-	out := make([]string, 0, len(raw.Contexts))
-	for name := range raw.Contexts {
-		out = append(out, name)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Complete resolves the sites from the kubeconfig.
