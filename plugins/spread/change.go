@@ -137,7 +137,10 @@ func (o *Options) change(ctx context.Context) error {
 		}
 	}
 	// Server-side dry run of every change first, so a rejection leaves every CR as it was.
-	for _, t := range targets {
+	for i, t := range targets {
+		if !plans[i].Changed() {
+			continue // nothing of ours to add or remove here
+		}
 		s := o.progress.Step("Dry run " + t.Object.Ref())
 		if _, err := spread.Write(ctx, o.site.Dynamic, o.site.Name, t.Object.Kind, t.Object.Namespace(), t.Object.Name(), o.planFor(t), true); err != nil {
 			s.Fail(err)
@@ -152,6 +155,9 @@ func (o *Options) change(ctx context.Context) error {
 		return nil
 	}
 	for i, t := range targets {
+		if !plans[i].Changed() {
+			continue
+		}
 		s := o.progress.Step("Write " + t.Object.Ref())
 		p, err := spread.Write(ctx, o.site.Dynamic, o.site.Name, t.Object.Kind, t.Object.Namespace(), t.Object.Name(), o.planFor(t), false)
 		if err != nil {
