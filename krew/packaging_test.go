@@ -370,6 +370,18 @@ func TestInstalledBothWays(t *testing.T) {
 			if !strings.Contains(out, "kubectl-apic v") {
 				t.Errorf("kubectl apic version: %q", out)
 			}
+			// Every binary reports the version, commit and date the release build set by ldflags.
+			for _, p := range plugins {
+				bin := "kubectl-" + p
+				if tc.layout == "krew" {
+					bin = "kubectl-" + strings.ReplaceAll(p, "-", "_")
+				}
+				cmd := exec.Command(filepath.Join(tc.path, bin), "version", "-o", "json")
+				raw, err := cmd.Output()
+				if err != nil || !strings.Contains(string(raw), `"version": "v0.`) || strings.Contains(string(raw), `"commit": "unknown"`) {
+					t.Errorf("%s version: %v\n%s", bin, err, raw)
+				}
+			}
 		})
 	}
 }
