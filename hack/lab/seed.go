@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 )
@@ -146,10 +145,4 @@ func randomPassword() string {
 	b := make([]byte, 15)
 	_, _ = rand.Read(b)
 	return "Sim-" + strings.ToLower(base32.StdEncoding.EncodeToString(b))
-}
-
-// nested returns obj's nested map at path ("" → root), creating nothing.
-func nested(u *unstructured.Unstructured, path ...string) map[string]interface{} {
-	m, _, _ := unstructured.NestedMap(u.Object, path...)
-	return m
 }

@@ -180,8 +180,8 @@ func ParseLogLine(line string) (LogLine, bool) {
 	// "<object>: tid(<n>): <message>" — object and tid are optional (e.g. ": User ... logged in").
 	if i := strings.Index(rest, ": "); i >= 0 && !strings.Contains(rest[:i], " ") {
 		l.Object, rest = rest[:i], rest[i+2:]
-	} else if strings.HasPrefix(rest, ": ") {
-		rest = rest[2:]
+	} else {
+		rest = strings.TrimPrefix(rest, ": ")
 	}
 	if strings.HasPrefix(rest, "tid(") {
 		if j := strings.Index(rest, "): "); j > 4 {

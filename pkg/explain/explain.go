@@ -113,7 +113,7 @@ var (
 // kubeconfig explains clientcmd's errors about the kubeconfig itself: these are usage errors.
 func (c call) kubeconfig(err error) (exitcode.Code, string, bool) {
 	msg := err.Error()
-	name := c.site
+	var name string
 	if m := contextDoesNotExist.FindStringSubmatch(msg); m != nil {
 		name = m[1]
 	} else if m := contextNotFound.FindStringSubmatch(msg); m != nil {

@@ -9,7 +9,6 @@ package failover
 
 import (
 	"context"
-	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,8 +86,6 @@ func orNone(s string) string {
 	}
 	return s
 }
-
-func siteNamespace(s *kube.Site) string { return fmt.Sprintf("%s (namespace %s)", s.Name, s.Namespace) }
 
 var batchJobs = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
 

@@ -329,7 +329,7 @@ func judge(p Pair, nsites int, opts Options) []Finding {
 				kind, m.Site, opts.Now.Sub(m.Since).Round(time.Second)),
 				"check that the peer is reachable and was set active; see the operator log (search for Multi)")
 		}
-		if m.HAMode == apic.HAModePassive && !m.Replicating() && !(m.HAStatus.Type == apic.HAStatusPeerNotReachable) {
+		if m.HAMode == apic.HAModePassive && !m.Replicating() && m.HAStatus.Type != apic.HAStatusPeerNotReachable {
 			add(Warning, NotReplicating, m.Site, fmt.Sprintf("warm-standby %s on %s does not report its database ready (haStatus %s)", kind, m.Site, m.HAStatus.Type),
 				"verify replication between the data centers before any failover")
 		}

@@ -162,7 +162,8 @@ func tableOptions(ncols int) []tablewriter.Option {
 	pad[ncols-1] = tw.PaddingNone
 	cell := func() tw.CellConfig {
 		return tw.CellConfig{
-			Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone, AutoFormat: tw.Off, MergeMode: tw.MergeNone},
+			Formatting: tw.CellFormatting{AutoWrap: tw.WrapNone, AutoFormat: tw.Off},
+			Merging:    tw.CellMerging{Mode: tw.MergeNone},
 			Padding:    tw.CellPadding{Global: tw.PaddingNone, PerColumn: pad},
 			Alignment:  tw.CellAlignment{Global: tw.AlignLeft},
 		}

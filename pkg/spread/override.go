@@ -182,7 +182,7 @@ type Change struct {
 
 // Changed reports whether the list changes.
 func (c Change) Changed() bool {
-	return !(len(c.Before) == 0 && len(c.After) == 0) && !sameJSON(c.Before, c.After)
+	return (len(c.Before) != 0 || len(c.After) != 0) && !sameJSON(c.Before, c.After)
 }
 
 // Diff is a unified diff of the list's YAML before and after; "" when unchanged.

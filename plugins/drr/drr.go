@@ -248,7 +248,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	defer transcripts.close()
 	rep := o.Progress(o.ErrOut)
-	defer rep.Close()
+	defer func() { _ = rep.Close() }()
 	cfg := pdrr.Config{
 		Gateway: gw.Name, Namespace: gw.Namespace, Context: site.Name, Domain: o.Domain, Members: gw.Members,
 		MaxConcurrency: o.MaxConcurrency, RegistrationTimeout: o.RegistrationTimeout, PollInterval: o.PollInterval,

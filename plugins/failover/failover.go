@@ -228,7 +228,7 @@ func (o *Options) Run(ctx context.Context) error {
 		popts.TTY = o.IsTerminal(o.ErrOut)
 	}
 	rep := progress.New(o.ErrOut, popts)
-	var side io.Writer = o.ErrOut // the plan and the hook's output
+	side := o.ErrOut // the plan and the hook's output
 	if popts.JSONLines {
 		side = &lineWriter{emit: func(s string) { rep.Infof("%s", s) }}
 	}

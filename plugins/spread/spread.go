@@ -242,7 +242,7 @@ func (o *Options) Validate() error {
 
 // Run executes the action.
 func (o *Options) Run(ctx context.Context) error {
-	defer o.progress.Close()
+	defer func() { _ = o.progress.Close() }()
 	site, err := o.NewSite(o.ConfigFlags)
 	if err != nil {
 		return err
