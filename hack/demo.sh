@@ -24,6 +24,7 @@ if [[ -z "${DEMO_KUBECONFIG:-}" ]]; then
   fi
   DEMO_KUBECONFIG="$LAB_DIR/kubeconfig"
   DEMO_MUTATE=${DEMO_MUTATE:-1}
+  on_lab=1
   echo "Running against the lab simulator ($DEMO_KUBECONFIG)."
 fi
 export KUBECONFIG="$DEMO_KUBECONFIG"
@@ -72,6 +73,9 @@ if [[ "$DEMO_MUTATE" == 1 ]]; then
 fi
 
 echo
+if [[ -n "${on_lab:-}" ]]; then
+  echo "The lab keeps running (KUBECONFIG=$LAB_DIR/kubeconfig, contexts $CONTEXT and $PEER_CONTEXT); stop it with: make lab-down"
+fi
 if ((failed)); then
   echo "demo: some steps failed"
 else
