@@ -126,7 +126,7 @@ Steps (seed 000, "Triggering an outage-less DRR"):
 
 A summary table (member x step: PASSED, FAILED or SKIPPED with the time taken) goes to stdout,
 progress to stderr. -o json|yaml prints a DRRReport document (apiVersion
-apic.kubectl-apic.io/v1alpha1; fields in plugins/drr/README.md). Exit codes: 5 refused by
+apic.kubectl-apic.io/v1alpha1; fields in docs/drr-schema.md). Exit codes: 5 refused by
 pre-flight (nothing changed), 20 switch-primary, 21 flush, 22 cycle-gw-service or waiting-log,
 23 registration or peering-health failed. Re-running after a failure is safe and completes the DRR.
 
