@@ -122,8 +122,8 @@ func TestModePatchKeepsUnknownFields(t *testing.T) {
 			if m, _, _ := unstructured.NestedString(u.Object, tc.path...); m != "passive" {
 				t.Errorf("mode = %q after patch", m)
 			}
-			if u.GetAnnotations()[DataDeletionConfirmationAnnotation] != "true" {
-				t.Error("demotion patch lacks the data-deletion confirmation annotation")
+			if got := u.GetAnnotations()[DataDeletionConfirmationAnnotation] == "true"; got != (tc.sub == "management") {
+				t.Errorf("data-deletion confirmation annotation present = %v; IBM documents it for management only", got)
 			}
 			// Everything except the mode and annotation is unchanged.
 			_ = unstructured.SetNestedField(u.Object, "x", tc.path...)

@@ -103,9 +103,9 @@ func (o Object) SetMultiSiteHAMode(sub Subsystem, mode string) error {
 	return unstructured.SetNestedField(o.U.Object, mode, append(base, "multiSiteHA", "mode")...)
 }
 
-// ModePatch is the merge patch IBM documents for changing a site's mode (seed 002): for passive it
-// carries the data-deletion confirmation annotation, which the operator requires to demote an
-// active site.
+// ModePatch is the merge patch IBM documents for changing a site's mode (seed 002). Demoting
+// management carries the data-deletion confirmation annotation, which the operator requires because
+// demotion deletes that site's management database; IBM's portal steps change the mode only.
 func ModePatch(k Kind, sub Subsystem, mode string) ([]byte, error) {
 	ha := map[string]interface{}{"multiSiteHA": map[string]interface{}{"mode": mode}}
 	spec := ha
@@ -115,7 +115,7 @@ func ModePatch(k Kind, sub Subsystem, mode string) ([]byte, error) {
 		return nil, fmt.Errorf("%s does not configure the %s subsystem", k.Display(), sub)
 	}
 	patch := map[string]interface{}{"spec": spec}
-	if mode == ModePassive {
+	if mode == ModePassive && sub == Management {
 		patch["metadata"] = map[string]interface{}{
 			"annotations": map[string]interface{}{DataDeletionConfirmationAnnotation: "true"},
 		}
