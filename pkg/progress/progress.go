@@ -65,6 +65,7 @@ type Reporter struct {
 	frame   int     // spinner frame
 	ticking bool
 	closed  bool
+	paused  bool  // live lines hidden while someone waits at a prompt (Pause)
 	err     error // first write error
 	stop    chan struct{}
 	stopped chan struct{}
@@ -219,7 +220,7 @@ func (r *Reporter) startTicker() {
 				return
 			case <-t.C:
 				r.mu.Lock()
-				if !r.closed && len(r.live) > 0 {
+				if !r.closed && !r.paused && len(r.live) > 0 {
 					r.frame++
 					r.redraw()
 				}
@@ -236,6 +237,52 @@ func (r *Reporter) isLive(s *Step) bool {
 		}
 	}
 	return false
+}
+
+// Writer is for other output to the reporter's stream (a plan, a hook's output): on a terminal each
+// write first erases the live lines and draws them again after it, so neither overwrites the other.
+// Elsewhere it writes through unchanged.
+func (r *Reporter) Writer() io.Writer { return reporterWriter{r} }
+
+type reporterWriter struct{ r *Reporter }
+
+func (w reporterWriter) Write(p []byte) (int, error) {
+	r := w.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.opts.TTY {
+		return r.w.Write(p)
+	}
+	var b strings.Builder
+	r.clear(&b)
+	b.Write(p)
+	if !r.paused && (len(p) == 0 || p[len(p)-1] == '\n') {
+		r.draw(&b)
+	}
+	if _, err := io.WriteString(r.w, b.String()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Pause erases the live lines and stops drawing them until resume is called: for a question
+// waiting for the user's answer on the same terminal. Events still print while paused.
+func (r *Reporter) Pause() (resume func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.paused {
+		return func() {}
+	}
+	r.paused = true
+	var b strings.Builder
+	r.clear(&b)
+	r.write(b.String())
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.paused = false
+		r.redraw()
+	}
 }
 
 // emit writes one event in the reporter's mode; r.mu is held. s is nil for info and warn.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -314,5 +315,42 @@ func TestClock(t *testing.T) {
 		if got := clock(d); got != want {
 			t.Errorf("clock(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// Other output to the same terminal (a plan) goes above the live lines, and a prompt waits with
+// the live lines hidden: neither is overwritten by a redraw.
+func TestTTYWriterAndPause(t *testing.T) {
+	c := newClock()
+	var b bytes.Buffer
+	r := New(&b, Options{TTY: true, NoColor: true, Clock: c.Now, Tick: time.Hour})
+	s := r.Step("preflight")
+	m := b.Len()
+	fmt.Fprintln(r.Writer(), "Plan: demote dc1")
+	if got := b.String()[m:]; got != "\r"+eraseLine+"Plan: demote dc1\n⠋ preflight [00:00]" {
+		t.Errorf("writer frame %q", got)
+	}
+	m = b.Len()
+	resume := r.Pause()
+	fmt.Fprint(r.Writer(), "Proceed? [y/N]: ")
+	s.Update("waiting")   // no redraw while paused
+	r.Infof("lease held") // events still print
+	if got := b.String()[m:]; got != "\r"+eraseLine+"Proceed? [y/N]: "+"  lease held\n" {
+		t.Errorf("paused output %q", got)
+	}
+	m = b.Len()
+	resume()
+	if got := b.String()[m:]; got != "⠋ preflight [00:00] waiting" {
+		t.Errorf("resume frame %q", got)
+	}
+	_ = r.Close()
+
+	// Not a terminal: the writer passes through, Pause does nothing visible.
+	var p bytes.Buffer
+	r = New(&p, Options{Clock: c.Now})
+	r.Pause()()
+	fmt.Fprint(r.Writer(), "plain\n")
+	if p.String() != "plain\n" {
+		t.Errorf("plain writer %q", p.String())
 	}
 }

@@ -45,7 +45,7 @@ func (r *Reporter) clear(b *strings.Builder) {
 
 // draw writes one line per running step.
 func (r *Reporter) draw(b *strings.Builder) {
-	if r.closed {
+	if r.closed || r.paused {
 		return
 	}
 	for i, s := range r.live {

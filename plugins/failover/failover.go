@@ -228,7 +228,9 @@ func (o *Options) Run(ctx context.Context) error {
 		popts.TTY = o.IsTerminal(o.ErrOut)
 	}
 	rep := progress.New(o.ErrOut, popts)
-	side := o.ErrOut // the plan and the hook's output
+	// The plan and the hook's output share stderr with the progress lines: on a terminal they go
+	// through the reporter so its live lines are not drawn over them; as JSON lines they become events.
+	side := rep.Writer()
 	if popts.JSONLines {
 		side = &lineWriter{emit: func(s string) { rep.Infof("%s", s) }}
 	}
@@ -240,11 +242,14 @@ func (o *Options) Run(ctx context.Context) error {
 		ForceUnlock: o.ForceUnlock,
 		Command:     o.command,
 		Lock:        o.Lock,
-		Confirm:     func(q string) error { return o.Confirm(o.IOStreams, q) },
-		Reporter:    rep,
-		PlanOut:     side,
-		Now:         o.Now,
-		Trace:       o.Trace,
+		Confirm: func(q string) error {
+			defer rep.Pause()() // no live line redrawn over the question while it waits
+			return o.Confirm(o.IOStreams, q)
+		},
+		Reporter: rep,
+		PlanOut:  side,
+		Now:      o.Now,
+		Trace:    o.Trace,
 	}
 	if o.RouterHook != "" {
 		cfg.RouterHook = func(ctx context.Context, env []string) error { return o.RunHook(ctx, o.RouterHook, env, side) }
