@@ -625,7 +625,8 @@ func (r *Runner) flush(ctx context.Context, s *datapower.Session, _ Member) (str
 	if err := s.Top(ctx); err != nil {
 		return "", err
 	}
-	return firstLine(out, "flushed"), nil
+	// The output starts with the y/n question; what the device said after the answer is what counts.
+	return lastLine(out, "flushed"), nil
 }
 
 // cycle disables and enables apic-gw-service (seed 000 step 6). It returns the debug log as it
@@ -886,6 +887,17 @@ func (f flat) Unwrap() error { return f.err }
 func firstLine(out, fallback string) string {
 	for _, l := range strings.Split(out, "\n") {
 		if t := strings.TrimSpace(l); t != "" && t != "Global mode" {
+			return t
+		}
+	}
+	return fallback
+}
+
+// lastLine is the last non-blank line of out, or fallback.
+func lastLine(out, fallback string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if t := strings.TrimSpace(lines[i]); t != "" && !strings.HasSuffix(t, "[y/n]:") {
 			return t
 		}
 	}
