@@ -341,15 +341,16 @@ func TestInstalledBothWays(t *testing.T) {
 	plain, krewBin := install(t)
 	// kubectl maps `kubectl apic-status` to an executable named kubectl-apic_status (dashes in the
 	// command become underscores) and `kubectl apic status` to kubectl-apic-status, else to the
-	// umbrella kubectl-apic with "status" as its first argument. So plain names serve the
-	// `kubectl apic <plugin>` form, and krew's names plus the umbrella serve both forms.
+	// umbrella kubectl-apic with "status" as its first argument. Plain names serve the spaced form
+	// directly and the dashed one through the kubectl-apic_<plugin> alias each archive carries;
+	// krew's names serve the dashed form directly and the spaced one through the umbrella.
 	spaced := [][]string{{"apic", "status", "--help"}, {"apic", "failover", "--help"}, {"apic", "drr", "--help"}, {"apic", "spread", "--help"}}
 	dashed := [][]string{{"apic-status", "--help"}, {"apic-failover", "--help"}, {"apic-drr", "--help"}, {"apic-spread", "--help"}}
 	for _, tc := range []struct {
 		layout string
 		path   string
 		forms  [][]string
-	}{{"plain", plain, spaced}, {"krew", krewBin, append(spaced, dashed...)}} {
+	}{{"plain", plain, append(spaced, dashed...)}, {"krew", krewBin, append(spaced, dashed...)}} {
 		t.Run(tc.layout, func(t *testing.T) {
 			k := kubectlRun{path: tc.path}
 			for _, args := range tc.forms {
@@ -461,6 +462,7 @@ func TestCompletionThroughKubectl(t *testing.T) {
 		{"plain", plain, []string{"apic", "failover", "--from", ""}, []string{"dc1", "dc2"}},
 		{"plain", plain, []string{"apic", "drr", ""}, []string{"production-gw"}},
 		{"plain", plain, []string{"apic", "status", "--peer-context", ""}, []string{"dc1", "dc2"}},
+		{"plain alias", plain, []string{"apic-failover", "--from", ""}, []string{"dc1", "dc2"}},
 		{"krew", krewBin, []string{"apic-failover", "--to", ""}, []string{"dc1", "dc2"}},
 		{"krew", krewBin, []string{"apic-drr", ""}, []string{"production-gw"}},
 		{"krew umbrella", krewBin, []string{"apic", "failover", "--from", ""}, []string{"dc1", "dc2"}},
