@@ -28,15 +28,14 @@ func Phases() []Phase {
 	return []Phase{PhasePreflight, PhaseDemote, PhasePromote, PhaseRouter, PhaseConfigurator, PhaseVerify}
 }
 
-// Documented durations (seed 002, "Failover of both management and portal subsystems"). Portal
-// promotion is documented as 15-40 minutes; plans show the upper bound.
+// Documented durations (pkg/apic). Portal promotion is documented as 15-40 minutes; plans show the
+// upper bound.
 const (
-	ManagementDemote  = 15 * time.Minute
-	ManagementPromote = 5 * time.Minute
-	PortalDemote      = 10 * time.Minute
-	PortalPromote     = 40 * time.Minute
-	// PromotePeerDown: "promotion with the active site inaccessible can take up to 30 minutes".
-	PromotePeerDown = 30 * time.Minute
+	ManagementDemote  = apic.ManagementDemoteDuration
+	ManagementPromote = apic.ManagementPromoteDuration
+	PortalDemote      = apic.PortalDemoteDuration
+	PortalPromote     = apic.PortalPromoteMaxDuration
+	PromotePeerDown   = apic.PromotePeerDownDuration
 )
 
 // Expected returns the documented duration of phase for sub.

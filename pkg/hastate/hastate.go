@@ -148,7 +148,7 @@ type Options struct {
 }
 
 // DefaultStuckAfter is twice IBM's documented active→warm-standby duration (seed 002).
-const DefaultStuckAfter = 30 * time.Minute
+const DefaultStuckAfter = 2 * apic.ManagementDemoteDuration
 
 // Pairs pairs the management and portal subsystems of every site. Subsystems pair by name when the
 // names match across sites (IBM's examples use the same names on both), else by subsystem when each

@@ -1,6 +1,10 @@
 package operator
 
-import "time"
+import (
+	"time"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+)
 
 // Durations are how long the simulated operator takes for each documented 2DCDR transition, before
 // Options.TimeScale is applied.
@@ -20,11 +24,11 @@ type Durations struct {
 // DocumentedDurations returns IBM's documented timings (seed 002, apic-reference.md).
 func DocumentedDurations() Durations {
 	return Durations{
-		ManagementWarmStandbyToActive: 5 * time.Minute,
-		ManagementActiveToWarmStandby: 15 * time.Minute,
-		PortalWarmStandbyToActive:     15 * time.Minute,
-		PortalActiveToWarmStandby:     10 * time.Minute,
-		PromotionPeerDown:             30 * time.Minute,
+		ManagementWarmStandbyToActive: apic.ManagementPromoteDuration,
+		ManagementActiveToWarmStandby: apic.ManagementDemoteDuration,
+		PortalWarmStandbyToActive:     apic.PortalPromoteMinDuration,
+		PortalActiveToWarmStandby:     apic.PortalDemoteDuration,
+		PromotionPeerDown:             apic.PromotePeerDownDuration,
 	}
 }
 
