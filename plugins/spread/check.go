@@ -8,14 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sync/errgroup"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
-	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
+	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
 	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
 	"github.com/kubectl-apic/kubectl-apic/pkg/zones"
 )
@@ -86,34 +81,16 @@ type ProblemDoc struct {
 	Message string `json:"message"`
 }
 
-var nodesGVR = schema.GroupVersionResource{Version: "v1", Resource: "nodes"}
-var podsGVR = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-
 // check reads the nodes (one metadata-only LIST) and the API Connect pods of the namespace (one
 // label-selected LIST), and judges every group of the selected subsystems.
 func (o *Options) check(ctx context.Context) (CheckResult, error) {
-	var nodes []zones.Node
-	var pods []corev1.Pod
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		l, err := o.site.Metadata.Resource(nodesGVR).List(gctx, metav1.ListOptions{})
-		if err != nil {
-			return explain.Error(err, o.site.Name, nodesGVR, "list")
-		}
-		nodes = zones.NodesFrom(l.Items)
-		return nil
-	})
-	g.Go(func() error {
-		l, err := o.site.Kube.CoreV1().Pods(o.site.Namespace).List(gctx, metav1.ListOptions{LabelSelector: apic.InstanceLabel})
-		if err != nil {
-			return explain.Error(err, o.site.Name, podsGVR, "list")
-		}
-		pods = l.Items
-		return nil
-	})
-	if err := g.Wait(); err != nil {
+	// The same reads status makes: nodes metadata-only, API Connect pods by label, in parallel.
+	snap, err := inventory.Read(ctx, inventory.ClientsOf(o.site), inventory.Request{
+		Namespace: o.site.Namespace, Kinds: []apic.Kind{}, Pods: true, Nodes: true})
+	if err != nil {
 		return CheckResult{}, err
 	}
+	nodes, pods := zones.NodesFrom(snap.Nodes), snap.Pods
 	var groups []zones.Group
 	for _, gr := range zones.GroupsFromPods(pods) {
 		if slices.Contains(o.subs, gr.Subsystem) {
