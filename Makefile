@@ -71,5 +71,5 @@ lab: build-lab ## Start the two-site lab simulator in the background (kubeconfig
 lab-down: ## Stop the lab simulator and check nothing of it is left
 	@test ! -x $(BIN)/apic-lab || $(BIN)/apic-lab down --dir $(LAB_DIR)
 
-demo: control-plane build build-lab ## Run hack/demo.sh: against the lab (started if needed) unless KUBECONFIG/CONTEXT are given
+demo: control-plane build build-lab ## Run hack/demo.sh: against the lab (started if needed) unless DEMO_KUBECONFIG is given
 	LAB_DIR=$(LAB_DIR) BIN=$(BIN) hack/demo.sh
