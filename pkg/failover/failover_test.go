@@ -1,19 +1,17 @@
 package failover
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kubectl-apic/kubectl-apic/internal/goldenfile"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // mgmt builds a management CR on site with spec mode, status haMode and the True haStatus.
 func mgmt(site, mode, haMode, haStatus string) hastate.SiteObjects {
@@ -112,19 +110,7 @@ func TestPlanAndSummaryGolden(t *testing.T) {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./pkg/failover -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run go test ./pkg/failover -update):\n%s", path, got)
-	}
+	goldenfile.Assert(t, filepath.Join("testdata", name), []byte(got))
 }
 
 func TestJournalFromLeases(t *testing.T) {
