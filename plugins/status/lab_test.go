@@ -377,7 +377,7 @@ func patchMode(t *testing.T, site *lab.Site, name, mode string) {
 
 func TestWatchRedrawsOnChange(t *testing.T) {
 	l := requireLab(t)
-	var out syncBuffer
+	var out labtest.SyncBuffer
 	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out}
 	o := status.NewOptions(streams)
 	o.Debounce = 200 * time.Millisecond
@@ -407,23 +407,6 @@ func TestWatchRedrawsOnChange(t *testing.T) {
 	}
 	cancel()
 	<-done
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestSplitBrain(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-apic/kubectl-apic/hack/lab/labtest"
+
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
 	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
 )
@@ -204,7 +206,7 @@ func TestForegroundStopsOnCtrlC(t *testing.T) {
 	bin := buildBinary(t)
 	dir := filepath.Join(t.TempDir(), ".lab")
 	cmd := exec.Command(bin, "up", "--foreground", "--dir", dir, "--assets", assets)
-	var out syncBuffer
+	var out labtest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its own group, as a shell's foreground job
 	if err := cmd.Start(); err != nil {
