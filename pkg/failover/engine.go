@@ -304,7 +304,7 @@ func (e *Engine) router(ctx context.Context, st Step) (string, bool, error) {
 	}
 	e.trace("hook", st.Name)
 	if err := e.Hook(ctx, env); err != nil {
-		return "", false, fmt.Errorf("--router-hook failed (%v): %s is active on %s, but traffic may still go to %s; update your router by hand (seed 002: redirect all traffic to %s)",
+		return "", false, fmt.Errorf("--router-hook failed (%v): %s is active on %s, but traffic may still go to %s; update your router by hand (IBM: Failing over to the warm-standby, step 5: redirect all traffic to %s)",
 			err, s.Subsystem, e.Req.To, e.Req.From, e.Req.To)
 	}
 	if e.Journal != nil {

@@ -139,7 +139,7 @@ func (r *Result) WriteNextSteps(subjects []Subject, namespace string, routerHook
 	if routerHookRan {
 		r.NextSteps = append(r.NextSteps, fmt.Sprintf("the router hook ran: check that all traffic now reaches %s", r.To))
 	} else {
-		r.NextSteps = append(r.NextSteps, fmt.Sprintf("update your dynamic router to redirect all traffic to %s instead of %s (seed 002 step 5)", r.To, r.From))
+		r.NextSteps = append(r.NextSteps, fmt.Sprintf("update your dynamic router to redirect all traffic to %s instead of %s (IBM: Failing over to the warm-standby, step 5)", r.To, r.From))
 	}
 	if r.Fenced {
 		r.Reconnect = ReconnectCommands(r.From, namespace, subjects)

@@ -262,7 +262,7 @@ func PlanApply(obj apic.Object, reqs []Request, mode Mode) (Plan, error) {
 		}
 		for _, ms := range mss {
 			if !slices.Contains(apic.OverridableMicroservices(sub), ms) {
-				return Plan{}, fmt.Errorf("%s does not accept template overrides (seed 003 lists %s)",
+				return Plan{}, fmt.Errorf("%s does not accept template overrides (IBM's template overrides accept %s)",
 					ms, strings.Join(apic.OverridableMicroservices(sub), ", "))
 			}
 			name := out.TemplateEntryName(sub, ms)

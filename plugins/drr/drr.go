@@ -104,7 +104,8 @@ named in spec.adminUser.secretName (key "password", user "admin": our convention
 changes the user), and drives each member's DataPower CLI through pods/attach (stdin, no TTY;
 it detaches by closing the stream and never sends Ctrl-D, which would end the pod).
 
-Steps (seed 000, "Triggering an outage-less DRR"):
+Steps (IBM: "Dynamically re-registering and reconfiguring a Gateway service in a
+Kubernetes deployment", section "Triggering an outage-less DRR"):
   preflight         read-only, every member in parallel: log in, switch <domain>, read the
                     apic-gw-service peering name (show gateway-peering), its status and quorum
                     (show gateway-peering-status) and registration. Refuses (exit 5) if quorum is
