@@ -20,6 +20,7 @@ import (
 	"os/user"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 )
@@ -178,24 +180,18 @@ func Acquire(ctx context.Context, targets []Target, holder Holder, opts Options)
 
 func (l *Lock) acquire(ctx context.Context, t Target) error {
 	leases := t.Client.CoordinationV1().Leases(t.Namespace)
-	for attempt := 0; ; attempt++ {
-		if attempt == 5 {
-			return fmt.Errorf("lease %s/%s on %s: kept changing while acquiring it", t.Namespace, l.opts.Name, t.Site)
-		}
+	// Another run may create or renew the lease between our read and our write: read again.
+	raced := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
+	err := retry.OnError(retry.DefaultRetry, raced, func() error {
 		cur, err := leases.Get(ctx, l.opts.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			n := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: l.opts.Name, Namespace: t.Namespace}}
 			l.stamp(n, true)
 			created, err := leases.Create(ctx, n, metav1.CreateOptions{})
-			if apierrors.IsAlreadyExists(err) {
-				continue
-			}
 			if err != nil {
 				return err
 			}
-			l.mu.Lock()
-			l.leases[t.Site], l.Previous[t.Site] = created, nil
-			l.mu.Unlock()
+			l.record(t.Site, created, nil)
 			return nil
 		}
 		if err != nil {
@@ -204,21 +200,26 @@ func (l *Lock) acquire(ctx context.Context, t Target) error {
 		if held := l.heldByOther(t, cur); held != nil {
 			return held
 		}
-		prev := cur.DeepCopy()
 		upd := cur.DeepCopy()
 		l.stamp(upd, !l.ours(cur))
 		written, err := leases.Update(ctx, upd, metav1.UpdateOptions{})
-		if apierrors.IsConflict(err) {
-			continue
-		}
 		if err != nil {
 			return err
 		}
-		l.mu.Lock()
-		l.leases[t.Site], l.Previous[t.Site] = written, prev
-		l.mu.Unlock()
+		l.record(t.Site, written, cur)
 		return nil
+	})
+	if raced(err) {
+		return fmt.Errorf("lease %s/%s on %s: kept changing while acquiring it: %w", t.Namespace, l.opts.Name, t.Site, err)
 	}
+	return err
+}
+
+// record keeps the lease as written and, on acquisition, as it was before (nil: created by us).
+func (l *Lock) record(site string, written, previous *coordinationv1.Lease) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.leases[site], l.Previous[site] = written, previous
 }
 
 // heldByOther returns a HeldError when cur is held, live, by another run; it records take-overs of
@@ -276,22 +277,13 @@ func holderOf(le *coordinationv1.Lease) Holder {
 	h.PID, _ = strconv.Atoi(le.Annotations[AnnotationPID])
 	id := ptr.Deref(le.Spec.HolderIdentity, "")
 	// holderIdentity is "user@host pid N"; leases written by other tools carry any string.
-	if at := indexOf(id, '@'); at > 0 {
+	if at := strings.IndexByte(id, '@'); at > 0 {
 		h.User = id[:at]
 	}
 	if h.Host == "" && h.User == "" {
 		h.User = id
 	}
 	return h
-}
-
-func indexOf(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 func renewTime(le *coordinationv1.Lease) time.Time {
@@ -363,7 +355,7 @@ func (l *Lock) renew(ctx context.Context, t Target) error {
 // update applies fn to the site's lease if this run still holds it, retrying conflicts.
 func (l *Lock) update(ctx context.Context, t Target, fn func(*coordinationv1.Lease)) error {
 	leases := t.Client.CoordinationV1().Leases(t.Namespace)
-	for attempt := 0; attempt < 5; attempt++ {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cur, err := leases.Get(ctx, l.opts.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -377,9 +369,6 @@ func (l *Lock) update(ctx context.Context, t Target, fn func(*coordinationv1.Lea
 		upd := cur.DeepCopy()
 		fn(upd)
 		written, err := leases.Update(ctx, upd, metav1.UpdateOptions{})
-		if apierrors.IsConflict(err) {
-			continue
-		}
 		if err != nil {
 			return err
 		}
@@ -387,8 +376,11 @@ func (l *Lock) update(ctx context.Context, t Target, fn func(*coordinationv1.Lea
 		l.leases[t.Site] = written
 		l.mu.Unlock()
 		return nil
+	})
+	if apierrors.IsConflict(err) {
+		return fmt.Errorf("lease %s on %s kept changing: %w", l.opts.Name, t.Site, err)
 	}
-	return fmt.Errorf("lease %s on %s kept changing", l.opts.Name, t.Site)
+	return err
 }
 
 func (l *Lock) lose(err error) {

@@ -7,8 +7,12 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 )
@@ -159,5 +163,67 @@ func TestKeepLosesToATakeOver(t *testing.T) {
 			t.Fatal("Keep did not notice the take-over")
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// TestRacesRetry: another run writing the lease between our read and our write (a conflict on
+// update, an AlreadyExists on create) makes us read again; a lease that never stops changing ends
+// in an error that says so.
+func TestRacesRetry(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		verb     string
+		failures int
+		wantErr  string
+	}{
+		{name: "create races another creator", verb: "create", failures: 1},
+		{name: "update conflicts twice", verb: "update", failures: 2},
+		{name: "update conflicts forever", verb: "update", failures: 100, wantErr: "kept changing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := fake.NewClientset()
+			tg := Target{Site: "dc1", Client: cs, Namespace: "apic"}
+			if tc.verb == "update" { // a released lease exists, so acquiring updates it
+				l, err := Acquire(ctx, []Target{tg}, holder("old", 1), Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := l.Release(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			calls := 0
+			cs.PrependReactor(tc.verb, "leases", func(action k8stesting.Action) (bool, runtime.Object, error) {
+				calls++
+				if calls > tc.failures {
+					return false, nil, nil
+				}
+				gr := schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}
+				if tc.verb == "create" {
+					return true, nil, apierrors.NewAlreadyExists(gr, DefaultName)
+				}
+				return true, nil, apierrors.NewConflict(gr, DefaultName, errors.New("the object has been modified"))
+			})
+			l, err := Acquire(ctx, []Target{tg}, holder("new", 2), Options{})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Acquire after %d %s race(s): %v", tc.failures, tc.verb, err)
+			}
+			if calls != tc.failures+1 {
+				t.Errorf("%d %s calls, want %d", calls, tc.verb, tc.failures+1)
+			}
+			le, _ := Inspect(ctx, tg, "")
+			if h, held := HolderOf(le); !held || h.PID != 2 {
+				t.Errorf("lease holder %+v held=%v, want pid 2", h, held)
+			}
+			_ = l.Release(ctx)
+		})
 	}
 }
