@@ -484,7 +484,7 @@ type stripped struct {
 	// drift describes how the term we took out differs from what we added (it was changed since).
 	drift []string
 	// ambiguous: several terms look like ours but none is exactly it; all were left in place.
-	ambiguous bool
+	ambiguous  bool
 	candidates int
 }
 
