@@ -223,11 +223,12 @@ func GroupsFromPods(pods []corev1.Pod) []Group {
 			continue
 		}
 		kind := p.Labels[apic.KindLabel]
-		key, name, gk, sub := p.Namespace+"/"+inst, inst, Replicas, subsystemOf(kind)
+		// NUL-separated, so groups sort by namespace, then instance, then microservice.
+		key, name, gk, sub := p.Namespace+"\x00"+inst, inst, Replicas, subsystemOf(kind)
 		if kind == apic.DataPowerKindValue {
 			gk, sub = PeerGroup, apic.Gateway
 		} else if ms := p.Labels["app.kubernetes.io/name"]; ms != "" {
-			key, name = key+"/"+ms, inst+" "+ms
+			key, name = key+"\x00"+ms, inst+" "+ms
 		}
 		g, ok := byKey[key]
 		if !ok {
