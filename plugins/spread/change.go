@@ -230,9 +230,8 @@ func (o *Options) checkPlacement(ctx context.Context, targets []spread.Target, r
 	if o.mode() == spread.Hard {
 		msg := o.hardRefusal(short)
 		if o.Action == ActionApply {
-			err := exitcode.Newf(exitcode.Refused, "%s", msg)
-			step.Fail(err)
-			return err
+			step.Fail(fmt.Errorf("refused: %d group(s) cannot have a zone per pod", len(short)))
+			return exitcode.Newf(exitcode.Refused, "%s", msg)
 		}
 		step.Done("apply --hard would be refused")
 		res.Warnings = append(res.Warnings, "apply --hard would be refused: "+msg)
@@ -254,7 +253,7 @@ func (o *Options) checkPlacement(ctx context.Context, targets []spread.Target, r
 func (o *Options) hardRefusal(short []spread.Placement) string {
 	var what, blocked []string
 	for _, p := range short {
-		what = append(what, fmt.Sprintf("%d of the %d pods of %s (%s)", p.Unplaceable(), p.Pods, p.Group, p.Why()))
+		what = append(what, fmt.Sprintf("%d of the %d pods of %s Pending (%s)", p.Unplaceable(), p.Pods, p.Group, p.Why()))
 		for _, z := range p.BlockedZones() {
 			if !slices.Contains(blocked, z) {
 				blocked = append(blocked, z)
@@ -267,7 +266,7 @@ func (o *Options) hardRefusal(short []spread.Placement) string {
 			strings.Join(blocked, ", "), apic.ZoneLabel, blocked[0])
 	}
 	soft := fmt.Sprintf("kubectl apic spread apply --context %s -n %s%s", o.site.Name, o.site.Namespace, o.subsystemFlag())
-	return fmt.Sprintf("--hard would leave %s Pending: a required zone term puts every pod in a zone of its own. Nothing was changed. Fix: %s; or use the soft variant (%s): it starts every pod, letting some share a zone while zones are missing, and spreads them when they are rescheduled later",
+	return fmt.Sprintf("--hard would leave %s: a required zone term puts every pod in a zone of its own. Nothing was changed. Fix: %s; or use the soft variant (%s): it starts every pod, letting some share a zone while zones are missing, and spreads them when they are rescheduled later",
 		strings.Join(what, " and "), fix, soft)
 }
 

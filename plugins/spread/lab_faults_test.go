@@ -139,7 +139,7 @@ func TestHardSpreadWithAZoneDownOnTheLab(t *testing.T) {
 
 	// Item 9: refused before any change, naming the zone, the fix and the soft variant.
 	_, errOut, code := runNS(t, l, []string{"-n", "apic"}, "apply", "--hard", "--yes")
-	wants := []string{"--hard would leave 1 of the 3 pods of " + lab.GatewayName + " Pending",
+	wants := []string{"--hard would leave 1 of the 3 pods of " + lab.GatewayName + " Pending (",
 		zone + ": " + zoneNodes[0] + " NotReady", "Nothing was changed",
 		"kubectl get nodes -l topology.kubernetes.io/zone=" + zone,
 		"soft variant (kubectl apic spread apply --context dc1 -n apic)"}

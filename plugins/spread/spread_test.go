@@ -292,7 +292,7 @@ func TestApplyHardRefusedWhenAZoneIsDown(t *testing.T) {
 	site := fakeSite(t, sixNodes, gateways("node-1", "node-2", "node-3"), gatewayCR())
 	markDown(t, site, "node-5", "node-6")
 	out, errOut, code := runWith(t, site, "apply", "--hard", "--yes")
-	for _, want := range []string{"--hard would leave 1 of the 3 pods of gw", "zone-c: node-5 NotReady, node-6 NotReady",
+	for _, want := range []string{"--hard would leave 1 of the 3 pods of gw Pending (only 2 zone(s) (zone-a, zone-b)", "zone-c: node-5 NotReady, node-6 NotReady",
 		"Nothing was changed", "kubectl get nodes -l topology.kubernetes.io/zone=zone-c",
 		"soft variant (kubectl apic spread apply --context dc1 -n apic)"} {
 		if !strings.Contains(errOut, want) {
@@ -308,7 +308,7 @@ func TestApplyHardRefusedWhenAZoneIsDown(t *testing.T) {
 	}
 	// plan --hard says so and changes nothing; soft apply warns and goes ahead.
 	out, errOut, code = runWith(t, site, "plan", "--hard", "-o", "json")
-	if code != exitcode.OK || !strings.Contains(out, `"apply --hard would be refused: --hard would leave 1 of the 3 pods of gw`) {
+	if code != exitcode.OK || !strings.Contains(out, `"apply --hard would be refused: --hard would leave 1 of the 3 pods of gw Pending`) {
 		t.Errorf("plan --hard: exit %s\n%s%s", code, out, errOut)
 	}
 	_, errOut, code = runWith(t, site, "apply", "--yes")
