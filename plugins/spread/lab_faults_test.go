@@ -72,27 +72,73 @@ func nodeZones(t *testing.T, s *lab.Site) map[string]string {
 	return out
 }
 
-// emptyZone is a zone of dc1 without a gateway pod, and the zone holding the most.
+// emptyZone is a zone of dc1 without a gateway pod (the lab's default placement puts two of three
+// in zone-a, so zone-b or zone-c is empty), and its nodes. When an earlier test left one gateway
+// per zone, it empties zone-c first: cordon its nodes, delete its gateway pods, wait until they run
+// elsewhere, uncordon.
 func emptyZone(t *testing.T, s *lab.Site) (empty string, nodes []string) {
 	t.Helper()
 	zoneOf := nodeZones(t, s)
+	nodesOf := func(z string) []string {
+		var out []string
+		for n, nz := range zoneOf {
+			if nz == z {
+				out = append(out, n)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
 	used := map[string]bool{}
 	for _, p := range gatewayPods(t, s) {
 		used[zoneOf[p.Spec.NodeName]] = true
 	}
-	for _, z := range []string{"zone-c", "zone-b", "zone-a"} {
+	for _, z := range []string{"zone-c", "zone-b"} {
 		if !used[z] {
-			for n, nz := range zoneOf {
-				if nz == z {
-					nodes = append(nodes, n)
-				}
-			}
-			slices.Sort(nodes)
-			return z, nodes
+			return z, nodesOf(z)
 		}
 	}
-	t.Fatalf("every zone holds a gateway pod: the lab's default placement (two of three in zone-a) is gone")
-	return "", nil
+	ctx := context.Background()
+	z := "zone-c"
+	cordon := func(on bool) {
+		for _, n := range nodesOf(z) {
+			if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				nd, err := s.Kube.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				nd.Spec.Unschedulable = on
+				_, err = s.Kube.CoreV1().Nodes().Update(ctx, nd, metav1.UpdateOptions{})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cordon(true)
+	defer cordon(false)
+	for _, p := range gatewayPods(t, s) {
+		if zoneOf[p.Spec.NodeName] == z {
+			if err := s.Kube.CoreV1().Pods("apic").Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	labtest.Eventually(t, 3*time.Minute, "gateway pods out of "+z, func() (bool, string) {
+		var desc []string
+		ok := true
+		ps := gatewayPods(t, s)
+		for _, p := range ps {
+			ready := false
+			for _, c := range p.Status.Conditions {
+				ready = ready || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue)
+			}
+			ok = ok && ready && p.Spec.NodeName != "" && zoneOf[p.Spec.NodeName] != z
+			desc = append(desc, fmt.Sprintf("%s node=%q ready=%t", p.Name, p.Spec.NodeName, ready))
+		}
+		return ok && len(ps) == 3, strings.Join(desc, "\n")
+	})
+	return z, nodesOf(z)
 }
 
 // restore brings the lab back: every zone up, our overrides out, every pod ready.
