@@ -513,8 +513,8 @@ func (o *Options) pendingText(expects []spread.Expect) string {
 	var names []string
 	for _, p := range pending {
 		n := "pod " + p.Name + " is Pending"
-		if p.Message != "" {
-			n += " (" + p.Message + ")"
+		if m := strings.TrimRight(strings.TrimSpace(p.Message), "."); m != "" {
+			n += " (" + m + ")"
 		}
 		names = append(names, n)
 	}

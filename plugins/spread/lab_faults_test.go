@@ -214,25 +214,29 @@ func TestHardSpreadWithAZoneDownOnTheLab(t *testing.T) {
 		func(o apic.Object) (spread.Plan, error) { return spread.PlanApply(o, req, spread.Hard) }, false); err != nil {
 		t.Fatal(err)
 	}
+	// The rollout stalls on a pod the scheduler has found unschedulable (not one just created and
+	// not yet scheduled), with the two others ready; the rollout goes no further from there.
 	var pending string
-	labtest.Eventually(t, 4*time.Minute, "a gateway pod Pending and two ready", func() (bool, string) {
+	labtest.Eventually(t, 4*time.Minute, "a gateway pod unschedulable and two ready", func() (bool, string) {
 		var desc []string
 		ready, pend := 0, ""
-		for _, p := range gatewayPods(t, s) {
-			r := false
+		ps := gatewayPods(t, s)
+		for _, p := range ps {
+			r, unsched := false, false
 			for _, c := range p.Status.Conditions {
 				r = r || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue)
+				unsched = unsched || (c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable)
 			}
-			if r && p.Spec.NodeName != "" {
+			if r && p.Spec.NodeName != "" && p.DeletionTimestamp == nil {
 				ready++
 			}
-			if p.Spec.NodeName == "" && p.Status.Phase == corev1.PodPending {
+			if p.Spec.NodeName == "" && unsched {
 				pend = p.Name
 			}
-			desc = append(desc, fmt.Sprintf("%s node=%q phase=%s ready=%t", p.Name, p.Spec.NodeName, p.Status.Phase, r))
+			desc = append(desc, fmt.Sprintf("%s node=%q phase=%s ready=%t unschedulable=%t", p.Name, p.Spec.NodeName, p.Status.Phase, r, unsched))
 		}
 		pending = pend
-		return pend != "" && ready == 2, strings.Join(desc, "\n")
+		return pend != "" && ready == 2 && len(ps) == 3, strings.Join(desc, "\n")
 	})
 
 	out, _, code := runNS(t, l, []string{"-n", "apic"}, "check", "--subsystem", "gateway", "-o", "json")
@@ -299,7 +303,7 @@ func TestHardSpreadIntoAFullZoneNamesThePendingPodOnTheLab(t *testing.T) {
 		restore(t, l, "")
 	}()
 
-	_, errOut, code := runNS(t, l, []string{"-n", "apic"}, "apply", "--hard", "--yes", "--wait", "--timeout", "90s")
+	_, errOut, code := runNS(t, l, []string{"-n", "apic"}, "apply", "--hard", "--yes", "--wait", "--timeout", "45s")
 	if code != exitcode.Timeout {
 		t.Errorf("apply --hard --wait into full %s: exit %s, want Timeout", zone, code)
 	}
@@ -346,6 +350,9 @@ func TestRemoveAfterUserTunedOurTermOnTheLab(t *testing.T) {
 		l, _, _ := unstructured.NestedSlice(u.Object, "spec", "template")
 		for _, e := range l {
 			e := e.(map[string]interface{})
+			if e["name"] != "datapower" {
+				continue
+			}
 			terms, _, _ := unstructured.NestedSlice(e, "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution")
 			for _, term := range terms {
 				term.(map[string]interface{})["weight"] = int64(50)
@@ -360,7 +367,7 @@ func TestRemoveAfterUserTunedOurTermOnTheLab(t *testing.T) {
 	}
 
 	out, errOut, code := runNS(t, l, []string{"-n", "apic"}, "remove", "--yes", "--wait", "--timeout", "4m")
-	if code != exitcode.OK {
+	if code != exitcode.OK && code != exitcode.Degraded { // --wait ends with check's verdict: the default placement is Degraded
 		t.Errorf("remove: exit %s", code)
 	}
 	if strings.Contains(out+errOut, "no overrides recorded") {
