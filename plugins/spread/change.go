@@ -379,10 +379,10 @@ func (o *Options) lock(ctx context.Context, targets []spread.Target, plans []spr
 			h.release()
 			var heldErr *lock.HeldError
 			if errors.As(err, &heldErr) {
-				err = exitcode.Newf(exitcode.Refused, "another kubectl apic spread run is changing %s: %v. Nothing was changed", byName[n].Object.Ref(), err)
-			} else {
-				err = explain.Error(err, o.site.Name, leasesGVR, "update")
+				step.Fail(fmt.Errorf("%s is held by %s", n, heldErr.Holder))
+				return nil, exitcode.Newf(exitcode.Refused, "another kubectl apic spread run is changing %s: %v. Nothing was changed", byName[n].Object.Ref(), err)
 			}
+			err = explain.Error(err, o.site.Name, leasesGVR, "update")
 			step.Fail(err)
 			return nil, err
 		}

@@ -468,3 +468,44 @@ func TestNoAPIConnectHereAndAllNamespacesOnTheLab(t *testing.T) {
 		t.Errorf("check -A: exit %s (check -n apic: %s)", cA, c1)
 	}
 }
+
+// Two real runs at once: while `apply --wait` holds the Lease through its rollout, `remove` is
+// refused, naming it; once it ends, remove runs.
+func TestTwoSpreadRunsAtOnceOnTheLab(t *testing.T) {
+	l := requireLab(t)
+	s, _ := l.Site("dc1")
+	ctx := context.Background()
+	defer restore(t, l, "")
+	target := lock.Target{Site: "dc1", Client: s.Kube, Namespace: "apic"}
+	name := "apic-spread-gw-" + lab.GatewayName
+
+	done := make(chan exitcode.Code, 1)
+	go func() {
+		_, _, code := runNS(t, l, []string{"-n", "apic"}, "apply", "--yes", "--wait", "--timeout", "3m")
+		done <- code
+	}()
+	var holder lock.Holder
+	labtest.Eventually(t, time.Minute, "the first run to hold "+name, func() (bool, string) {
+		le, err := lock.Inspect(ctx, target, name)
+		if err != nil {
+			return false, err.Error()
+		}
+		h, held := lock.HolderOf(le)
+		holder = h
+		return held, fmt.Sprintf("%+v", le)
+	})
+	_, errOut, code := runNS(t, l, []string{"-n", "apic"}, "remove", "--yes")
+	first := <-done
+	if first == exitcode.Error || first >= exitcode.Refused {
+		t.Errorf("first run (apply --wait): exit %s", first)
+	}
+	// The first run may have finished before the second asked; then the second simply ran.
+	if code == exitcode.Refused {
+		if !strings.Contains(errOut, "another kubectl apic spread run is changing gw/"+lab.GatewayName) ||
+			!strings.Contains(errOut, holder.Identity()+" (kubectl apic spread apply --context dc1 -n apic)") {
+			t.Errorf("refusal does not name the holder %s", holder)
+		}
+	} else if code != exitcode.OK {
+		t.Errorf("second run (remove): exit %s, want Refused while the first holds the lease", code)
+	}
+}
