@@ -31,6 +31,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/spread"
 	"github.com/kubectl-apic/kubectl-apic/pkg/zones"
 	plugin "github.com/kubectl-apic/kubectl-apic/plugins/spread"
+	"github.com/kubectl-apic/kubectl-apic/plugins/status"
 )
 
 // runNS runs kubectl apic spread in-process against dc1 with the given namespace flags (none: -A).
@@ -276,6 +277,52 @@ func TestHardSpreadWithAZoneDownOnTheLab(t *testing.T) {
 	a := zones.Analyze(zn, zones.GroupsFromPods(gatewayPods(t, s)))
 	if len(a.Groups) != 1 || !reflect.DeepEqual(a.Groups[0].AtRisk, survivorsZones) || a.Safe() {
 		t.Errorf("pkg/zones (status's zone table): %+v", a.Groups)
+	}
+	// And status itself, run as the user would: its zone table and findings agree with check.
+	var out2, err2 bytes.Buffer
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out2, ErrOut: &err2}
+	cmd := status.NewCommand("kubectl apic status", streams)
+	cmd.SetArgs([]string{"--kubeconfig", l.Kubeconfig(), "--context", "dc1", "-n", "apic", "-o", "json"})
+	_ = cli.Execute(ctx, cmd, streams)
+	var rep struct {
+		Sites []struct {
+			Zones struct {
+				Groups []struct {
+					Name   string   `json:"name"`
+					Ready  int      `json:"ready"`
+					AtRisk []string `json:"atRisk"`
+				} `json:"groups"`
+			} `json:"zones"`
+		} `json:"sites"`
+		Findings []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(out2.Bytes(), &rep); err != nil || len(rep.Sites) != 1 {
+		t.Fatalf("status -o json: %v\n%s%s", err, out2.String(), err2.String())
+	}
+	found := false
+	for _, g := range rep.Sites[0].Zones.Groups {
+		if g.Name == lab.GatewayName {
+			found = true
+			if g.Ready != 2 || !reflect.DeepEqual(g.AtRisk, survivorsZones) {
+				t.Errorf("status zone table: %+v, want 2 ready, at risk %v", g, survivorsZones)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("status has no zone row for %s:\n%s", lab.GatewayName, out2.String())
+	}
+	for _, z := range survivorsZones {
+		want := fmt.Sprintf("losing zone %s would leave gateway peer group %s with 1 of 3 members, below quorum 2", z, lab.GatewayName)
+		ok := false
+		for _, f := range rep.Findings {
+			ok = ok || f.Message == want
+		}
+		if !ok {
+			t.Errorf("status lacks the finding %q", want)
+		}
 	}
 }
 
