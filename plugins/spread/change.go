@@ -238,13 +238,28 @@ func (o *Options) checkPlacement(ctx context.Context, targets []spread.Target, r
 		o.progress.Warnf("apply --hard would be refused: %s", msg)
 		return nil
 	}
-	step.Done("some pods will share a zone")
+	// Soft: more pods than zones is normal (5 gateways in 3 zones keep quorum); warn only when a
+	// zone is missing.
+	n := 0
 	for _, p := range short {
-		w := fmt.Sprintf("%s: %s: the soft term lets %d of its %d pods share a zone with another until the blocked zone(s) are back and the pods are rescheduled; losing such a zone then breaks quorum",
-			p.Group, p.Why(), p.Unplaceable()+1, p.Pods)
+		if len(p.Blocked) == 0 {
+			continue
+		}
+		n++
+		verb := "is"
+		if len(p.Blocked) > 1 {
+			verb = "are"
+		}
+		w := fmt.Sprintf("%s: %s: the soft term lets its pods share the %d zone(s) left until %s %s back and the pods are rescheduled; until then losing a zone holding two of them can break quorum",
+			p.Group, p.Why(), len(p.Zones), strings.Join(p.BlockedZones(), ", "), verb)
 		res.Warnings = append(res.Warnings, w)
 		o.progress.Warnf("%s", w)
 	}
+	if n == 0 {
+		step.Done(fmt.Sprintf("%d group(s) fit", len(ps)))
+		return nil
+	}
+	step.Done("some pods will share a zone")
 	return nil
 }
 
