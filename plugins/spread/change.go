@@ -267,7 +267,9 @@ func (o *Options) checkPlacement(ctx context.Context, targets []spread.Target, r
 // variant would do instead.
 func (o *Options) hardRefusal(short []spread.Placement) string {
 	var what, blocked []string
+	most := 0
 	for _, p := range short {
+		most = max(most, p.Pods)
 		what = append(what, fmt.Sprintf("%d of the %d pods of %s Pending (%s)", p.Unplaceable(), p.Pods, p.Group, p.Why()))
 		for _, z := range p.BlockedZones() {
 			if !slices.Contains(blocked, z) {
@@ -275,7 +277,7 @@ func (o *Options) hardRefusal(short []spread.Placement) string {
 			}
 		}
 	}
-	fix := "add nodes in a third zone"
+	fix := fmt.Sprintf("--hard needs a zone with a ready, schedulable node for each pod (%d here): add nodes in more zones", most)
 	if len(blocked) > 0 {
 		fix = fmt.Sprintf("bring the nodes of %s back (kubectl get nodes -l %s=%s), then re-run",
 			strings.Join(blocked, ", "), apic.ZoneLabel, blocked[0])
