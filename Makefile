@@ -18,11 +18,21 @@ CONTROL_PLANE = $(shell hack/control-plane.sh)
 
 all: build
 
-build: ## Build every binary into bin/
+# kubectl runs kubectl-apic_status for `kubectl apic-status` (a dash in a plugin's name is spelled _
+# on disk): build puts the same aliases beside the binaries as the release archives carry
+# (aliases/, see .goreleaser.yaml), so both forms of the README work from bin/ too.
+ALIASES   := $(if $(filter windows,$(shell $(GO) env GOOS)),windows,unix)
+
+build: ## Build every binary into bin/, with the kubectl-apic_<plugin> aliases
 	@mkdir -p $(BIN)
 	@for b in $(BINARIES); do \
 	  echo "go build -o $(BIN)/$$b ./cmd/$$b"; \
 	  CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$$b ./cmd/$$b || exit 1; \
+	  case $$b in kubectl-apic-*) \
+	    for a in aliases/$(ALIASES)/kubectl-apic_$${b#kubectl-apic-}*; do \
+	      echo "cp $$a $(BIN)/"; cp -p "$$a" $(BIN)/ || exit 1; \
+	    done;; \
+	  esac; \
 	done
 
 control-plane: ## Build (or reuse) the cached test control plane

@@ -178,6 +178,9 @@ type Change struct {
 	Path          string
 	Before, After []map[string]interface{}
 	Entries       []EntryChange
+	// Notes tell what others changed in our terms since apply, and what the plan does about it
+	// (e.g. "datapower: our zone term was changed since apply (weight changed 100→50); removing it").
+	Notes []string
 }
 
 // Changed reports whether the list changes.
@@ -213,16 +216,33 @@ func listYAML(l []map[string]interface{}) (string, error) {
 type Plan struct {
 	Object  apic.Object
 	Changes []Change
+	// RecordChanged: the Record annotation changes (e.g. remove drops the record of a term someone
+	// already took out by hand), whether or not a template list does.
+	RecordChanged bool
 }
 
 // Changed reports whether anything changes.
-func (p Plan) Changed() bool {
+func (p Plan) Changed() bool { return p.TemplateChanged() || p.RecordChanged }
+
+// TemplateChanged reports whether a template list changes (and so the operator restarts pods).
+func (p Plan) TemplateChanged() bool {
 	for _, c := range p.Changes {
 		if c.Changed() {
 			return true
 		}
 	}
 	return false
+}
+
+// Notes are every change's notes, each prefixed with the template path.
+func (p Plan) Notes() []string {
+	var out []string
+	for _, c := range p.Changes {
+		for _, n := range c.Notes {
+			out = append(out, c.Path+": "+n)
+		}
+	}
+	return out
 }
 
 // PlanApply adds our override for every request to a copy of obj, replacing terms we added before
@@ -251,9 +271,14 @@ func PlanApply(obj apic.Object, reqs []Request, mode Mode) (Plan, error) {
 		var mine []RecordEntry
 		rec.Entries, mine = partition(rec.Entries, sub)
 		placeholders := map[string]bool{}
+		var notes []string
 		for _, re := range mine {
-			if strip(entries, re) {
+			res := strip(entries, re)
+			if res.emptyCreated {
 				placeholders[re.Name] = true
+			}
+			if n := res.note(true); n != "" {
+				notes = append(notes, n)
 			}
 		}
 		mss := req.Microservices
@@ -294,12 +319,25 @@ func PlanApply(obj apic.Object, reqs []Request, mode Mode) (Plan, error) {
 		if !sectionExisted && len(path) > 2 && !slices.Contains(rec.CreatedSections, sub) && len(entries) > 0 {
 			rec.CreatedSections = append(rec.CreatedSections, sub)
 		}
-		p.Changes = append(p.Changes, change(sub, path, before, entries))
+		c := change(sub, path, before, entries)
+		c.Notes = notes
+		p.Changes = append(p.Changes, c)
 	}
-	if err := writeRecord(out, rec); err != nil {
+	if err := writeRecordOf(&p, rec); err != nil {
 		return Plan{}, err
 	}
 	return p, nil
+}
+
+// writeRecordOf writes rec into p's object and notes whether the annotation changed.
+func writeRecordOf(p *Plan, rec Record) error {
+	before, had := p.Object.U.GetAnnotations()[RecordAnnotation]
+	if err := writeRecord(p.Object, rec); err != nil {
+		return err
+	}
+	after, has := p.Object.U.GetAnnotations()[RecordAnnotation]
+	p.RecordChanged = had != has || before != after
+	return nil
 }
 
 // PlanRemove takes out of a copy of obj every term the Record says we added for subs (all subsystems
@@ -334,9 +372,17 @@ func PlanRemove(obj apic.Object, subs []apic.Subsystem) (Plan, error) {
 		}
 		entries := cloneList(before)
 		empty := map[string]bool{}
+		var notes []string
 		for _, re := range mine {
-			if strip(entries, re) {
+			res := strip(entries, re)
+			if res.emptyCreated {
 				empty[re.Name] = true
+			}
+			if n := res.note(false); n != "" {
+				notes = append(notes, n)
+			}
+			if res.ambiguous {
+				rec.Entries = append(rec.Entries, re) // still ours, somewhere: keep the record
 			}
 		}
 		entries = dropPlaceholders(entries, empty)
@@ -350,12 +396,14 @@ func PlanRemove(obj apic.Object, subs []apic.Subsystem) (Plan, error) {
 				unstructured.RemoveNestedField(out.U.Object, section...)
 			}
 		}
-		p.Changes = append(p.Changes, change(sub, path, before, entries))
+		c := change(sub, path, before, entries)
+		c.Notes = notes
+		p.Changes = append(p.Changes, c)
 	}
 	if len(rec.Entries) == 0 {
 		rec.CreatedSections = nil
 	}
-	if err := writeRecord(out, rec); err != nil {
+	if err := writeRecordOf(&p, rec); err != nil {
 		return Plan{}, err
 	}
 	return p, nil
@@ -426,25 +474,100 @@ func addTerm(entry map[string]interface{}, sel map[string]string, mode Mode) (ad
 	return true, created, nil
 }
 
-// strip removes re's term from its entry, then the keys re created if empty. It reports whether the
-// entry was created by us and is now just its name.
-func strip(entries []map[string]interface{}, re RecordEntry) bool {
+// stripped is what strip found of one recorded term.
+type stripped struct {
+	entry string
+	// emptyCreated: the entry was created by us and is now just its name.
+	emptyCreated bool
+	// gone: neither our term nor anything like it is there any more (someone took it out).
+	gone bool
+	// drift describes how the term we took out differs from what we added (it was changed since).
+	drift []string
+	// ambiguous: several terms look like ours but none is exactly it; all were left in place.
+	ambiguous  bool
+	candidates int
+}
+
+// note tells the user what strip found, for apply (replacing: it puts our term back) or remove;
+// "" when the term was exactly what we added.
+func (s stripped) note(replacing bool) string {
+	switch {
+	case s.ambiguous && replacing:
+		return fmt.Sprintf("%s: %d pod anti-affinity terms on %s with our label selector, none exactly as we added it: left them in place (they count as yours now) and added ours",
+			s.entry, s.candidates, TopologyKey)
+	case s.ambiguous:
+		return fmt.Sprintf("%s: %d pod anti-affinity terms on %s with our label selector, none exactly as we added it: left them all in place; remove the one that is ours by hand (kubectl edit)",
+			s.entry, s.candidates, TopologyKey)
+	case s.gone && replacing:
+		return fmt.Sprintf("%s: our zone term is no longer there (taken out since apply); adding it again", s.entry)
+	case s.gone:
+		return fmt.Sprintf("%s: our zone term is no longer there (taken out since apply); nothing to take out, dropping its record", s.entry)
+	case len(s.drift) > 0:
+		what := "removing it all the same"
+		if replacing {
+			what = "replacing it with the term as we add it"
+		}
+		return fmt.Sprintf("%s: our zone term was changed since apply (%s); %s", s.entry, strings.Join(s.drift, "; "), what)
+	}
+	return ""
+}
+
+// strip removes re's term from its entry, then the keys re created if empty. Our term is recognised
+// by what it is (a pod anti-affinity term on TopologyKey with exactly re's label selector, in either
+// list), not by its bytes, so a term someone tuned since apply (weight 100→50, hard→soft) is still
+// found and taken out, and the difference reported. Only when several such terms exist and none is
+// exactly ours is nothing taken out.
+func strip(entries []map[string]interface{}, re RecordEntry) stripped {
+	res := stripped{entry: re.Name}
 	i := indexOf(entries, re.Name)
 	if i < 0 {
-		return false // someone removed the entry; nothing of ours is left
+		res.gone = true
+		return res // someone removed the entry; nothing of ours is left
 	}
 	e := entries[i]
 	listKey, term := Term(re.Selector, re.Mode)
-	if anti, ok := nestedMap(e, "affinity", "podAntiAffinity"); ok {
+	anti, ok := nestedMap(e, "affinity", "podAntiAffinity")
+	if ok {
+		exact := false
 		if list, ok := anti[listKey].([]interface{}); ok {
 			kept := list[:0:0]
 			for _, t := range list {
-				if !sameJSON(t, term) {
+				if sameJSON(t, term) {
+					exact = true
+				} else {
 					kept = append(kept, t)
 				}
 			}
 			anti[listKey] = kept
 		}
+		if !exact {
+			type found struct {
+				key string
+				at  int
+			}
+			var cands []found
+			for _, k := range []string{listKey, otherList(listKey)} {
+				list, _ := anti[k].([]interface{})
+				for j, t := range list {
+					if isZoneTerm(k, t, re.Selector) {
+						cands = append(cands, found{k, j})
+					}
+				}
+			}
+			switch len(cands) {
+			case 0:
+				res.gone = true
+			case 1:
+				c := cands[0]
+				list := anti[c.key].([]interface{})
+				res.drift = drift(listKey, term, c.key, list[c.at])
+				anti[c.key] = append(list[:c.at:c.at], list[c.at+1:]...)
+			default:
+				res.ambiguous, res.candidates = true, len(cands)
+			}
+		}
+	} else {
+		res.gone = true
 	}
 	for j := len(re.CreatedKeys) - 1; j >= 0; j-- {
 		keys := strings.Split(re.CreatedKeys[j], ".")
@@ -456,7 +579,133 @@ func strip(entries []map[string]interface{}, re RecordEntry) bool {
 			delete(parent, keys[len(keys)-1])
 		}
 	}
-	return re.CreatedEntry && len(e) == 1
+	res.emptyCreated = re.CreatedEntry && len(e) == 1
+	return res
+}
+
+func otherList(k string) string {
+	if k == preferredKey {
+		return requiredKey
+	}
+	return preferredKey
+}
+
+// isZoneTerm reports whether t, an item of podAntiAffinity's list k, is a term on TopologyKey whose
+// label selector is exactly matchLabels sel (no matchExpressions): what we add, however tuned.
+func isZoneTerm(k string, t interface{}, sel map[string]string) bool {
+	m, ok := t.(map[string]interface{})
+	if !ok {
+		return false
+	}
+	if k == preferredKey {
+		if m, ok = m["podAffinityTerm"].(map[string]interface{}); !ok {
+			return false
+		}
+	}
+	if m["topologyKey"] != TopologyKey {
+		return false
+	}
+	ls, ok := m["labelSelector"].(map[string]interface{})
+	if !ok || !isEmpty(ls["matchExpressions"]) {
+		return false
+	}
+	ml, _ := ls["matchLabels"].(map[string]interface{})
+	if len(ml) != len(sel) {
+		return false
+	}
+	for k, v := range sel {
+		if ml[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// drift describes how got (in list gotKey) differs from want (in wantKey), e.g. "weight changed
+// 100→50", "moved from preferredDuringSchedulingIgnoredDuringExecution (soft) to
+// requiredDuringSchedulingIgnoredDuringExecution (hard)", "podAffinityTerm.namespaces added".
+func drift(wantKey string, want map[string]interface{}, gotKey string, got interface{}) []string {
+	var out []string
+	if wantKey != gotKey {
+		out = append(out, fmt.Sprintf("moved from %s (%s) to %s (%s)", wantKey, modeOfList(wantKey), gotKey, modeOfList(gotKey)))
+	}
+	// Compare the term itself (a preferred term's podAffinityTerm), and a preferred term's own
+	// keys (weight) when both are preferred.
+	inner := func(k string, t interface{}) (wrapper, pat map[string]interface{}) {
+		m, _ := t.(map[string]interface{})
+		if k != preferredKey {
+			return nil, m
+		}
+		p, _ := m["podAffinityTerm"].(map[string]interface{})
+		w := map[string]interface{}{}
+		for kk, v := range m {
+			if kk != "podAffinityTerm" {
+				w[kk] = v
+			}
+		}
+		return w, p
+	}
+	ww, wp := inner(wantKey, want)
+	gw, gp := inner(gotKey, got)
+	if wantKey == gotKey && ww != nil {
+		out = append(out, fieldDiff("", ww, gw)...)
+	}
+	prefix := ""
+	if gotKey == preferredKey {
+		prefix = "podAffinityTerm."
+	}
+	return append(out, fieldDiff(prefix, wp, gp)...)
+}
+
+func modeOfList(k string) Mode {
+	if k == requiredKey {
+		return Hard
+	}
+	return Soft
+}
+
+// fieldDiff lists the leaves (dotted paths) that differ between two JSON objects.
+func fieldDiff(prefix string, a, b map[string]interface{}) []string {
+	fa, fb := map[string]string{}, map[string]string{}
+	flatten(prefix, a, fa)
+	flatten(prefix, b, fb)
+	keys := map[string]bool{}
+	for k := range fa {
+		keys[k] = true
+	}
+	for k := range fb {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	slices.Sort(sorted)
+	var out []string
+	for _, k := range sorted {
+		va, ina := fa[k]
+		vb, inb := fb[k]
+		switch {
+		case !ina:
+			out = append(out, fmt.Sprintf("%s added (%s)", k, vb))
+		case !inb:
+			out = append(out, fmt.Sprintf("%s removed (was %s)", k, va))
+		case va != vb:
+			out = append(out, fmt.Sprintf("%s changed %s→%s", k, va, vb))
+		}
+	}
+	return out
+}
+
+func flatten(prefix string, m map[string]interface{}, out map[string]string) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]interface{}); ok && len(sub) > 0 {
+			flatten(prefix+k+".", sub, out)
+			continue
+		}
+		b, _ := json.Marshal(v)
+		out[prefix+k] = strings.Trim(string(b), `"`)
+	}
 }
 
 func dropPlaceholders(entries []map[string]interface{}, names map[string]bool) []map[string]interface{} {

@@ -279,3 +279,136 @@ func TestRecordErrors(t *testing.T) {
 		t.Errorf("non-object affinity: %v", err)
 	}
 }
+
+// preferredTerms is the entry's preferred list, to tune in tests as a user would.
+func preferredTerms(t *testing.T, o apic.Object, name string) []interface{} {
+	t.Helper()
+	l, _, _ := unstructured.NestedSlice(entry(t, o, apic.Gateway, name), "affinity", "podAntiAffinity", preferredKey)
+	return l
+}
+
+func setPreferredTerms(t *testing.T, o apic.Object, name string, terms []interface{}) {
+	t.Helper()
+	l, _ := o.Template(apic.Gateway)
+	for _, e := range l {
+		if e["name"] == name {
+			if err := unstructured.SetNestedSlice(e, terms, "affinity", "podAntiAffinity", preferredKey); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := o.SetTemplate(apic.Gateway, l); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Issue 11 item 8: a user tuned our term (weight 100 → 50, or more) after apply. remove still
+// recognises it by what it is (topologyKey zone + our labelSelector), takes it out and says what was
+// changed since; apply puts our term back and says so.
+func TestTunedTermIsRecognised(t *testing.T) {
+	tune := map[string]func(term map[string]interface{}){
+		"weight": func(term map[string]interface{}) { term["weight"] = int64(50) },
+		"namespaces": func(term map[string]interface{}) {
+			pat := term["podAffinityTerm"].(map[string]interface{})
+			pat["namespaces"] = []interface{}{"gateway-prod"}
+		},
+	}
+	wants := map[string]string{
+		"weight":     "datapower: our zone term was changed since apply (weight changed 100→50); removing it all the same",
+		"namespaces": `datapower: our zone term was changed since apply (podAffinityTerm.namespaces added (["gateway-prod"])); removing it all the same`,
+	}
+	for name, fn := range tune {
+		t.Run(name, func(t *testing.T) {
+			orig := load(t, "gatewaycluster.yaml")
+			applied := mustApply(t, orig, gw("gwv6"), Soft).Object
+			terms := preferredTerms(t, applied, "datapower")
+			fn(terms[0].(map[string]interface{}))
+			setPreferredTerms(t, applied, "datapower", terms)
+
+			r := mustRemove(t, applied)
+			if !r.TemplateChanged() || !reflect.DeepEqual(r.Object.U.Object, orig.U.Object) {
+				t.Errorf("remove left the tuned term (changed %v):\n%s", r.TemplateChanged(), diffs(t, r))
+			}
+			if got := r.Changes[0].Notes; len(got) != 1 || got[0] != wants[name] {
+				t.Errorf("notes %q, want %q", got, wants[name])
+			}
+			a := mustApply(t, applied, gw("gwv6"), Soft)
+			if l := preferredTerms(t, a.Object, "datapower"); len(l) != 1 || !sameJSON(l[0], mustTerm(Soft)) {
+				t.Errorf("apply over a tuned term: %v", l)
+			}
+			if n := a.Changes[0].Notes; len(n) != 1 || !strings.Contains(n[0], "replacing it with the term as we add it") {
+				t.Errorf("apply notes %q", n)
+			}
+		})
+	}
+}
+
+func mustTerm(m Mode) map[string]interface{} {
+	_, term := Term(map[string]string{apic.InstanceLabel: "gwv6", apic.KindLabel: apic.DataPowerKindValue}, m)
+	return term
+}
+
+func TestHardTermMovedToSoftIsRecognised(t *testing.T) {
+	orig := load(t, "gatewaycluster.yaml")
+	applied := mustApply(t, orig, gw("gwv6"), Hard).Object
+	// The user turns our rule into a preference by hand.
+	l, _ := applied.Template(apic.Gateway)
+	anti, _, _ := unstructured.NestedMap(l[0], "affinity", "podAntiAffinity")
+	req := anti[requiredKey].([]interface{})
+	anti[preferredKey] = []interface{}{map[string]interface{}{"weight": int64(10), "podAffinityTerm": req[0]}}
+	anti[requiredKey] = []interface{}{}
+	_ = unstructured.SetNestedMap(l[0], anti, "affinity", "podAntiAffinity")
+	_ = applied.SetTemplate(apic.Gateway, l)
+
+	r := mustRemove(t, applied)
+	e := entry(t, r.Object, apic.Gateway, "datapower")
+	if l, _, _ := unstructured.NestedSlice(e, "affinity", "podAntiAffinity", preferredKey); len(l) != 0 {
+		t.Errorf("moved term left behind: %v", e)
+	}
+	want := "moved from requiredDuringSchedulingIgnoredDuringExecution (hard) to preferredDuringSchedulingIgnoredDuringExecution (soft)"
+	if n := r.Changes[0].Notes; len(n) != 1 || !strings.Contains(n[0], want) {
+		t.Errorf("notes %q, want %q", n, want)
+	}
+}
+
+func TestTermTakenOutByHandDropsTheRecord(t *testing.T) {
+	orig := load(t, "gatewaycluster.yaml")
+	applied := mustApply(t, orig, gw("gwv6"), Soft).Object
+	l, _ := applied.Template(apic.Gateway)
+	delete(l[0], "affinity") // by hand: kubectl edit
+	_ = applied.SetTemplate(apic.Gateway, l)
+	r := mustRemove(t, applied)
+	if r.TemplateChanged() || !r.RecordChanged || !r.Changed() {
+		t.Errorf("template changed %v, record changed %v", r.TemplateChanged(), r.RecordChanged)
+	}
+	if _, ok := r.Object.U.GetAnnotations()[RecordAnnotation]; ok {
+		t.Error("record kept")
+	}
+	if n := r.Notes(); len(n) != 1 || !strings.Contains(n[0], "no longer there") || !strings.HasPrefix(n[0], "spec.template: datapower:") {
+		t.Errorf("notes %q", n)
+	}
+}
+
+func TestSeveralLookalikesAreLeftAlone(t *testing.T) {
+	// The user had a zone term of their own (weight 50) before apply; then tuned ours to 70.
+	orig := load(t, "gatewaycluster-own-term.yaml")
+	terms := preferredTerms(t, orig, "datapower")
+	terms[0].(map[string]interface{})["weight"] = int64(50)
+	setPreferredTerms(t, orig, "datapower", terms)
+	applied := mustApply(t, orig, gw("gwv6"), Soft).Object
+	terms = preferredTerms(t, applied, "datapower")
+	if len(terms) != 2 {
+		t.Fatalf("apply beside the user's own weight-50 term: %v", terms)
+	}
+	terms[1].(map[string]interface{})["weight"] = int64(70)
+	setPreferredTerms(t, applied, "datapower", terms)
+	before := applied.U.DeepCopy()
+
+	r := mustRemove(t, applied)
+	if r.Changed() || !reflect.DeepEqual(r.Object.U.Object, before.Object) {
+		t.Errorf("remove guessed between two lookalikes:\n%s", diffs(t, r))
+	}
+	if n := r.Notes(); len(n) != 1 || !strings.Contains(n[0], "2 pod anti-affinity terms") || !strings.Contains(n[0], "by hand") {
+		t.Errorf("notes %q", n)
+	}
+}

@@ -12,8 +12,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 )
@@ -35,13 +37,19 @@ type Node struct{ Name, Zone string }
 type Member struct {
 	Name  string
 	Node  string // "" when not scheduled
-	Ready bool
+	Ready bool   // the pod's Ready condition (podutils.IsPodReady)
 }
+
+// Survivor reports whether the member counts towards quorum: ready and scheduled on a node. A
+// Pending pod is a member (it counts in n of n/2+1) but never a survivor.
+func (m Member) Survivor() bool { return m.Ready && m.Node != "" }
 
 // Group is a set of pods that must keep quorum.
 type Group struct {
 	// Name identifies the group, e.g. "production-gw" or "production-mgmt apim".
-	Name      string
+	Name string
+	// Namespace is the pods' namespace.
+	Namespace string
 	Subsystem apic.Subsystem
 	Kind      GroupKind
 	Members   []Member
@@ -52,15 +60,24 @@ type GroupResult struct {
 	Group  Group
 	Size   int // members
 	Quorum int // n/2+1
-	Ready  int
-	// PerZone and PerNode count members; unscheduled members count under "".
+	// Ready counts the survivors: members ready and scheduled (Member.Survivor).
+	Ready int
+	// PerZone and PerNode count members where they are placed, ready or not; unscheduled members
+	// count under "".
 	PerZone map[string]int
 	PerNode map[string]int
-	// AtRisk are the zones whose loss leaves fewer than Quorum members.
+	// ReadyPerZone counts the survivors per zone.
+	ReadyPerZone map[string]int
+	// AtRisk are the zones whose loss leaves fewer than Quorum survivors (Survivors). Only a group in
+	// quorum now has zones at risk: one out of quorum has nothing left to lose.
 	AtRisk []string
 	// InQuorum: Ready members reach Quorum now.
 	InQuorum bool
 }
+
+// Survivors is the number of members still ready and scheduled after zone is lost: members not
+// ready, or not scheduled (Pending), never count, wherever they are.
+func (r GroupResult) Survivors(zone string) int { return r.Ready - r.ReadyPerZone[zone] }
 
 // Survives reports whether the group keeps quorum when zone is lost.
 func (r GroupResult) Survives(zone string) bool {
@@ -139,13 +156,14 @@ func Analyze(nodes []Node, groups []Group) Analysis {
 	usedUnlabelled := map[string]bool{}
 	for _, g := range groups {
 		r := GroupResult{Group: g, Size: len(g.Members), Quorum: Quorum(len(g.Members)),
-			PerZone: map[string]int{}, PerNode: map[string]int{}}
+			PerZone: map[string]int{}, PerNode: map[string]int{}, ReadyPerZone: map[string]int{}}
 		for _, m := range g.Members {
 			z := zoneOf[m.Node]
 			r.PerZone[z]++
 			r.PerNode[m.Node]++
-			if m.Ready {
+			if m.Survivor() {
 				r.Ready++
+				r.ReadyPerZone[z]++
 			}
 			if z == "" && m.Node != "" {
 				usedUnlabelled[m.Node] = true
@@ -153,7 +171,7 @@ func Analyze(nodes []Node, groups []Group) Analysis {
 		}
 		r.InQuorum = r.Ready >= r.Quorum && r.Size > 0
 		for _, z := range a.Zones {
-			if r.Size-r.PerZone[z] < r.Quorum {
+			if r.InQuorum && r.Survivors(z) < r.Quorum {
 				r.AtRisk = append(r.AtRisk, z)
 			}
 		}
@@ -191,8 +209,10 @@ func NodesFrom(items []metav1.PartialObjectMetadata) []Node {
 }
 
 // GroupsFromPods groups API Connect pods: DataPower pods (kind=datapower) form one peer group per
-// gateway instance; other pods carrying the instance label form one replica group per instance and
-// microservice (app.kubernetes.io/name). Pods without the instance label are ignored.
+// namespace and gateway instance; other pods carrying the instance label form one replica group per
+// namespace, instance and microservice (app.kubernetes.io/name). Pods without the instance label,
+// being deleted or finished are ignored. Readiness is the pod's Ready condition
+// (podutils.IsPodReady); a Pending pod is a member that is not ready.
 func GroupsFromPods(pods []corev1.Pod) []Group {
 	byKey := map[string]*Group{}
 	var order []string
@@ -203,19 +223,20 @@ func GroupsFromPods(pods []corev1.Pod) []Group {
 			continue
 		}
 		kind := p.Labels[apic.KindLabel]
-		key, name, gk, sub := inst, inst, Replicas, subsystemOf(kind)
+		// NUL-separated, so groups sort by namespace, then instance, then microservice.
+		key, name, gk, sub := p.Namespace+"\x00"+inst, inst, Replicas, subsystemOf(kind)
 		if kind == apic.DataPowerKindValue {
 			gk, sub = PeerGroup, apic.Gateway
 		} else if ms := p.Labels["app.kubernetes.io/name"]; ms != "" {
-			key, name = inst+"/"+ms, inst+" "+ms
+			key, name = key+"\x00"+ms, inst+" "+ms
 		}
 		g, ok := byKey[key]
 		if !ok {
-			g = &Group{Name: name, Subsystem: sub, Kind: gk}
+			g = &Group{Name: name, Namespace: p.Namespace, Subsystem: sub, Kind: gk}
 			byKey[key] = g
 			order = append(order, key)
 		}
-		g.Members = append(g.Members, Member{Name: p.Name, Node: p.Spec.NodeName, Ready: podReady(p)})
+		g.Members = append(g.Members, Member{Name: p.Name, Node: p.Spec.NodeName, Ready: podutils.IsPodReady(p)})
 	}
 	sort.Strings(order)
 	out := make([]Group, 0, len(order))
@@ -236,18 +257,6 @@ func subsystemOf(kindLabel string) apic.Subsystem {
 	return apic.Subsystem(kindLabel)
 }
 
-func podReady(p *corev1.Pod) bool {
-	if p.Status.Phase != corev1.PodRunning {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -255,4 +264,99 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// NodeState is whether the scheduler can place a new pod on a node, judged by what the node
+// reports, not by its free capacity.
+type NodeState struct {
+	Name string
+	Zone string // "" when unlabelled
+	// Reason is why a pod cannot go there ("" when it can): not ready, cordoned, an untolerated
+	// taint, or a nodeSelector the node's labels do not match.
+	Reason string
+}
+
+// Placeable reports whether the node can take the pod.
+func (n NodeState) Placeable() bool { return n.Reason == "" }
+
+// NodeStates judges every node for a pod like spec (its tolerations and nodeSelector): Ready
+// condition True, not cordoned (spec.unschedulable), every NoSchedule and NoExecute taint tolerated
+// and the nodeSelector matched. CPU and memory are not judged: a zone with room on paper can still
+// be full.
+func NodeStates(nodes []corev1.Node, spec *corev1.PodSpec) []NodeState {
+	out := make([]NodeState, 0, len(nodes))
+	for i := range nodes {
+		n := &nodes[i]
+		st := NodeState{Name: n.Name, Zone: n.Labels[apic.ZoneLabel], Reason: unplaceable(n, spec)}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func unplaceable(n *corev1.Node, spec *corev1.PodSpec) string {
+	ready := false
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			ready = c.Status == corev1.ConditionTrue
+		}
+	}
+	if !ready {
+		return "NotReady"
+	}
+	if n.Spec.Unschedulable {
+		return "cordoned"
+	}
+	var tolerations []corev1.Toleration
+	var selector map[string]string
+	if spec != nil {
+		tolerations, selector = spec.Tolerations, spec.NodeSelector
+	}
+	for i := range n.Spec.Taints {
+		t := &n.Spec.Taints[i]
+		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
+			continue
+		}
+		tolerated := false
+		for j := range tolerations {
+			if tolerations[j].ToleratesTaint(logr.Discard(), t, false) {
+				tolerated = true
+				break
+			}
+		}
+		if !tolerated {
+			return "taint " + t.ToString()
+		}
+	}
+	for k, v := range selector {
+		if n.Labels[k] != v {
+			return fmt.Sprintf("nodeSelector %s=%s not matched", k, v)
+		}
+	}
+	return ""
+}
+
+// PlaceableZones are the zones with at least one placeable node, sorted, and for each other zone
+// why none of its nodes can take a pod (e.g. "node-5 NotReady, node-6 NotReady"). Unlabelled
+// nodes count for no zone.
+func PlaceableZones(states []NodeState) (zones []string, blocked map[string]string) {
+	ok := map[string]bool{}
+	why := map[string][]string{}
+	for _, s := range states {
+		if s.Zone == "" {
+			continue
+		}
+		if s.Placeable() {
+			ok[s.Zone] = true
+		} else {
+			why[s.Zone] = append(why[s.Zone], s.Name+" "+s.Reason)
+		}
+	}
+	blocked = map[string]string{}
+	for z, w := range why {
+		if !ok[z] {
+			blocked[z] = strings.Join(w, ", ")
+		}
+	}
+	return sortedKeys(ok), blocked
 }

@@ -124,3 +124,118 @@ func TestGroupsFromPods(t *testing.T) {
 		t.Errorf("members not sorted or readiness wrong: %+v", groups[0].Members)
 	}
 }
+
+// Issue 11 item 4: after a hard spread with zone c down, one member is Pending (no node) and the
+// other two run in a and b. 2 of 3 are ready and quorum is 2, so losing a or b breaks quorum: the
+// Pending pod must not count as a survivor of either loss.
+func TestPendingMemberIsNoSurvivor(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		members []Member
+		atRisk  []string
+	}{
+		{"pending, never scheduled", []Member{{"gw-0", "node-1", true}, {"gw-1", "", false}, {"gw-2", "node-3", true}}, []string{"a", "b"}},
+		{"scheduled in a down zone, not ready", []Member{{"gw-0", "node-1", true}, {"gw-1", "node-5", false}, {"gw-2", "node-3", true}}, []string{"a", "b"}},
+		{"all ready", []Member{{"gw-0", "node-1", true}, {"gw-1", "node-5", true}, {"gw-2", "node-3", true}}, nil},
+		{"five, one pending", []Member{{"gw-0", "node-1", true}, {"gw-1", "node-2", true}, {"gw-2", "node-3", true}, {"gw-3", "node-5", true}, {"gw-4", "", false}}, []string{"a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := Group{Name: "gw", Subsystem: apic.Gateway, Kind: PeerGroup, Members: tc.members}
+			a := Analyze(sixNodes(), []Group{g})
+			r := a.Groups[0]
+			if !reflect.DeepEqual(r.AtRisk, tc.atRisk) {
+				t.Errorf("AtRisk = %v, want %v (ready %d, quorum %d, ready per zone %v)", r.AtRisk, tc.atRisk, r.Ready, r.Quorum, r.ReadyPerZone)
+			}
+			for _, z := range []string{"a", "b", "c"} {
+				want := 0
+				for _, m := range tc.members {
+					if m.Ready && m.Node != "" && zoneOfNode(m.Node) != z {
+						want++
+					}
+				}
+				if got := r.Survivors(z); got != want {
+					t.Errorf("Survivors(%s) = %d, want %d", z, got, want)
+				}
+			}
+		})
+	}
+}
+
+func zoneOfNode(n string) string {
+	for _, x := range sixNodes() {
+		if x.Name == n {
+			return x.Zone
+		}
+	}
+	return ""
+}
+
+func TestGroupsFromPodsReadinessAndNamespaces(t *testing.T) {
+	mk := func(ns, name, node string, cond corev1.ConditionStatus, phase corev1.PodPhase) corev1.Pod {
+		p := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name,
+			Labels: map[string]string{apic.InstanceLabel: "gw", apic.KindLabel: apic.DataPowerKindValue}},
+			Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{Phase: phase}}
+		if cond != "" {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: cond}}
+		}
+		return p
+	}
+	groups := GroupsFromPods([]corev1.Pod{
+		mk("apic", "gw-0", "node-1", corev1.ConditionTrue, corev1.PodRunning),
+		mk("apic", "gw-1", "", "", corev1.PodPending), // unschedulable: no Ready condition at all
+		mk("apic", "gw-2", "node-5", corev1.ConditionFalse, corev1.PodRunning),
+		mk("other", "gw-0", "node-2", corev1.ConditionTrue, corev1.PodRunning),
+	})
+	if len(groups) != 2 || groups[0].Namespace != "apic" || groups[1].Namespace != "other" {
+		t.Fatalf("one group per namespace and instance expected: %+v", groups)
+	}
+	var ready []bool
+	for _, m := range groups[0].Members {
+		ready = append(ready, m.Survivor())
+	}
+	if !reflect.DeepEqual(ready, []bool{true, false, false}) {
+		t.Errorf("survivors = %v", ready)
+	}
+}
+
+func TestNodeStates(t *testing.T) {
+	node := func(name, zone string, ready bool, mod func(*corev1.Node)) corev1.Node {
+		n := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{}}}
+		if zone != "" {
+			n.Labels[apic.ZoneLabel] = zone
+		}
+		st := corev1.ConditionFalse
+		if ready {
+			st = corev1.ConditionTrue
+		}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: st}}
+		if mod != nil {
+			mod(&n)
+		}
+		return n
+	}
+	nodes := []corev1.Node{
+		node("node-1", "a", true, nil),
+		node("node-2", "a", false, nil),
+		node("node-3", "b", true, func(n *corev1.Node) { n.Spec.Unschedulable = true }),
+		node("node-4", "b", true, func(n *corev1.Node) {
+			n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}}
+		}),
+		node("node-5", "c", true, func(n *corev1.Node) {
+			n.Spec.Taints = []corev1.Taint{{Key: "gw", Effect: corev1.TaintEffectNoSchedule}, {Key: "soft", Effect: corev1.TaintEffectPreferNoSchedule}}
+		}),
+		node("node-6", "", true, nil),
+	}
+	spec := &corev1.PodSpec{Tolerations: []corev1.Toleration{{Key: "gw", Operator: corev1.TolerationOpExists}}}
+	zones, blocked := PlaceableZones(NodeStates(nodes, spec))
+	if !reflect.DeepEqual(zones, []string{"a", "c"}) {
+		t.Errorf("placeable zones = %v", zones)
+	}
+	if want := map[string]string{"b": "node-3 cordoned, node-4 taint dedicated=db:NoSchedule"}; !reflect.DeepEqual(blocked, want) {
+		t.Errorf("blocked = %q, want %q", blocked, want)
+	}
+	spec.NodeSelector = map[string]string{"pool": "gw"}
+	if zones, _ := PlaceableZones(NodeStates(nodes, spec)); len(zones) != 0 {
+		t.Errorf("nodeSelector ignored: %v", zones)
+	}
+}

@@ -33,8 +33,11 @@ const NoZone = "<none>"
 
 // CheckResult is check's document.
 type CheckResult struct {
-	Context   string `json:"context"`
+	Context string `json:"context"`
+	// Namespace is where the pods were read; "" with AllNamespaces.
 	Namespace string `json:"namespace"`
+	// AllNamespaces: -A, the pods of every namespace were read.
+	AllNamespaces bool `json:"allNamespaces,omitempty"`
 	// Zones are the zones of the cluster's nodes (topology.kubernetes.io/zone), sorted.
 	Zones []string `json:"zones"`
 	// Groups are the gateway peer groups and microservice replica sets found.
@@ -51,7 +54,9 @@ type CheckResult struct {
 
 // GroupDoc is one group's spread.
 type GroupDoc struct {
-	Name      string `json:"name"`
+	Name string `json:"name"`
+	// Namespace is the pods' namespace.
+	Namespace string `json:"namespace"`
 	Subsystem string `json:"subsystem"`
 	// Kind is peer-group (gateway; quorum n/2+1) or replicas (majority of the replicas).
 	Kind     string `json:"kind"`
@@ -85,8 +90,12 @@ type ProblemDoc struct {
 // label-selected LIST), and judges every group of the selected subsystems.
 func (o *Options) check(ctx context.Context) (CheckResult, error) {
 	// The same reads status makes: nodes metadata-only, API Connect pods by label, in parallel.
+	ns, where := o.site.Namespace, "namespace "+o.site.Namespace
+	if o.AllNamespaces {
+		ns, where = "", "any namespace"
+	}
 	snap, err := inventory.Read(ctx, inventory.ClientsOf(o.site), inventory.Request{
-		Namespace: o.site.Namespace, Kinds: []apic.Kind{}, Pods: true, Nodes: true})
+		Namespace: ns, Kinds: []apic.Kind{}, Pods: true, Nodes: true})
 	if err != nil {
 		return CheckResult{}, err
 	}
@@ -98,11 +107,18 @@ func (o *Options) check(ctx context.Context) (CheckResult, error) {
 		}
 	}
 	if len(groups) == 0 {
-		return CheckResult{}, exitcode.Newf(exitcode.Error,
-			"no API Connect pods (label %s) of subsystem(s) %s in namespace %s of context %s: pass -n with the API Connect namespace",
-			apic.InstanceLabel, subsList(o.subs), o.site.Namespace, o.site.Name)
+		// The same code as status for "no API Connect here" (Degraded: nothing to judge).
+		fix := ": pass -n with the API Connect namespace, or -A for all namespaces"
+		if o.AllNamespaces {
+			fix = ": is API Connect installed in this cluster?"
+		}
+		return CheckResult{}, exitcode.Newf(exitcode.Degraded,
+			"no API Connect pods (label %s) of subsystem(s) %s in %s of context %s%s",
+			apic.InstanceLabel, subsList(o.subs), where, o.site.Name, fix)
 	}
-	return Judge(o.site.Name, o.site.Namespace, zones.Analyze(nodes, groups)), nil
+	r := Judge(o.site.Name, ns, zones.Analyze(nodes, groups))
+	r.AllNamespaces = o.AllNamespaces
+	return r, nil
 }
 
 // Judge turns an analysis into check's document and exit code.
@@ -115,8 +131,12 @@ func Judge(context, namespace string, a zones.Analysis) CheckResult {
 		r.Problems = append(r.Problems, ProblemDoc{Kind: string(p.Kind), Message: p.Message})
 	}
 	breaks := map[string][]string{}
+	namespaces := map[string]bool{}
 	for _, gr := range a.Groups {
-		d := GroupDoc{Name: gr.Group.Name, Subsystem: string(gr.Group.Subsystem), Kind: string(gr.Group.Kind),
+		namespaces[gr.Group.Namespace] = true
+	}
+	for _, gr := range a.Groups {
+		d := GroupDoc{Name: gr.Group.Name, Namespace: gr.Group.Namespace, Subsystem: string(gr.Group.Subsystem), Kind: string(gr.Group.Kind),
 			Pods: gr.Size, Ready: gr.Ready, Quorum: gr.Quorum, InQuorum: gr.InQuorum, AtRisk: gr.AtRisk,
 			PerZone: renameEmpty(gr.PerZone), PerNode: renameEmpty(gr.PerNode), Status: VerdictOK}
 		switch {
@@ -125,8 +145,12 @@ func Judge(context, namespace string, a zones.Analysis) CheckResult {
 		case len(gr.AtRisk) > 0:
 			d.Status = VerdictDegraded
 		}
+		name := gr.Group.Name
+		if len(namespaces) > 1 { // -A: the same name can be in two namespaces
+			name = gr.Group.Namespace + "/" + name
+		}
 		for _, z := range gr.AtRisk {
-			breaks[z] = append(breaks[z], gr.Group.Name)
+			breaks[z] = append(breaks[z], name)
 		}
 		r.Groups = append(r.Groups, d)
 	}
@@ -179,12 +203,22 @@ func CheckTables(r CheckResult) []printers.Table {
 			zoneCols = append(zoneCols, NoZone)
 		}
 	}
-	headers := append([]string{"Subsystem", "Group", "Ready", "Quorum"}, zoneCols...)
+	var headers []string
+	where := "namespace " + r.Namespace
+	if r.AllNamespaces {
+		headers, where = []string{"Namespace"}, "all namespaces"
+	}
+	headers = append(headers, "Subsystem", "Group", "Ready", "Quorum")
+	headers = append(headers, zoneCols...)
 	headers = append(headers, "At risk", "Status")
-	groups := printers.Table{Title: fmt.Sprintf("PODS PER ZONE (context %s, namespace %s)", r.Context, r.Namespace),
+	groups := printers.Table{Title: fmt.Sprintf("PODS PER ZONE (context %s, %s)", r.Context, where),
 		Headers: headers, WideHeaders: []string{"Pods per node"}}
 	for _, g := range r.Groups {
-		row := []string{g.Subsystem, g.Name, fmt.Sprintf("%d/%d", g.Ready, g.Pods), strconv.Itoa(g.Quorum)}
+		var row []string
+		if r.AllNamespaces {
+			row = []string{g.Namespace}
+		}
+		row = append(row, g.Subsystem, g.Name, fmt.Sprintf("%d/%d", g.Ready, g.Pods), strconv.Itoa(g.Quorum))
 		for _, z := range zoneCols {
 			row = append(row, strconv.Itoa(g.PerZone[z]))
 		}
@@ -237,6 +271,16 @@ func verdictText(r CheckResult) string {
 			return "DEGRADED: zone resilience cannot be established (see the warnings above)"
 		}
 		fix := "Fix: kubectl apic spread apply (see kubectl apic spread plan)"
+		if r.AllNamespaces {
+			var fixes []string
+			for _, g := range r.Groups {
+				f := fmt.Sprintf("kubectl apic spread apply -n %s", g.Namespace)
+				if len(g.AtRisk) > 0 && !slices.Contains(fixes, f) {
+					fixes = append(fixes, f)
+				}
+			}
+			fix = "Fix: " + strings.Join(fixes, "; ") + " (see kubectl apic spread plan -n <namespace>)"
+		}
 		for _, p := range r.Problems {
 			if p.Kind == string(zones.FewZones) || p.Kind == string(zones.NoZones) {
 				fix = "Placement alone cannot fix this: the cluster needs nodes in 3 zones (see the warning above)"

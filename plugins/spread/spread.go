@@ -19,6 +19,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/lock"
 	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
 	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
 	"github.com/kubectl-apic/kubectl-apic/pkg/spread"
@@ -45,12 +46,20 @@ type Options struct {
 	Yes       bool
 	Wait      bool
 	Timeout   time.Duration
+	// ForceUnlock takes a CR's Lease over from another run (--force-unlock).
+	ForceUnlock bool
+	// AllNamespaces reads every namespace (-A, check only).
+	AllNamespaces bool
 
 	// Dependencies, replaced in tests.
 	NewSite func(*genericclioptions.ConfigFlags) (*kube.Site, error)
 	Confirm func(genericiooptions.IOStreams, string) error
 	Getenv  func(string) string
 	IsTTY   func(any) bool
+	// Lock tunes the Leases (tests shorten them); Holder names this run on them (zero:
+	// lock.CurrentHolder of the command line).
+	Lock   lock.Options
+	Holder lock.Holder
 
 	site     *kube.Site
 	subs     []apic.Subsystem
@@ -84,12 +93,26 @@ GatewayCluster adding pod anti-affinity on topology.kubernetes.io/zone; the mana
 and portal microservices that accept overrides can get the same.
 
   check    (default) pods per zone and node for each gateway peer group and microservice, and for
-           each zone whether losing it keeps quorum. Exit 0 OK, 3 Degraded (a zone's loss would
-           break quorum, or zones cannot be judged), 4 Critical (quorum lost now).
+           each zone whether losing it keeps quorum. Only ready, scheduled pods count as survivors
+           (a Pending pod is a member that is lost already). Exit 0 OK, 3 Degraded (a zone's loss
+           would break quorum, zones cannot be judged, or no API Connect pods here), 4 Critical
+           (quorum lost now). -A reads every namespace.
   plan     show the overrides as a diff of each CR's template list; changes nothing.
-  apply    write them (server-side dry run first), optionally --wait for the pods to move.
+  apply    write them (server-side dry run first), optionally --wait for the pods to move. First
+           it checks every pod can be placed: with --hard each pod needs a zone of its own with a
+           ready, schedulable node (judged by node readiness, cordons, taints and nodeSelector, not
+           free CPU or memory); if some pod could not be placed, apply --hard is refused (exit 5)
+           and says what the soft variant would do. If --wait times out, it names the Pending pods.
   remove   take our overrides out again, leaving every other template entry and key as it was.
-           IBM recommends removing all overrides before upgrading API Connect.
+           Our terms are recognised by what they are (zone topology key and our label selector),
+           so a term someone tuned since apply (e.g. weight 100 -> 50) is still taken out, and the
+           output says what was changed. IBM recommends removing all overrides before upgrading
+           API Connect.
+
+apply and remove take a coordination.k8s.io Lease per CR they change (apic-spread-<kind>-<name>,
+in the CR's namespace), renewed while they run: a second run on the same CR is refused (exit 5)
+naming the holder. A crashed run's lease is taken over after a minute; --force-unlock takes it
+over at once.
 
 On the top-level APIConnectCluster (Cloud Pak for Integration), the override goes on the
 APIConnectCluster as spec.<subsystem>.template with prefixed entry names (gw-datapower), not on the
@@ -150,6 +173,8 @@ func NewCommandWith(name string, o *Options) *cobra.Command {
 	o.Print.PrintFlags.OutputFormat = ptr(o.Print.Format())
 	cmd.PersistentFlags().StringVarP(o.Print.PrintFlags.OutputFormat, "output", "o", printers.FormatTable,
 		fmt.Sprintf("Output format. One of: (%s).", strings.Join(o.Print.AllowedFormats(), ", ")))
+	cmd.PersistentFlags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false,
+		"check: read API Connect pods in all namespaces (plan, apply and remove work on one namespace: use -n)")
 	cmd.PersistentFlags().StringVar(&o.Subsystem, "subsystem", "",
 		"Subsystems: gateway, management, analytics, portal (comma-separated) or all. Default: all for check and remove, gateway for plan and apply")
 
@@ -164,6 +189,7 @@ func NewCommandWith(name string, o *Options) *cobra.Command {
 			c.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")
 			c.Flags().BoolVar(&o.Wait, "wait", false, "Wait until the operator has rolled the StatefulSets and the pods have moved, then check again")
 			c.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the rollout")
+			c.Flags().BoolVar(&o.ForceUnlock, "force-unlock", false, "Take a CR's apic-spread-* lease over even if another run holds it (only when that run is certainly dead)")
 		}
 		return c
 	}
@@ -230,6 +256,12 @@ func ParseSubsystems(spec string) ([]apic.Subsystem, error) {
 func (o *Options) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return err
+	}
+	if o.AllNamespaces && o.Action != ActionCheck {
+		return exitcode.UsageErrorf("-A/--all-namespaces is for check only: %s changes one namespace at a time; pass -n with the API Connect namespace", o.Action)
+	}
+	if o.AllNamespaces && o.ConfigFlags.Namespace != nil && *o.ConfigFlags.Namespace != "" {
+		return exitcode.UsageErrorf("-n and -A together: pick one")
 	}
 	if o.Wait && o.DryRun {
 		return exitcode.UsageErrorf("--wait and --dry-run exclude each other: a dry run changes nothing to wait for")

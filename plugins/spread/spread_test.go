@@ -24,6 +24,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/lock"
 )
 
 func golden(t *testing.T, name, got string) {
@@ -51,6 +52,14 @@ func fakeSite(t *testing.T, nodes []node, pods []corev1.Pod, crs ...*unstructure
 	var objs []runtime.Object
 	for i := range pods {
 		objs = append(objs, &pods[i])
+	}
+	for _, n := range nodes {
+		typed := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.name, Labels: map[string]string{}},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
+		if n.zone != "" {
+			typed.Labels[apic.ZoneLabel] = n.zone
+		}
+		objs = append(objs, typed)
 	}
 	lists := map[schema.GroupVersionResource]string{}
 	for _, k := range apic.Kinds() {
@@ -137,7 +146,12 @@ func TestCheckVerdicts(t *testing.T) {
 			want: "nodes without a topology.kubernetes.io/zone label: node-6; API Connect pods run there"},
 		{name: "subsystem filter", nodes: sixNodes, pods: append(gateways("node-1", "node-3", "node-6"), mgmt...),
 			args: []string{"--subsystem", "mgmt"}, code: exitcode.OK, want: "mgmt apim"},
-		{name: "no pods", nodes: sixNodes, code: exitcode.Error, want: "no API Connect pods"},
+		// Issue 11 item 4: a hard spread with zone-c down left gw-2 Pending; 2 of 3 ready, quorum 2.
+		{name: "pending member is no survivor", nodes: sixNodes,
+			pods: append(gateways("node-1", "node-3"), pod("gw-2", "gw", "datapower", "", "", false)),
+			code: exitcode.Degraded, golden: "check-pending", want: "losing zone-a breaks gw; losing zone-b breaks gw"},
+		// The same code as status for "no API Connect here".
+		{name: "no pods", nodes: sixNodes, code: exitcode.Degraded, want: "no API Connect pods"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,5 +239,146 @@ func TestParseSubsystems(t *testing.T) {
 	}
 	if all, _ := ParseSubsystems("all"); len(all) != 4 {
 		t.Errorf("all = %v", all)
+	}
+}
+
+// markDown makes nodes NotReady, as apic-lab fault zone-down does.
+func markDown(t *testing.T, site *kube.Site, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		nd, err := site.Kube.CoreV1().Nodes().Get(context.Background(), n, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.Status.Conditions[0].Status = corev1.ConditionFalse
+		if _, err := site.Kube.CoreV1().Nodes().Update(context.Background(), nd, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func gatewayCRNamed(name string) *unstructured.Unstructured {
+	u := gatewayCR()
+	u.SetName(name)
+	return u
+}
+
+func TestCheckAllNamespaces(t *testing.T) {
+	pods := append(gateways("node-1", "node-3", "node-5"), gateways("node-1", "node-2", "node-4")...)
+	for i := 3; i < 6; i++ {
+		pods[i].Namespace = "apic-test"
+	}
+	site := fakeSite(t, sixNodes, pods)
+	out, errOut, code := runWith(t, site, "check", "-A")
+	if code != exitcode.Degraded || !strings.Contains(out, "losing zone-a breaks apic-test/gw") {
+		t.Errorf("-A: exit %s\n%s%s", code, out, errOut)
+	}
+	golden(t, "check-all-namespaces", out)
+	out, _, _ = runWith(t, site, "check", "--all-namespaces", "-o", "json")
+	golden(t, "check-all-namespaces.json", out)
+	// Without -A only namespace apic is read: its gateways are spread.
+	if _, _, code := runWith(t, site, "check", "-n", "apic"); code != exitcode.OK {
+		t.Errorf("-n apic: exit %s", code)
+	}
+	for _, args := range [][]string{{"check", "-A", "-n", "apic"}, {"apply", "-A"}, {"plan", "--all-namespaces"}} {
+		if _, errOut, code := runWith(t, site, args...); code != exitcode.Usage {
+			t.Errorf("%v: exit %s, want Usage\n%s", args, code, errOut)
+		}
+	}
+}
+
+// Issue 11 item 9: with zone-c down, --hard cannot give each of 3 gateways a zone of its own.
+func TestApplyHardRefusedWhenAZoneIsDown(t *testing.T) {
+	site := fakeSite(t, sixNodes, gateways("node-1", "node-2", "node-3"), gatewayCR())
+	markDown(t, site, "node-5", "node-6")
+	out, errOut, code := runWith(t, site, "apply", "--hard", "--yes")
+	for _, want := range []string{"--hard would leave 1 of the 3 pods of gw Pending (only 2 zone(s) (zone-a, zone-b)", "zone-c: node-5 NotReady, node-6 NotReady",
+		"Nothing was changed", "kubectl get nodes -l topology.kubernetes.io/zone=zone-c",
+		"soft variant (kubectl apic spread apply --context dc1 -n apic)"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if code != exitcode.Refused {
+		t.Errorf("exit %s, want Refused\n%s%s", code, out, errOut)
+	}
+	u, _ := site.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace("apic").Get(context.Background(), "gw", metav1.GetOptions{})
+	if _, found, _ := unstructured.NestedSlice(u.Object, "spec", "template"); found {
+		t.Error("refused apply changed the CR")
+	}
+	// plan --hard says so and changes nothing; soft apply warns and goes ahead.
+	out, errOut, code = runWith(t, site, "plan", "--hard", "-o", "json")
+	if code != exitcode.OK || !strings.Contains(out, `"apply --hard would be refused: --hard would leave 1 of the 3 pods of gw Pending`) {
+		t.Errorf("plan --hard: exit %s\n%s%s", code, out, errOut)
+	}
+	_, errOut, code = runWith(t, site, "apply", "--yes")
+	if code != exitcode.OK || !strings.Contains(errOut, "the soft term lets its pods share the 2 zone(s) left until zone-c is back") {
+		t.Errorf("soft apply: exit %s\n%s", code, errOut)
+	}
+	// All zones up: --hard goes ahead.
+	site = fakeSite(t, sixNodes, gateways("node-1", "node-2", "node-3"), gatewayCR())
+	if _, errOut, code := runWith(t, site, "apply", "--hard", "--yes"); code != exitcode.OK {
+		t.Errorf("apply --hard with every zone up: exit %s\n%s", code, errOut)
+	}
+}
+
+// Issue 11 item 7: a second run on the same CR is refused, naming the holder; nothing changes.
+func TestApplyRefusedWhileAnotherRunHoldsTheLease(t *testing.T) {
+	site := fakeSite(t, sixNodes, nil, gatewayCR())
+	other := lock.Holder{User: "alice", Host: "jump-1", PID: 4242, Command: "kubectl apic spread remove --context dc1 -n apic", RunID: "other"}
+	l, err := lock.Acquire(context.Background(), []lock.Target{{Site: "dc1", Client: site.Kube, Namespace: "apic"}}, other,
+		lock.Options{Name: "apic-spread-gw-gw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := runWith(t, site, "apply", "--yes")
+	if code != exitcode.Refused || !strings.Contains(errOut, "another kubectl apic spread run is changing gw/gw") ||
+		!strings.Contains(errOut, "alice@jump-1 pid 4242 (kubectl apic spread remove --context dc1 -n apic)") {
+		t.Errorf("exit %s\n%s", code, errOut)
+	}
+	u, _ := site.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace("apic").Get(context.Background(), "gw", metav1.GetOptions{})
+	if _, found, _ := unstructured.NestedSlice(u.Object, "spec", "template"); found {
+		t.Error("refused apply changed the CR")
+	}
+	if _, errOut, code := runWith(t, site, "apply", "--dry-run"); code != exitcode.OK || !strings.Contains(errOut, "held by alice@jump-1") {
+		t.Errorf("dry run: exit %s\n%s", code, errOut)
+	}
+	// Once it is released, the run takes the lease, applies, and gives it back.
+	if err := l.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := runWith(t, site, "apply", "--yes"); code != exitcode.OK {
+		t.Fatalf("after release: exit %s\n%s", code, errOut)
+	}
+	le, _ := lock.Inspect(context.Background(), lock.Target{Site: "dc1", Client: site.Kube, Namespace: "apic"}, "apic-spread-gw-gw")
+	if _, held := lock.HolderOf(le); held {
+		t.Error("lease still held after the run")
+	}
+}
+
+// Issue 11 item 8 (fast part; the lab test is TestRemoveAfterUserTunedOurTermOnTheLab).
+func TestRemoveAfterTheUserTunedOurTerm(t *testing.T) {
+	site := fakeSite(t, sixNodes, nil, gatewayCR())
+	if _, errOut, code := runWith(t, site, "apply", "--yes"); code != exitcode.OK {
+		t.Fatalf("apply: %s\n%s", code, errOut)
+	}
+	ri := site.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace("apic")
+	u, _ := ri.Get(context.Background(), "gw", metav1.GetOptions{})
+	l, _, _ := unstructured.NestedSlice(u.Object, "spec", "template")
+	terms, _, _ := unstructured.NestedSlice(l[0].(map[string]interface{}), "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution")
+	terms[0].(map[string]interface{})["weight"] = int64(50)
+	_ = unstructured.SetNestedSlice(l[0].(map[string]interface{}), terms, "affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution")
+	_ = unstructured.SetNestedSlice(u.Object, l, "spec", "template")
+	if _, err := ri.Update(context.Background(), u, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runWith(t, site, "remove", "--yes")
+	if code != exitcode.OK || !strings.Contains(out, "NOTE: GatewayCluster/gw spec.template: datapower: our zone term was changed since apply (weight changed 100→50); removing it all the same") ||
+		strings.Contains(errOut, "no overrides recorded") {
+		t.Errorf("remove: exit %s\n%s%s", code, out, errOut)
+	}
+	u, _ = ri.Get(context.Background(), "gw", metav1.GetOptions{})
+	if _, found, _ := unstructured.NestedSlice(u.Object, "spec", "template"); found {
+		t.Errorf("tuned term left: %v", u.Object["spec"])
 	}
 }

@@ -438,7 +438,7 @@ func zoneReport(site string, snap *inventory.Snapshot, fs []hastate.Finding) (*Z
 			}
 			fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingZoneRisk, Subsystem: g.Group.Subsystem, Site: site,
 				Message: fmt.Sprintf("losing zone %s would leave %s with %d of %d members, below quorum %d",
-					z, what, g.Size-g.PerZone[z], g.Size, g.Quorum),
+					z, what, g.Survivors(z), g.Size, g.Quorum),
 				Fix: zoneFix(site, g.Group)})
 		}
 	}
