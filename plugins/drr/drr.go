@@ -5,6 +5,7 @@ package drr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,7 @@ type Options struct {
 	APIManagerURL       string
 	APIManagerSecret    string
 	Catalog             string
+	ForceUnlock         bool
 
 	// Dependencies, replaced in tests.
 
@@ -194,6 +196,7 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	f.StringVar(&o.APIManagerURL, "api-manager-url", "", "Platform API URL of API Manager, to trigger the re-registration by a catalog edit (not tested on the lab)")
 	f.StringVar(&o.APIManagerSecret, "api-manager-secret", "", "Secret (in the gateway's namespace) with key \"token\": a bearer token for --api-manager-url")
 	f.StringVar(&o.Catalog, "catalog", "", "ORG/CATALOG whose settings to edit with --api-manager-url")
+	f.BoolVar(&o.ForceUnlock, "force-unlock", false, "Take the gateway's DRR lease even from a live holder (only once you are sure that run is gone)")
 	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-drr", o.IOStreams))
 	return cmd
 }
@@ -215,8 +218,8 @@ func (o *Options) Validate() error {
 		return err
 	}
 	switch {
-	case o.Status && (o.DryRun || o.Force || o.PrimaryMember != ""):
-		return exitcode.UsageErrorf("--status only reads; it takes none of --dry-run, --force, --primary-member")
+	case o.Status && (o.DryRun || o.Force || o.PrimaryMember != "" || o.ForceUnlock):
+		return exitcode.UsageErrorf("--status only reads; it takes none of --dry-run, --force, --primary-member, --force-unlock")
 	case o.MaxConcurrency < 0:
 		return exitcode.UsageErrorf("--max-concurrency must be 0 (all) or more")
 	case o.RegistrationTimeout <= 0 || o.CommandTimeout <= 0 || o.PollInterval <= 0:
@@ -272,8 +275,32 @@ func (o *Options) Run(ctx context.Context) error {
 			return s, nil
 		},
 	}
-	if o.Status {
-		return o.runStatus(ctx, cfg)
+	var guard *pdrr.Guard
+	var prev pdrr.Journal
+	if o.Status || o.DryRun {
+		if prev, err = o.readJournal(ctx, gw, rep); err != nil {
+			return err
+		}
+		if o.Status {
+			return o.runStatus(ctx, cfg, prev)
+		}
+		if prev.Unfinished() {
+			rep.Warnf("gateway %s/%s was left mid-DRR (%s): a run finishes it", gw.Namespace, gw.Name, prev.Describe())
+		}
+	} else {
+		if guard, err = o.takeLease(ctx, gw, rep); err != nil {
+			return err
+		}
+		defer func() {
+			if err := guard.Release(ctx); err != nil {
+				rep.Warnf("releasing lease %s: %v", pdrr.LeaseName(gw.Name), err)
+			}
+		}()
+		prev = guard.Previous()
+		var cancel context.CancelFunc
+		ctx, cancel = keep(ctx, guard)
+		defer cancel()
+		cfg.Journal = guard
 	}
 	if o.APIManagerURL != "" {
 		token, err := o.apiManagerToken(ctx, gw.Namespace)
@@ -309,7 +336,17 @@ func (o *Options) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	return o.finish(r, r.Execute(ctx, plan), false)
+	if err := guard.Start(ctx, r.Report().Peering); err != nil {
+		return err
+	}
+	err = r.Execute(ctx, plan)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = fmt.Errorf("%w (%v)", err, cause) // the lease was lost
+	}
+	if jerr := guard.Finish(ctx, err); jerr != nil {
+		rep.Warnf("could not record the outcome in the DRR journal (lease %s): %v", pdrr.LeaseName(gw.Name), jerr)
+	}
+	return o.finish(r, o.leftHint(err, gw, r.Report(), prev), false)
 }
 
 // finish prints the report and returns err (already carrying its exit code).
@@ -322,6 +359,9 @@ func (o *Options) finish(r *pdrr.Runner, err error, preflightOnly bool) error {
 		return err
 	}
 	if preflightOnly && err != nil {
+		if len(report.Preflight.Members) == 0 {
+			return err // refused before any member was read (a rejected login): the error says it all
+		}
 		if perr := o.renderPreflight(report); perr != nil {
 			return perr
 		}
@@ -348,11 +388,13 @@ func (o *Options) renderPlan(r *pdrr.Report) error {
 	return printers.RenderSections(o.Out, []printers.Table{preflightTable(r), planTable(r)}, o.Print.IsWide(), o.style())
 }
 
-func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config) error {
+func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config, j pdrr.Journal) error {
 	st, err := pdrr.Status(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	st.DRR = j
+	st.Judge()
 	if err := o.Print.Print(o.Out, StatusKind, st, o.style(), statusTables(st)...); err != nil {
 		return err
 	}
@@ -360,6 +402,12 @@ func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config) error {
 		if !q.HasQuorum {
 			return cli.Silent(exitcode.Critical)
 		}
+	}
+	if j.Unfinished() {
+		return exitcode.Newf(exitcode.Critical, "gateway %s/%s was left mid-DRR: finish it with %s", st.Namespace, st.Gateway, st.Fix)
+	}
+	if len(st.LeftBehind) > 0 {
+		return exitcode.Newf(exitcode.Degraded, "%s: finish it with %s", strings.Join(st.LeftBehind, "; "), st.Fix)
 	}
 	if len(st.Errors) > 0 {
 		return exitcode.Newf(exitcode.Degraded, "%s", strings.Join(st.Errors, "; "))
