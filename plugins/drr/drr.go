@@ -129,11 +129,20 @@ Steps (seed 000, "Triggering an outage-less DRR"):
 A summary table (member x step: PASSED, FAILED or SKIPPED with the time taken) goes to stdout,
 progress to stderr. -o json|yaml prints a DRRReport document (apiVersion
 apic.kubectl-apic.io/v1alpha1; fields in docs/drr-schema.md). Exit codes: 5 refused by
-pre-flight (nothing changed), 20 switch-primary, 21 flush, 22 cycle-gw-service or waiting-log,
-23 registration or peering-health failed. Re-running after a failure is safe and completes the DRR.
+pre-flight (nothing changed: lost quorum, a member not Ready, a rejected login, another DRR of the
+gateway running), 20 switch-primary, 21 flush, 22 cycle-gw-service or waiting-log, 23 registration
+or peering-health failed, 130 interrupted. Re-running after a failure is safe and completes the DRR.
+
+One DRR per gateway: a run takes the Lease apic-drr-<gateway> in the gateway's namespace before it
+attaches to any console (a second run is refused, naming the holder; --force-unlock takes over a
+lease whose run is gone) and keeps a journal there: the step it reached, whether it flushed the
+peering, how it ended. A gateway whose DRR was interrupted or failed after the flush is reported by
+--status and by kubectl apic status --peering, with the command that finishes it (a re-run).
 
 --status only reads: every member's row of show gateway-peering-status for every peering object,
-and each peering's quorum (exit 4 if a peering lost quorum, 3 if a member could not be read).`
+each peering's quorum, each member's apic-gw-service admin-state, and the journal (exit 4 if a
+peering lost quorum or the gateway was left mid-DRR, 3 if a member could not be read or has
+apic-gw-service disabled).`
 
 const examples = `  # See the peering status of every member, read-only
   %[1]s production-gw -n apic --status
