@@ -487,8 +487,8 @@ func (r *Runner) execute(ctx context.Context, p Plan) error {
 		}
 		skipRest(step)
 		code := PhaseCode(step)
-		if errors.Is(err, context.Canceled) {
-			code = exitcode.Interrupted
+		if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
+			code = exitcode.Interrupted // the error may be the console stream the cancel tore down
 		}
 		return r.finish(step, exitcode.New(code, flat{err}))
 	}
