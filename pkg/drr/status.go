@@ -26,7 +26,7 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 		err     error
 	}
 	views := make([]view, len(cfg.Members))
-	r.each(ctx, len(cfg.Members), cfg.MaxConcurrency, func(ctx context.Context, i int) {
+	read := func(ctx context.Context, i int) {
 		m := cfg.Members[i]
 		v := &views[i]
 		s, err := cfg.Open(ctx, m)
@@ -62,7 +62,15 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 				v.service = &gs
 			}
 		}
-	})
+	}
+	// One member first: a rejected login stops there (failed logins count against the account).
+	if len(cfg.Members) > 0 {
+		read(ctx, 0)
+		if errors.Is(views[0].err, datapower.ErrLoginFailed) {
+			return nil, exitcode.Newf(exitcode.Refused, "member %s: %v", cfg.Members[0].Pod, views[0].err)
+		}
+	}
+	r.each(ctx, max(len(cfg.Members)-1, 0), cfg.MaxConcurrency, func(ctx context.Context, i int) { read(ctx, i+1) })
 	var quorumRows []datapower.PeeringStatus
 	for i, v := range views {
 		m := cfg.Members[i]
