@@ -351,6 +351,13 @@ func cleanOutput(out, cmd string) string {
 
 // Switch changes to domain ("switch <domain>").
 func (s *Session) Switch(ctx context.Context, domain string) error {
+	// A console outlives its attach: an interrupted session may have left it in diag or config
+	// mode, where switch is not a command.
+	if s.Mode().Level != LevelExec {
+		if err := s.Top(ctx); err != nil {
+			return err
+		}
+	}
 	if _, err := s.Run(ctx, "switch "+domain); err != nil {
 		return err
 	}

@@ -145,6 +145,8 @@ func (f *fakeConsole) command(l string, p func(string)) {
 	case l == "":
 	case l == f.hang:
 		return // never answers
+	case l == "switch apiconnect" && strings.Contains(f.prompt, "(diag)"):
+		p("Unknown command or macro (" + l + ")\n")
 	case l == "switch apiconnect":
 		f.prompt = "idg[apiconnect]# "
 	case l == "config":
@@ -439,5 +441,25 @@ func TestParsePrompt(t *testing.T) {
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("ParsePrompt(%q) = %+v %v, want %+v %v", tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// A console left in diag mode by an interrupted session: Switch goes to the top level first.
+func TestSwitchFromALeftOverMode(t *testing.T) {
+	f := &fakeConsole{loggedIn: true, prompt: "idg[apiconnect](diag)# "}
+	s, _, err := open(t, f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Switch(context.Background(), "apiconnect"); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.Mode(); m.Level != LevelExec || m.Domain != "apiconnect" {
+		t.Errorf("mode %+v", m)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w := f.written.String(); !strings.Contains(w, "top\nswitch apiconnect\n") {
+		t.Errorf("wrote %q", w)
 	}
 }

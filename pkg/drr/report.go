@@ -42,6 +42,8 @@ const (
 	OutcomeFailed    = "Failed"
 	OutcomeRefused   = "Refused"
 	OutcomePlanned   = "Planned" // --dry-run: pre-flight passed, nothing changed
+	// OutcomeInterrupted: Ctrl-C (or a lost lease) stopped the run mid-way; the journal says where.
+	OutcomeInterrupted = "Interrupted"
 )
 
 // PhaseCode is the exit code of a failure in step (exitcode's DRR phase codes).

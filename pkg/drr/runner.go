@@ -157,6 +157,9 @@ func (r *Runner) finish(step string, err error) error {
 	r.report.FailedStep = step
 	r.report.Error = err.Error()
 	r.report.ExitCode = int(exitcode.FromError(err))
+	if r.report.ExitCode == int(exitcode.Interrupted) {
+		r.report.Outcome = OutcomeInterrupted
+	}
 	return err
 }
 

@@ -76,19 +76,23 @@ func TestLabInterruptedDRRIsReportedAndFinished(t *testing.T) {
 			}}, nil
 		}
 	}, append([]string{gw3, "--yes"}, fastFlags...)...)
-	if res.code != exitcode.Interrupted || !strings.Contains(res.errOut, "left mid-DRR") || !strings.Contains(res.errOut, finishCmd) {
+	if res.code != exitcode.Interrupted || !strings.Contains(res.errOut, "left mid-DRR") || !strings.Contains(res.errOut, finishCmd) ||
+		!strings.Contains(res.out, "DRR apic/"+gw3+": Interrupted") {
 		t.Fatalf("interrupted run: exit %s\n%s\n%s", res.code, res.out, res.errOut)
 	}
+	t.Logf("interrupted run: exit %s\nstdout:\n%s\nstderr:\n%s", res.code, res.out, res.errOut)
 	time.Sleep(2 * time.Second) // heartbeats (1s in the lab) do not re-register a flushed gateway by themselves
 	if g.Registered() {
 		t.Fatal("the gateway re-registered without the cycle: the interruption did not leave it flushed")
 	}
 
 	st := runCmd(t, l, nil, gw3, "--status")
+	// Every member is read, the one whose console the interruption left in diag mode too.
 	if st.code != exitcode.Critical || !strings.Contains(st.out, "LEFT MID-DRR") || !strings.Contains(st.out, finishCmd) ||
-		!strings.Contains(st.out, "DRR interrupted at step flush") {
+		!strings.Contains(st.out, "DRR interrupted at step flush") || strings.Contains(st.out, "UNREADABLE") {
 		t.Errorf("--status after the interruption: exit %s\n%s\n%s", st.code, st.out, st.errOut)
 	}
+	t.Logf("--status: exit %s\nstdout:\n%s\nstderr:\n%s", st.code, st.out, st.errOut)
 	js := runCmd(t, l, nil, gw3, "--status", "-o", "json")
 	if !strings.Contains(js.out, `"flushed": true`) || !strings.Contains(js.out, `"fix": "`+finishCmd+`"`) {
 		t.Errorf("--status -o json:\n%s", js.out)
@@ -98,6 +102,7 @@ func TestLabInterruptedDRRIsReportedAndFinished(t *testing.T) {
 		t.Errorf("status --peering: exit %s\n%s\n%s", sp.code, sp.out, sp.errOut)
 	}
 
+	t.Logf("status --peering: exit %s\nstdout:\n%s", sp.code, sp.out)
 	re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...)
 	if re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "left mid-DRR") {
 		t.Fatalf("re-run: exit %s registered %v\n%s\n%s", re.code, g.Registered(), re.out, re.errOut)
@@ -183,6 +188,7 @@ func TestLabConcurrentDRRRefused(t *testing.T) {
 	st := runCmd(t, l, nil, gw3, "--status")
 	close(release)
 	first := <-done
+	t.Logf("second run: exit %s\n%s\n--status: exit %s\n%s", second.code, second.errOut, st.code, st.errOut)
 	if second.code != exitcode.Refused || secondAttached || !strings.Contains(second.errOut, "another DRR of gateway apic/"+gw3+" is running") ||
 		!strings.Contains(second.errOut, "kubectl apic drr "+gw3+" -n apic --context dc1") || !strings.Contains(second.errOut, "pid ") {
 		t.Errorf("second run: exit %s attached %v\n%s", second.code, secondAttached, second.errOut)
@@ -269,6 +275,7 @@ func TestLabRefusedLoginsAreOneQuietLine(t *testing.T) {
 	}
 	quiet := func(name string, r result) {
 		t.Helper()
+		t.Logf("%s: exit %s\nstdout:\n%s\nstderr:\n%s", name, r.code, r.out, r.errOut)
 		for _, bad := range []string{"Copying stdin failed", "UnhandledError", "Waiting for server to close stdin"} {
 			if strings.Contains(r.errOut, bad) {
 				t.Errorf("%s: stderr has client-go's %q:\n%s", name, bad, r.errOut)

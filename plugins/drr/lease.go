@@ -36,8 +36,8 @@ func (o *Options) readJournal(ctx context.Context, gw *pdrr.Gateway, rep *progre
 		return pdrr.Journal{}, fmt.Errorf("reading lease %s/%s (the DRR journal): %w", gw.Namespace, pdrr.LeaseName(gw.Name), err)
 	}
 	if j.InProgress() {
-		return j, exitcode.Newf(exitcode.Refused, "a DRR of gateway %s/%s is running (%s, holder %s, lease %s expires at %s if that run is gone): not attaching to the consoles it drives; try again when it ends",
-			gw.Namespace, gw.Name, j.Describe(), j.Holder, pdrr.LeaseName(gw.Name), j.Expires.UTC().Format(time.RFC3339))
+		return j, exitcode.Newf(exitcode.Refused, "a DRR of gateway %s/%s is running (%s holds lease %s/%s; it expires at %s if that run is gone): not attaching to the consoles it drives; try again when it ends",
+			gw.Namespace, gw.Name, j.Holder, gw.Namespace, pdrr.LeaseName(gw.Name), j.Expires.UTC().Format(time.RFC3339))
 	}
 	return j, nil
 }

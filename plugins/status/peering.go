@@ -171,7 +171,7 @@ func drrFindings(site string, gw apic.Object, d DRRRead, reads map[string]Peerin
 	j := d.Journal
 	if j.InProgress() {
 		return append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingDRRInProgress, Subsystem: apic.Gateway, Site: site,
-			Message: fmt.Sprintf("%s: a DRR is running (%s, holder %s): its members' consoles were not read; look again when it ends", gw.Ref(), j.Describe(), j.Holder)})
+			Message: fmt.Sprintf("%s: a DRR is running (%s holds lease %s): its members' consoles were not read; look again when it ends", gw.Ref(), j.Holder, pdrr.LeaseName(gw.Name()))})
 	}
 	if j.Unfinished() {
 		fs = append(fs, hastate.Finding{Severity: hastate.Critical, Code: FindingDRRUnfinished, Subsystem: apic.Gateway, Site: site,
