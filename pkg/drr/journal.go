@@ -79,7 +79,7 @@ func JournalFromLease(le *coordinationv1.Lease, now time.Time) Journal {
 			renewed = le.Spec.AcquireTime.Time
 		}
 		exp := renewed.Add(time.Duration(ptr.Deref(le.Spec.LeaseDurationSeconds, int32(lock.DefaultDuration/time.Second))) * time.Second)
-		if now.Before(exp) {
+		if now.Before(exp) && !lock.HolderGone(h) {
 			j.Holder, j.Expires = h.String(), &exp
 		}
 	}

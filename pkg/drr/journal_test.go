@@ -2,6 +2,7 @@ package drr
 
 import (
 	"context"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -142,5 +143,22 @@ func TestLeaseRefusesASecondRun(t *testing.T) {
 	_ = second.Release(ctx)
 	if j, _ := ReadJournal(ctx, kube, "apic", "gw", time.Now()); j.Unfinished() || j.State != JournalSucceeded {
 		t.Errorf("after a finished run: %+v", j)
+	}
+}
+
+// A run killed with SIGKILL leaves its lease held until it expires; a holder of this host whose
+// process is gone is not a DRR in progress: the gateway is left mid-DRR.
+func TestJournalOfAKilledRun(t *testing.T) {
+	host, _ := os.Hostname()
+	now := time.Now()
+	le := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: LeaseName("gw"), Annotations: map[string]string{
+		JournalState: JournalRunning, JournalStep: StepCycle, JournalFlushed: "true",
+		lock.AnnotationHost: host, lock.AnnotationPID: "999999999"}}}
+	le.Spec.HolderIdentity = ptr.To("sre@" + host + " pid 999999999")
+	le.Spec.RenewTime = &metav1.MicroTime{Time: now}
+	le.Spec.LeaseDurationSeconds = ptr.To(int32(60))
+	j := JournalFromLease(le, now)
+	if j.InProgress() || !j.Unfinished() || !strings.Contains(j.Describe(), "without recording an end") {
+		t.Errorf("%+v: %s", j, j.Describe())
 	}
 }
