@@ -151,7 +151,7 @@ func FinishCommand(gateway, namespace, context string) string {
 func Left(j Journal, adminState map[string]string, members []string) []string {
 	var out []string
 	if j.Unfinished() {
-		out = append(out, fmt.Sprintf("left mid-DRR: %s; gateway peering %s was flushed and the DRR did not finish, so the gateway service may hold no configuration from the management server",
+		out = append(out, fmt.Sprintf("left mid-DRR: %s; the run recorded flushing gateway peering %s (before sending it) and no run finished the DRR since, so the gateway service may hold no configuration from the management server",
 			j.Describe(), orNone(j.Peering)))
 	}
 	for _, m := range members {

@@ -325,3 +325,50 @@ func TestLabRefusedLoginsAreOneQuietLine(t *testing.T) {
 		t.Error("a refused run changed the gateway")
 	}
 }
+
+// SIGKILL right after "flush ... started": no end is recorded and the lease stays held. --status
+// says the gateway is left mid-DRR (the holder's process is gone), and the re-run takes the lease
+// over and finishes it.
+func TestLabKilledDRRIsReportedAndFinished(t *testing.T) {
+	l := requireLab(t)
+	g := group(t, l, gw3)
+	bin := binary(t)
+	cmd := exec.Command(bin, append([]string{"--kubeconfig", l.Kubeconfig(), "--context", "dc1", "-n", "apic", gw3, "--yes"}, fastFlags...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var seen bytes.Buffer
+	buf := make([]byte, 4096)
+	killed := false
+	for !killed {
+		n, err := stderr.Read(buf)
+		seen.Write(buf[:n])
+		if strings.Contains(seen.String(), "flush gateway peering gwd: started") {
+			_ = cmd.Process.Kill()
+			killed = true
+		}
+		if err != nil {
+			break
+		}
+	}
+	_ = cmd.Wait()
+	if !killed {
+		t.Fatalf("the run ended before its flush:\n%s", seen.String())
+	}
+	st := runCmd(t, l, nil, gw3, "--status")
+	t.Logf("--status after SIGKILL: exit %s\n%s\n%s", st.code, st.out, st.errOut)
+	if st.code != exitcode.Critical || !strings.Contains(st.out, "without recording an end") || !strings.Contains(st.out, finishCmd) {
+		t.Errorf("--status after SIGKILL: exit %s\n%s\n%s", st.code, st.out, st.errOut)
+	}
+	re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...)
+	if re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "took over lease apic-drr-"+gw3) {
+		t.Fatalf("re-run: exit %s registered %v\n%s\n%s", re.code, g.Registered(), re.out, re.errOut)
+	}
+	if st := runCmd(t, l, nil, gw3, "--status"); st.code != exitcode.OK {
+		t.Errorf("--status after the re-run: exit %s\n%s", st.code, st.out)
+	}
+}

@@ -175,7 +175,7 @@ func drrFindings(site string, gw apic.Object, d DRRRead, reads map[string]Peerin
 	}
 	if j.Unfinished() {
 		fs = append(fs, hastate.Finding{Severity: hastate.Critical, Code: FindingDRRUnfinished, Subsystem: apic.Gateway, Site: site,
-			Message: fmt.Sprintf("%s was left mid-DRR: %s; gateway peering %s was flushed and the DRR did not finish, so the gateway service may hold no configuration from the management server",
+			Message: fmt.Sprintf("%s was left mid-DRR: %s; the run recorded flushing gateway peering %s (before sending it) and no run finished the DRR since, so the gateway service may hold no configuration from the management server",
 				gw.Ref(), j.Describe(), j.Peering),
 			Fix: fix})
 	}
