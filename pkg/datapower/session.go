@@ -155,6 +155,11 @@ func (s *Session) login(ctx context.Context, creds Credentials) error {
 	for {
 		out, kind, mode, err := s.readPrompt(ctx)
 		if err != nil {
+			// A device that ends the session after too many failed logins prints the failure,
+			// then closes the console: it is still a rejected login.
+			if sentPassword && errors.Is(err, ErrClosed) && strings.Contains(strings.ToLower(out), "login failed") {
+				return s.loginFailed(out)
+			}
 			return fmt.Errorf("datapower: login: %w", err)
 		}
 		switch kind {
