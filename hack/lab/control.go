@@ -167,6 +167,15 @@ func FaultKinds() []FaultKind {
 			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
 				return done("DataPower faults of " + a[0] + "/" + a[1] + " cleared")(l.ClearDataPowerFaults(a[0], a[1]))
 			}},
+		{Name: "rotate-password", Args: []string{"site", "gateway"},
+			Help: "change the DataPower admin password on a gateway's members, not in its Secret (until restore-password)",
+			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
+				return done("DataPower admin password of " + a[0] + "/" + a[1] + " rotated; its Secret is unchanged")(l.RotateDataPowerPassword(a[0], a[1]))
+			}},
+		{Name: "restore-password", Args: []string{"site", "gateway"}, Help: "make a gateway's members accept the password in its Secret again",
+			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
+				return done("DataPower admin password of " + a[0] + "/" + a[1] + " follows its Secret again")(l.RestoreDataPowerPassword(a[0], a[1]))
+			}},
 		{Name: "heartbeat", Args: []string{"site"}, Help: "send the simulated management heartbeat to the site's gateways now",
 			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
 				return done("heartbeat sent to the gateways of " + a[0])(l.Heartbeat(a[0]))

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
 )
 
 // Faults the lab injects, from its CLI (bin/apic-lab fault ...) and its Go API.
@@ -95,6 +96,31 @@ func (l *Lab) ClearDataPowerFaults(site, gateway string) error {
 		return err
 	}
 	g.ClearFaults()
+	return nil
+}
+
+// RotateDataPowerPassword changes the admin password on the DataPower of every member of a gateway
+// and leaves its adminUser Secret as it was, so the Secret no longer logs in (until
+// RestoreDataPowerPassword).
+func (l *Lab) RotateDataPowerPassword(site, gateway string) error {
+	g, err := l.Gateway(site, gateway)
+	if err != nil {
+		return err
+	}
+	if len(g.Members()) == 0 {
+		return fmt.Errorf("lab: gateway %s has no members on %s", gateway, site)
+	}
+	g.SetDevicePassword("rotated-" + rand.String(12))
+	return nil
+}
+
+// RestoreDataPowerPassword makes a gateway's consoles accept the password in its Secret again.
+func (l *Lab) RestoreDataPowerPassword(site, gateway string) error {
+	g, err := l.Gateway(site, gateway)
+	if err != nil {
+		return err
+	}
+	g.SetDevicePassword("")
 	return nil
 }
 

@@ -135,6 +135,21 @@ func TestFaults(t *testing.T) {
 			t.Errorf("after clear-faults the console still fails:\n%s", out)
 		}
 	})
+
+	t.Run("DataPower password rotated, Secret unchanged", func(t *testing.T) {
+		t.Cleanup(func() { _ = l.RestoreDataPowerPassword("dc1", lab.GatewayName) })
+		const pod = "production-gw-1"
+		fault(t, l, "rotate-password", "dc1", lab.GatewayName)
+		out := labtest.Attach(t, l, "dc1", pod, append(labtest.Login(t, l, "dc1"), "exit")...)
+		if !strings.Contains(out, "% Login failed") || strings.Contains(out, "Welcome") {
+			t.Errorf("the Secret's password still logs in after rotate-password:\n%s", out)
+		}
+		fault(t, l, "restore-password", "dc1", lab.GatewayName)
+		out = labtest.Attach(t, l, "dc1", pod, append(labtest.Login(t, l, "dc1"), "exit")...)
+		if !strings.Contains(out, "Welcome") {
+			t.Errorf("after restore-password the Secret's password does not log in:\n%s", out)
+		}
+	})
 }
 
 // waitNodes waits until kubectl shows every node with status (Ready or NotReady).

@@ -10,11 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/klog/v2"
 	"k8s.io/streaming/pkg/httpstream"
 )
 
@@ -85,8 +87,12 @@ func StartStream(ctx context.Context, ex remotecommand.Executor, what string) *A
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	c := &AttachConn{stdinW: inW, stdoutR: outR, stderr: &tailBuffer{max: 4096}, cancel: cancel, done: make(chan struct{})}
+	// client-go logs what goes wrong on the stream's copies ("Copying stdin failed", ...) as
+	// unhandled errors; the session reports the stream's end itself (StreamEndedError), so those
+	// lines go to verbosity 4 of the logger in ctx (kubectl's -v=4 shows them), not the user's screen.
+	sctx := klog.NewContext(ctx, quietLogger(klog.FromContext(ctx)))
 	go func() {
-		err := ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: inR, Stdout: outW, Stderr: c.stderr, Tty: false})
+		err := ex.StreamWithContext(sctx, remotecommand.StreamOptions{Stdin: stdinReader{inR}, Stdout: outW, Stderr: c.stderr, Tty: false})
 		if err == nil {
 			err = errors.New("closed by the pod (gone or restarted?)")
 		}
@@ -149,6 +155,37 @@ func (c *AttachConn) Err() error {
 
 // Stderr is the tail of what the container wrote to stderr.
 func (c *AttachConn) Stderr() string { return c.stderr.String() }
+
+// stdinReader is the attach's stdin: once the stream ended and its pipe was closed, it reads as a
+// clean end of input, so client-go's stdin copy (which outlives the stream) ends without an error.
+type stdinReader struct{ r *io.PipeReader }
+
+func (s stdinReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if errors.Is(err, io.ErrClosedPipe) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// quietLogger is l with its Error lines turned into V(4) Info lines.
+func quietLogger(l klog.Logger) klog.Logger {
+	if l.GetSink() == nil {
+		return l
+	}
+	return logr.New(quietSink{l.GetSink()})
+}
+
+type quietSink struct{ logr.LogSink }
+
+func (q quietSink) Error(err error, msg string, kv ...any) {
+	if q.LogSink.Enabled(4) {
+		q.LogSink.Info(4, msg, append(kv, "err", err)...)
+	}
+}
+
+func (q quietSink) WithValues(kv ...any) logr.LogSink { return quietSink{q.LogSink.WithValues(kv...)} }
+func (q quietSink) WithName(name string) logr.LogSink { return quietSink{q.LogSink.WithName(name)} }
 
 // tailBuffer keeps the last max bytes written to it; safe for concurrent use.
 type tailBuffer struct {

@@ -155,6 +155,11 @@ func (s *Session) login(ctx context.Context, creds Credentials) error {
 	for {
 		out, kind, mode, err := s.readPrompt(ctx)
 		if err != nil {
+			// A device that ends the session after too many failed logins prints the failure,
+			// then closes the console: it is still a rejected login.
+			if sentPassword && errors.Is(err, ErrClosed) && strings.Contains(strings.ToLower(out), "login failed") {
+				return s.loginFailed(out)
+			}
 			return fmt.Errorf("datapower: login: %w", err)
 		}
 		switch kind {
@@ -351,6 +356,13 @@ func cleanOutput(out, cmd string) string {
 
 // Switch changes to domain ("switch <domain>").
 func (s *Session) Switch(ctx context.Context, domain string) error {
+	// A console outlives its attach: an interrupted session may have left it in diag or config
+	// mode, where switch is not a command.
+	if s.Mode().Level != LevelExec {
+		if err := s.Top(ctx); err != nil {
+			return err
+		}
+	}
 	if _, err := s.Run(ctx, "switch "+domain); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ type fakeConsole struct {
 	echoPass bool // a misbehaving device that echoes the password
 	domain   bool // ask the domain prompt
 	loggedIn bool // already logged in before the attach
+	lockOut  bool // end the session after a failed login (too many failures)
 	hang     string
 	prompt   string
 	stage    string
@@ -110,6 +111,10 @@ func (f *fakeConsole) serve(in io.Reader, out io.WriteCloser) {
 			}
 			if f.stage == "badpassword" || l != "s3cr3t-pw" {
 				f.stage = "login"
+				if f.lockOut {
+					p("% Login failed: invalid user name or password.\n\n")
+					return
+				}
 				p("% Login failed: invalid user name or password.\n\nlogin: ")
 				continue
 			}
@@ -145,6 +150,8 @@ func (f *fakeConsole) command(l string, p func(string)) {
 	case l == "":
 	case l == f.hang:
 		return // never answers
+	case l == "switch apiconnect" && strings.Contains(f.prompt, "(diag)"):
+		p("Unknown command or macro (" + l + ")\n")
 	case l == "switch apiconnect":
 		f.prompt = "idg[apiconnect]# "
 	case l == "config":
@@ -439,5 +446,36 @@ func TestParsePrompt(t *testing.T) {
 		if ok != tc.ok || got != tc.want {
 			t.Errorf("ParsePrompt(%q) = %+v %v, want %+v %v", tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// A console left in diag mode by an interrupted session: Switch goes to the top level first.
+func TestSwitchFromALeftOverMode(t *testing.T) {
+	f := &fakeConsole{loggedIn: true, prompt: "idg[apiconnect](diag)# "}
+	s, _, err := open(t, f, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Switch(context.Background(), "apiconnect"); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.Mode(); m.Level != LevelExec || m.Domain != "apiconnect" {
+		t.Errorf("mode %+v", m)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w := f.written.String(); !strings.Contains(w, "top\nswitch apiconnect\n") {
+		t.Errorf("wrote %q", w)
+	}
+}
+
+// A device that ends the console after the failed login (its lockout) still reports a rejected login.
+func TestOpenLoginFailedThenClosed(t *testing.T) {
+	f := &fakeConsole{lockOut: true}
+	f.t = t
+	c := f.start()
+	_, err := Open(context.Background(), c, Credentials{Username: "admin", Password: "wrong"}, Options{CommandTimeout: 2 * time.Second, LoginFailureMessage: "check Secret apic/gw-admin"})
+	if !errors.Is(err, ErrLoginFailed) || !strings.Contains(err.Error(), "check Secret apic/gw-admin") {
+		t.Errorf("err %v, want ErrLoginFailed naming the Secret", err)
 	}
 }

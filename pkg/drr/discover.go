@@ -137,6 +137,6 @@ func Credentials(ctx context.Context, kube kubernetes.Interface, site string, g 
 
 // LoginFailureMessage is what a rejected login says: which Secret and user were tried.
 func LoginFailureMessage(g *Gateway, user string) string {
-	return fmt.Sprintf("the DataPower console rejected user %q with the password in Secret %s (key %q): fix the Secret or pass --admin-user",
+	return fmt.Sprintf("the DataPower console rejected user %q with the password in Secret %s (key %q): put that user's DataPower password in the Secret, or pass --admin-user for the user it belongs to",
 		user, g.SecretRef(), PasswordKey)
 }

@@ -42,6 +42,8 @@ const (
 	OutcomeFailed    = "Failed"
 	OutcomeRefused   = "Refused"
 	OutcomePlanned   = "Planned" // --dry-run: pre-flight passed, nothing changed
+	// OutcomeInterrupted: Ctrl-C (or a lost lease) stopped the run mid-way; the journal says where.
+	OutcomeInterrupted = "Interrupted"
 )
 
 // PhaseCode is the exit code of a failure in step (exitcode's DRR phase codes).
@@ -172,6 +174,25 @@ type StatusReport struct {
 	Rows      []StatusRow     `json:"rows"`
 	Quorum    []PeeringQuorum `json:"quorum"`
 	Errors    []string        `json:"errors,omitempty"`
+	// Services is each member's apic-gw-service as `show apic-gw-service` shows it.
+	Services []ServiceState `json:"services"`
+	// DRR is the gateway's DRR journal (the lease's record of the last run).
+	DRR Journal `json:"drr"`
+	// LeftBehind is what a DRR left unfinished (a flushed peering, a disabled apic-gw-service);
+	// Fix the command that finishes it.
+	LeftBehind []string `json:"leftBehind,omitempty"`
+	Fix        string   `json:"fix,omitempty"`
+}
+
+// ServiceState is one member's apic-gw-service.
+type ServiceState struct {
+	Member string `json:"member"`
+	// AdminState is admin-state (enabled, disabled); "" when it could not be read.
+	AdminState string `json:"adminState,omitempty"`
+	// State is the operational state in the object's header (up, down).
+	State string `json:"state,omitempty"`
+	// Registration is registration-state when the device shows one (the simulator does).
+	Registration string `json:"registration,omitempty"`
 }
 
 // StatusRow is one member's row for one peering object, as that member reports it.

@@ -66,6 +66,8 @@ type Config struct {
 	Trigger func(ctx context.Context) (string, error)
 	// Progress receives step events (nil: none).
 	Progress *progress.Reporter
+	// Journal records the step the run enters, before it starts (nil: none; journal.go).
+	Journal StepJournal
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -155,6 +157,9 @@ func (r *Runner) finish(step string, err error) error {
 	r.report.FailedStep = step
 	r.report.Error = err.Error()
 	r.report.ExitCode = int(exitcode.FromError(err))
+	if r.report.ExitCode == int(exitcode.Interrupted) {
+		r.report.Outcome = OutcomeInterrupted
+	}
 	return err
 }
 
@@ -180,13 +185,17 @@ func (r *Runner) preflight(ctx context.Context) error {
 		return exitcode.Newf(exitcode.Refused, "gateway %s has no member pods", r.cfg.Gateway)
 	}
 	views := make([]memberView, len(r.cfg.Members))
-	r.each(ctx, len(r.cfg.Members), 0, func(ctx context.Context, i int) {
-		views[i] = r.preflightMember(ctx, r.cfg.Members[i])
+	// One member first: a rejected login stops there instead of counting failed logins against
+	// the admin account on every member at once.
+	views[0] = r.preflightMember(ctx, r.cfg.Members[0])
+	if err := loginRefusal(views[:1]); err != nil {
+		return err
+	}
+	r.each(ctx, len(r.cfg.Members)-1, 0, func(ctx context.Context, i int) {
+		views[i+1] = r.preflightMember(ctx, r.cfg.Members[i+1])
 	})
-	for _, v := range views {
-		if v.fatal {
-			return exitcode.Newf(exitcode.Error, "member %s: %v", v.state.Pod, v.err)
-		}
+	if err := loginRefusal(views); err != nil {
+		return err
 	}
 
 	var problems []string
@@ -481,26 +490,33 @@ func (r *Runner) execute(ctx context.Context, p Plan) error {
 		}
 		skipRest(step)
 		code := PhaseCode(step)
-		if errors.Is(err, context.Canceled) {
-			code = exitcode.Interrupted
+		if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
+			code = exitcode.Interrupted // the error may be the console stream the cancel tore down
 		}
 		return r.finish(step, exitcode.New(code, flat{err}))
 	}
 	r.skipUnreachable()
 
 	// Step 4 of seed 000: the member we flush from must be primary.
+	if err := r.mark(ctx, StepPrimary); err != nil {
+		return phase(StepPrimary, err)
+	}
 	if !p.SwitchPrimary {
 		r.record(p.Member, StepPrimary, Skipped, r.cfg.Now(), "already primary")
 	} else if err := r.onMember(ctx, p.Member, StepPrimary, "switch primary of "+r.peering, r.switchPrimary); err != nil {
 		return phase(StepPrimary, err)
 	}
 	// Step 5: flush.
+	if err := r.mark(ctx, StepFlush); err != nil {
+		return phase(StepFlush, err)
+	}
 	if err := r.onMember(ctx, p.Member, StepFlush, "flush gateway peering "+r.peering, r.flush); err != nil {
 		return phase(StepFlush, err)
 	}
 	// Steps 6 and 7: disable and enable apic-gw-service on every member, then the log line.
 	var cycleErr, logErr error
 	var mu sync.Mutex
+	_ = r.mark(ctx, StepCycle)
 	r.each(ctx, len(all), r.cfg.MaxConcurrency, func(ctx context.Context, i int) {
 		pod := all[i]
 		var baseline []string
@@ -532,10 +548,12 @@ func (r *Runner) execute(ctx context.Context, p Plan) error {
 		return phase(StepWaitingLog, logErr)
 	}
 	// Step 9 (optional) and the heartbeat: the re-registration.
+	_ = r.mark(ctx, StepRegistration)
 	if err := r.registration(ctx, all); err != nil {
 		return phase(StepRegistration, err)
 	}
 	var healthErr error
+	_ = r.mark(ctx, StepHealth)
 	r.each(ctx, len(all), r.cfg.MaxConcurrency, func(ctx context.Context, i int) {
 		if err := r.onMember(ctx, all[i], StepHealth, "check gateway peering "+r.peering, r.health); err != nil {
 			mu.Lock()

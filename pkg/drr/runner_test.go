@@ -206,9 +206,9 @@ func TestPreflightRefuses(t *testing.T) {
 		{name: "member not ready", setup: func(f *fixture) { f.members[1].Ready, f.members[1].NotReadyReason = false, "node down" },
 			code: exitcode.Refused, message: "member gw-1 is not Ready (node down)"},
 		{name: "wrong password", setup: func(f *fixture) { f.creds.Password = "wrong" },
-			code: exitcode.Error, message: "check Secret apic/gw-admin"},
+			code: exitcode.Refused, message: "check Secret apic/gw-admin"},
 		{name: "wrong password is not forceable", setup: func(f *fixture) { f.creds.Password = "wrong" }, force: true,
-			code: exitcode.Error, message: "login failed"},
+			code: exitcode.Refused, message: "login failed"},
 		{name: "wrong domain", setup: func(f *fixture) {}, code: exitcode.Refused, message: "does not exist"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,9 +218,21 @@ func TestPreflightRefuses(t *testing.T) {
 			if tt.name == "wrong domain" {
 				cfg.Domain = "nosuch"
 			}
+			opens := 0
+			var mu sync.Mutex
+			open := cfg.Open
+			cfg.Open = func(ctx context.Context, m Member) (*datapower.Session, error) {
+				mu.Lock()
+				opens++
+				mu.Unlock()
+				return open(ctx, m)
+			}
 			rep, err := run(t, cfg)
 			if err == nil {
 				t.Fatal("want refusal")
+			}
+			if strings.HasPrefix(tt.name, "wrong password") && opens != 1 {
+				t.Errorf("a rejected login was tried on %d members, want 1 (failed logins count against the account)", opens)
 			}
 			if got := exitcode.FromError(err); got != tt.code {
 				t.Errorf("exit %s, want %s (%v)", got, tt.code, err)

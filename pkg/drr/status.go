@@ -16,16 +16,17 @@ import (
 // that cannot be read is listed in Errors; a rejected login is an error.
 func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 	rep := &StatusReport{Gateway: cfg.Gateway, Namespace: cfg.Namespace, Context: cfg.Context, Domain: cfg.Domain,
-		Rows: []StatusRow{}, Quorum: []PeeringQuorum{}}
+		Rows: []StatusRow{}, Quorum: []PeeringQuorum{}, Services: []ServiceState{}}
 	r := New(cfg)
 	defer r.Close()
 	type view struct {
-		rows   []datapower.PeeringStatus
-		owners map[string]string
-		err    error
+		rows    []datapower.PeeringStatus
+		owners  map[string]string
+		service *datapower.GatewayService
+		err     error
 	}
 	views := make([]view, len(cfg.Members))
-	r.each(ctx, len(cfg.Members), cfg.MaxConcurrency, func(ctx context.Context, i int) {
+	read := func(ctx context.Context, i int) {
 		m := cfg.Members[i]
 		v := &views[i]
 		s, err := cfg.Open(ctx, m)
@@ -52,20 +53,40 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 			v.err = err
 			return
 		}
-		v.rows, v.err = datapower.ParsePeeringStatus(out)
-	})
+		if v.rows, v.err = datapower.ParsePeeringStatus(out); v.err != nil {
+			return
+		}
+		// admin-state from the device: a member left with apic-gw-service disabled.
+		if out, err := s.Run(ctx, datapower.ShowAPICGatewayService); err == nil {
+			if gs, err := datapower.ParseGatewayService(out); err == nil {
+				v.service = &gs
+			}
+		}
+	}
+	// One member first: a rejected login stops there (failed logins count against the account).
+	if len(cfg.Members) > 0 {
+		read(ctx, 0)
+		if errors.Is(views[0].err, datapower.ErrLoginFailed) {
+			return nil, exitcode.Newf(exitcode.Refused, "member %s: %v", cfg.Members[0].Pod, views[0].err)
+		}
+	}
+	r.each(ctx, max(len(cfg.Members)-1, 0), cfg.MaxConcurrency, func(ctx context.Context, i int) { read(ctx, i+1) })
 	var quorumRows []datapower.PeeringStatus
 	for i, v := range views {
 		m := cfg.Members[i]
 		if v.err != nil {
 			if errors.Is(v.err, datapower.ErrLoginFailed) {
-				return nil, exitcode.Newf(exitcode.Error, "member %s: %v", m.Pod, v.err)
+				return nil, exitcode.Newf(exitcode.Refused, "member %s: %v", m.Pod, v.err)
 			}
 			rep.Errors = append(rep.Errors, fmt.Sprintf("member %s: %v", m.Pod, v.err))
 			continue
 		}
 		if quorumRows == nil {
 			quorumRows = v.rows
+		}
+		if v.service != nil {
+			rep.Services = append(rep.Services, ServiceState{Member: m.Pod, AdminState: v.service.AdminState,
+				State: v.service.State, Registration: v.service.RegistrationState})
 		}
 		own := 0
 		for _, row := range v.rows {
@@ -100,9 +121,24 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 	return rep, nil
 }
 
-// Healthy reports whether every member answered and every peering object has quorum.
+// Judge fills LeftBehind and Fix from the journal (set DRR first) and the members' apic-gw-service.
+func (s *StatusReport) Judge() {
+	admin := map[string]string{}
+	var members []string
+	for _, sv := range s.Services {
+		admin[sv.Member] = sv.AdminState
+		members = append(members, sv.Member)
+	}
+	s.LeftBehind = Left(s.DRR, admin, members)
+	if len(s.LeftBehind) > 0 {
+		s.Fix = FinishCommand(s.Gateway, s.Namespace, s.Context)
+	}
+}
+
+// Healthy reports whether every member answered, every peering object has quorum and no DRR was
+// left unfinished.
 func (s *StatusReport) Healthy() bool {
-	if len(s.Errors) > 0 {
+	if len(s.Errors) > 0 || len(s.LeftBehind) > 0 {
 		return false
 	}
 	for _, q := range s.Quorum {

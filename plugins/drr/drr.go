@@ -5,6 +5,7 @@ package drr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,7 @@ type Options struct {
 	APIManagerURL       string
 	APIManagerSecret    string
 	Catalog             string
+	ForceUnlock         bool
 
 	// Dependencies, replaced in tests.
 
@@ -128,11 +130,20 @@ Kubernetes deployment", section "Triggering an outage-less DRR"):
 A summary table (member x step: PASSED, FAILED or SKIPPED with the time taken) goes to stdout,
 progress to stderr. -o json|yaml prints a DRRReport document (apiVersion
 apic.kubectl-apic.io/v1alpha1; fields in docs/drr-schema.md). Exit codes: 5 refused by
-pre-flight (nothing changed), 20 switch-primary, 21 flush, 22 cycle-gw-service or waiting-log,
-23 registration or peering-health failed. Re-running after a failure is safe and completes the DRR.
+pre-flight (nothing changed: lost quorum, a member not Ready, a rejected login, another DRR of the
+gateway running), 20 switch-primary, 21 flush, 22 cycle-gw-service or waiting-log, 23 registration
+or peering-health failed, 130 interrupted. Re-running after a failure is safe and completes the DRR.
+
+One DRR per gateway: a run takes the Lease apic-drr-<gateway> in the gateway's namespace before it
+attaches to any console (a second run is refused, naming the holder; --force-unlock takes over a
+lease whose run is gone) and keeps a journal there: the step it reached, whether it flushed the
+peering, how it ended. A gateway whose DRR was interrupted or failed after the flush is reported by
+--status and by kubectl apic status --peering, with the command that finishes it (a re-run).
 
 --status only reads: every member's row of show gateway-peering-status for every peering object,
-and each peering's quorum (exit 4 if a peering lost quorum, 3 if a member could not be read).`
+each peering's quorum, each member's apic-gw-service admin-state, and the journal (exit 4 if a
+peering lost quorum or the gateway was left mid-DRR, 3 if a member could not be read or has
+apic-gw-service disabled).`
 
 const examples = `  # See the peering status of every member, read-only
   %[1]s production-gw -n apic --status
@@ -195,6 +206,7 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	f.StringVar(&o.APIManagerURL, "api-manager-url", "", "Platform API URL of API Manager, to trigger the re-registration by a catalog edit (not tested on the lab)")
 	f.StringVar(&o.APIManagerSecret, "api-manager-secret", "", "Secret (in the gateway's namespace) with key \"token\": a bearer token for --api-manager-url")
 	f.StringVar(&o.Catalog, "catalog", "", "ORG/CATALOG whose settings to edit with --api-manager-url")
+	f.BoolVar(&o.ForceUnlock, "force-unlock", false, "Take the gateway's DRR lease even from a live holder (only once you are sure that run is gone)")
 	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-drr", o.IOStreams))
 	return cmd
 }
@@ -216,8 +228,8 @@ func (o *Options) Validate() error {
 		return err
 	}
 	switch {
-	case o.Status && (o.DryRun || o.Force || o.PrimaryMember != ""):
-		return exitcode.UsageErrorf("--status only reads; it takes none of --dry-run, --force, --primary-member")
+	case o.Status && (o.DryRun || o.Force || o.PrimaryMember != "" || o.ForceUnlock):
+		return exitcode.UsageErrorf("--status only reads; it takes none of --dry-run, --force, --primary-member, --force-unlock")
 	case o.MaxConcurrency < 0:
 		return exitcode.UsageErrorf("--max-concurrency must be 0 (all) or more")
 	case o.RegistrationTimeout <= 0 || o.CommandTimeout <= 0 || o.PollInterval <= 0:
@@ -273,8 +285,32 @@ func (o *Options) Run(ctx context.Context) error {
 			return s, nil
 		},
 	}
-	if o.Status {
-		return o.runStatus(ctx, cfg)
+	var guard *pdrr.Guard
+	var prev pdrr.Journal
+	if o.Status || o.DryRun {
+		if prev, err = o.readJournal(ctx, gw, rep); err != nil {
+			return err
+		}
+		if o.Status {
+			return o.runStatus(ctx, cfg, prev)
+		}
+		if prev.Unfinished() {
+			rep.Warnf("gateway %s/%s was left mid-DRR (%s): a run finishes it", gw.Namespace, gw.Name, prev.Describe())
+		}
+	} else {
+		if guard, err = o.takeLease(ctx, gw, rep); err != nil {
+			return err
+		}
+		defer func() {
+			if err := guard.Release(ctx); err != nil {
+				rep.Warnf("releasing lease %s: %v", pdrr.LeaseName(gw.Name), err)
+			}
+		}()
+		prev = guard.Previous()
+		var cancel context.CancelFunc
+		ctx, cancel = keep(ctx, guard)
+		defer cancel()
+		cfg.Journal = guard
 	}
 	if o.APIManagerURL != "" {
 		token, err := o.apiManagerToken(ctx, gw.Namespace)
@@ -310,7 +346,17 @@ func (o *Options) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	return o.finish(r, r.Execute(ctx, plan), false)
+	if err := guard.Start(ctx, r.Report().Peering); err != nil {
+		return err
+	}
+	err = r.Execute(ctx, plan)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = fmt.Errorf("%w (%v)", err, cause) // the lease was lost
+	}
+	if jerr := guard.Finish(ctx, err); jerr != nil {
+		rep.Warnf("could not record the outcome in the DRR journal (lease %s): %v", pdrr.LeaseName(gw.Name), jerr)
+	}
+	return o.finish(r, o.leftHint(err, gw, r.Report(), prev), false)
 }
 
 // finish prints the report and returns err (already carrying its exit code).
@@ -323,6 +369,9 @@ func (o *Options) finish(r *pdrr.Runner, err error, preflightOnly bool) error {
 		return err
 	}
 	if preflightOnly && err != nil {
+		if len(report.Preflight.Members) == 0 {
+			return err // refused before any member was read (a rejected login): the error says it all
+		}
 		if perr := o.renderPreflight(report); perr != nil {
 			return perr
 		}
@@ -349,11 +398,13 @@ func (o *Options) renderPlan(r *pdrr.Report) error {
 	return printers.RenderSections(o.Out, []printers.Table{preflightTable(r), planTable(r)}, o.Print.IsWide(), o.style())
 }
 
-func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config) error {
+func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config, j pdrr.Journal) error {
 	st, err := pdrr.Status(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	st.DRR = j
+	st.Judge()
 	if err := o.Print.Print(o.Out, StatusKind, st, o.style(), statusTables(st)...); err != nil {
 		return err
 	}
@@ -361,6 +412,12 @@ func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config) error {
 		if !q.HasQuorum {
 			return cli.Silent(exitcode.Critical)
 		}
+	}
+	if j.Unfinished() {
+		return exitcode.Newf(exitcode.Critical, "gateway %s/%s was left mid-DRR: finish it with %s", st.Namespace, st.Gateway, st.Fix)
+	}
+	if len(st.LeftBehind) > 0 {
+		return exitcode.Newf(exitcode.Degraded, "%s: finish it with %s", strings.Join(st.LeftBehind, "; "), st.Fix)
 	}
 	if len(st.Errors) > 0 {
 		return exitcode.Newf(exitcode.Degraded, "%s", strings.Join(st.Errors, "; "))

@@ -57,6 +57,12 @@ type result struct {
 // runCmd runs the command in-process against the lab; mod may replace dependencies.
 func runCmd(t *testing.T, l *lab.Lab, mod func(*Options), args ...string) result {
 	t.Helper()
+	return runCmdCtx(t, l, context.Background(), mod, args...)
+}
+
+// runCmdCtx is runCmd under ctx (a cancel is the user's Ctrl-C).
+func runCmdCtx(t *testing.T, l *lab.Lab, parent context.Context, mod func(*Options), args ...string) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	o := NewOptions(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
 	if mod != nil {
@@ -64,7 +70,7 @@ func runCmd(t *testing.T, l *lab.Lab, mod func(*Options), args ...string) result
 	}
 	cmd := NewCommandWithOptions("kubectl apic drr", o)
 	cmd.SetArgs(append([]string{"--kubeconfig", l.Kubeconfig(), "--context", "dc1", "-n", "apic"}, args...))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(parent, 2*time.Minute)
 	defer cancel()
 	code := cli.Execute(ctx, cmd, o.IOStreams)
 	return result{out.String(), errOut.String(), exitcode.Code(code)}
@@ -152,7 +158,9 @@ func TestLabTableSummaryAndStatus(t *testing.T) {
 		t.Errorf("primary %s", p)
 	}
 	st := runCmd(t, l, nil, gw3, "--status")
-	if st.code != exitcode.OK || strings.Count(st.out, "\n"+gw3+"-") != 15 || !strings.Contains(st.out, "QUORUM") {
+	// 3 members x 5 peering objects, then each member's apic-gw-service.
+	if st.code != exitcode.OK || strings.Count(st.out, "\n"+gw3+"-") != 18 || !strings.Contains(st.out, "QUORUM") ||
+		!strings.Contains(st.out, "APIC-GW-SERVICE") {
 		t.Errorf("--status exit %s:\n%s\n%s", st.code, st.out, st.errOut)
 	}
 }
@@ -247,12 +255,13 @@ func TestLabWrongCredentialsNameTheSecret(t *testing.T) {
 			return attach(ctx, site, tg)
 		}
 	}, gw3, "--yes")
-	if res.code != exitcode.Error || !strings.Contains(res.errOut, "Secret apic/gw-admin") || !strings.Contains(res.errOut, "login failed") {
+	if res.code != exitcode.Refused || !strings.Contains(res.errOut, "Secret apic/gw-admin") || !strings.Contains(res.errOut, "login failed") {
 		t.Errorf("exit %s:\n%s", res.code, res.errOut)
 	}
 	// The wrong user, with the right Secret, says the same.
 	res = runCmd(t, l, nil, gw3, "--yes", "--admin-user", "operator")
-	if res.code != exitcode.Error || !strings.Contains(res.errOut, `user "operator"`) || !strings.Contains(res.errOut, "Secret apic/gw-admin") {
+	if res.code != exitcode.Refused || !strings.Contains(res.errOut, `user "operator"`) || !strings.Contains(res.errOut, "Secret apic/gw-admin") ||
+		strings.Contains(res.out, "quorum LOST") {
 		t.Errorf("exit %s:\n%s", res.code, res.errOut)
 	}
 }

@@ -112,6 +112,20 @@ func statusTables(st *pdrr.StatusReport) []printers.Table {
 			strconv.Itoa(q.Needed), orDash(q.Primary), status, orDash(q.Reason)})
 	}
 	tables := []printers.Table{rows, quorum}
+	if len(st.Services) > 0 {
+		svc := printers.Table{Title: "APIC-GW-SERVICE", Headers: []string{"Member", "Admin State", "State", "Registration"}}
+		for _, s := range st.Services {
+			svc.Rows = append(svc.Rows, []string{s.Member, orDash(s.AdminState), orDash(s.State), orDash(s.Registration)})
+		}
+		tables = append(tables, svc)
+	}
+	if len(st.LeftBehind) > 0 {
+		left := printers.Table{Title: "LEFT MID-DRR: finish it with " + st.Fix, Headers: []string{"What"}}
+		for _, l := range st.LeftBehind {
+			left.Rows = append(left.Rows, []string{l})
+		}
+		tables = append(tables, left)
+	}
 	if len(st.Errors) > 0 {
 		errs := printers.Table{Title: "UNREADABLE", Headers: []string{"Error"}}
 		for _, e := range st.Errors {

@@ -3,15 +3,20 @@ package status
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
+	pdrr "github.com/kubectl-apic/kubectl-apic/pkg/drr"
 	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
+	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 )
@@ -20,46 +25,74 @@ import (
 // every peering object (gwd, tms, subs, rate-limit, api-probe) with primary, link and pending updates.
 const ShowPeeringStatus = "show gateway-peering-status"
 
+// Finding codes of --peering about kubectl apic drr.
+const (
+	FindingDRRUnfinished          = "DRRUnfinished"
+	FindingGatewayServiceDisabled = "GatewayServiceDisabled"
+	FindingDRRInProgress          = "DRRInProgress"
+	FindingDRRUnknown             = "DRRJournalUnreadable"
+)
+
 // peeringCommandTimeout bounds each CLI step of --peering.
 const peeringCommandTimeout = 20 * time.Second
 
-// PeeringReader reads the gateway-peering status seen by one gateway pod.
-type PeeringReader func(ctx context.Context, s *kube.Site, namespace, pod string, creds datapower.Credentials, domain string) ([]datapower.PeeringStatus, error)
+// PeeringReader reads the gateway-peering status seen by one gateway pod, and its apic-gw-service
+// admin-state.
+type PeeringReader func(ctx context.Context, s *kube.Site, namespace, pod string, creds datapower.Credentials, domain string) PeeringRead
 
 // AttachPeeringReader logs in to the pod's DataPower console through pods/attach (pkg/datapower's
-// transport), switches to domain and runs ShowPeeringStatus; it changes nothing. Closing the session
-// detaches (never Ctrl-D).
-func AttachPeeringReader(ctx context.Context, s *kube.Site, namespace, pod string, creds datapower.Credentials, domain string) ([]datapower.PeeringStatus, error) {
+// transport), switches to domain and runs ShowPeeringStatus, then `show apic-gw-service` for its
+// admin-state (a member left disabled by a DRR); it changes nothing. Closing the session detaches
+// (never Ctrl-D).
+func AttachPeeringReader(ctx context.Context, s *kube.Site, namespace, pod string, creds datapower.Credentials, domain string) PeeringRead {
 	conn, err := datapower.Attach(ctx, s.Config, s.Kube, datapower.AttachTarget{Namespace: namespace, Pod: pod})
 	if err != nil {
-		return nil, err
+		return PeeringRead{Err: err}
 	}
 	sess, err := datapower.Open(ctx, conn, creds, datapower.Options{CommandTimeout: peeringCommandTimeout})
 	if err != nil {
 		_ = conn.Close()
-		return nil, err
+		return PeeringRead{Err: err}
 	}
 	defer func() { _ = sess.Close() }()
 	if domain != "" {
 		if err := sess.Switch(ctx, domain); err != nil {
-			return nil, err
+			return PeeringRead{Err: err}
 		}
 	}
 	out, err := sess.Run(ctx, ShowPeeringStatus)
 	if err != nil {
-		return nil, err
+		return PeeringRead{Err: err}
 	}
-	return datapower.ParsePeeringStatus(out)
+	rd := PeeringRead{}
+	if rd.Statuses, rd.Err = datapower.ParsePeeringStatus(out); rd.Err != nil {
+		return rd
+	}
+	if out, err := sess.Run(ctx, datapower.ShowAPICGatewayService); err == nil {
+		if gs, err := datapower.ParseGatewayService(out); err == nil {
+			rd.AdminState = gs.AdminState
+		}
+	}
+	return rd
+}
+
+// DRRRead is a gateway's DRR journal (the lease kubectl apic drr keeps), or why it could not be read.
+type DRRRead struct {
+	Journal pdrr.Journal
+	Err     error
 }
 
 // readPeering reads every member of every gateway in snap, all in parallel.
-func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory.Snapshot) map[string]map[string]PeeringRead {
+func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory.Snapshot, drr map[string]DRRRead) map[string]map[string]PeeringRead {
 	out := map[string]map[string]PeeringRead{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, gw := range snap.ObjectsOf(apic.GatewayClusterKind) {
 		key := gw.Namespace() + "/" + gw.Name()
 		out[key] = map[string]PeeringRead{}
+		if drr[key].Journal.InProgress() {
+			continue // a DRR drives these consoles now: typing into them would interleave with it
+		}
 		pods := gatewayPods(snap, gw)
 		creds, err := o.credentials(ctx, s, gw)
 		for _, p := range pods {
@@ -74,9 +107,9 @@ func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				st, err := o.ReadPeering(ctx, s, p.Namespace, p.Name, creds, o.PeeringDomain)
+				rd := o.ReadPeering(ctx, s, p.Namespace, p.Name, creds, o.PeeringDomain)
 				mu.Lock()
-				out[key][p.Name] = PeeringRead{Statuses: st, Err: err}
+				out[key][p.Name] = rd
 				mu.Unlock()
 			}()
 		}
@@ -111,4 +144,52 @@ func (o *Options) credentials(ctx context.Context, s *kube.Site, gw apic.Object)
 		return datapower.Credentials{}, fmt.Errorf("secret %s/%s has no key \"password\"", gw.Namespace(), name)
 	}
 	return datapower.Credentials{Username: "admin", Password: string(pw)}, nil
+}
+
+// readDRR reads the DRR journal of every gateway in snap (kubectl apic drr's lease).
+func readDRR(ctx context.Context, s *kube.Site, snap *inventory.Snapshot, now time.Time) map[string]DRRRead {
+	out := map[string]DRRRead{}
+	for _, gw := range snap.ObjectsOf(apic.GatewayClusterKind) {
+		j, err := pdrr.ReadJournal(ctx, s.Kube, gw.Namespace(), gw.Name(), now)
+		if err != nil {
+			err = explain.Error(err, s.Name, coordinationv1.SchemeGroupVersion.WithResource("leases"), "get")
+		}
+		out[gw.Namespace()+"/"+gw.Name()] = DRRRead{Journal: j, Err: err}
+	}
+	return out
+}
+
+// drrFindings reports a gateway left mid-DRR: the journal says a DRR flushed its peering and did
+// not finish, or a member's apic-gw-service is disabled; and a DRR running now.
+func drrFindings(site string, gw apic.Object, d DRRRead, reads map[string]PeeringRead) []hastate.Finding {
+	var fs []hastate.Finding
+	fix := pdrr.FinishCommand(gw.Name(), gw.Namespace(), site)
+	if d.Err != nil {
+		fs = append(fs, hastate.Finding{Severity: hastate.Info, Code: FindingDRRUnknown, Subsystem: apic.Gateway, Site: site,
+			Message: fmt.Sprintf("%s: cannot read lease %s (kubectl apic drr's journal), so an unfinished DRR would not be seen: %v", gw.Ref(), pdrr.LeaseName(gw.Name()), d.Err)})
+	}
+	j := d.Journal
+	if j.InProgress() {
+		return append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingDRRInProgress, Subsystem: apic.Gateway, Site: site,
+			Message: fmt.Sprintf("%s: a DRR is running (%s holds lease %s): its members' consoles were not read; look again when it ends", gw.Ref(), j.Holder, pdrr.LeaseName(gw.Name()))})
+	}
+	if j.Unfinished() {
+		fs = append(fs, hastate.Finding{Severity: hastate.Critical, Code: FindingDRRUnfinished, Subsystem: apic.Gateway, Site: site,
+			Message: fmt.Sprintf("%s was left mid-DRR: %s; the run recorded flushing gateway peering %s (before sending it) and no run finished the DRR since, so the gateway service may hold no configuration from the management server",
+				gw.Ref(), j.Describe(), j.Peering),
+			Fix: fix})
+	}
+	pods := make([]string, 0, len(reads))
+	for p := range reads {
+		pods = append(pods, p)
+	}
+	sort.Strings(pods)
+	for _, p := range pods {
+		if strings.EqualFold(reads[p].AdminState, "disabled") {
+			fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingGatewayServiceDisabled, Subsystem: apic.Gateway, Site: site,
+				Message: fmt.Sprintf("%s member %s: apic-gw-service admin-state is disabled (show apic-gw-service): it is not registered with the management server", gw.Ref(), p),
+				Fix:     fix})
+		}
+	}
+	return fs
 }

@@ -199,12 +199,16 @@ type SiteInput struct {
 	// Peering is the `show gateway-peering-status` of each gateway member, keyed by
 	// namespace/gateway then pod; nil without --peering.
 	Peering map[string]map[string]PeeringRead
+	// DRR is each gateway's DRR journal, keyed by namespace/gateway; nil without --peering.
+	DRR map[string]DRRRead
 }
 
 // PeeringRead is one member's peering status, or why it could not be read.
 type PeeringRead struct {
 	Statuses []datapower.PeeringStatus
-	Err      error
+	// AdminState is the member's apic-gw-service admin-state ("" when not read).
+	AdminState string
+	Err        error
 }
 
 // BuildOptions tune the verdict.
@@ -265,6 +269,9 @@ func Build(sites []SiteInput, opts BuildOptions) Report {
 			if reads, ok := in.Peering[o.Namespace()+"/"+o.Name()]; ok {
 				gi.Peering = peeringInfo(reads)
 				findings = append(findings, peeringFindings(in.Name, o, gi.Peering)...)
+			}
+			if d, ok := in.DRR[o.Namespace()+"/"+o.Name()]; ok {
+				findings = append(findings, drrFindings(in.Name, o, d, in.Peering[o.Namespace()+"/"+o.Name()])...)
 			}
 			sr.Gateways = append(sr.Gateways, gi)
 			if n := max(gi.Replicas, len(gi.Pods)); n < 3 {

@@ -239,7 +239,8 @@ func (o *Options) readSite(ctx context.Context, s *kube.Site) SiteInput {
 	in := SiteInput{Name: s.Name, Server: s.Server, Namespace: req.Namespace}
 	in.Snapshot, in.Err = o.Read(ctx, inventory.ClientsOf(s), req)
 	if in.Err == nil && o.Peering {
-		in.Peering = o.readPeering(ctx, s, in.Snapshot)
+		in.DRR = readDRR(ctx, s, in.Snapshot, time.Now())
+		in.Peering = o.readPeering(ctx, s, in.Snapshot, in.DRR)
 	}
 	return in
 }

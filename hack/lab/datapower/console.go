@@ -194,7 +194,11 @@ func (g *Group) input(m *member, line string, t *terminal, creds Credentials) er
 		t.print("Password: ")
 		return nil
 	case stagePassword:
-		if c.user != creds.Username || line != creds.Password {
+		password := creds.Password
+		if g.password != "" {
+			password = g.password
+		}
+		if c.user != creds.Username || line != password {
 			c.failures++
 			c.stage, c.user = stageLogin, ""
 			// IBM documents no sample of a failed console login; we print this line and

@@ -258,3 +258,23 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("fault survived ClearFaults:\n%s", out)
 	}
 }
+
+// A device whose password was changed without its Secret rejects the Secret's password and accepts
+// its own, until the consoles follow the Secret again.
+func TestConsoleDevicePassword(t *testing.T) {
+	g := newTestGroup(GroupOptions{})
+	g.SetDevicePassword("rotated")
+	out, _ := session(t, g, "gw-0", login, false)
+	if !strings.Contains(out, "% Login failed") || strings.Contains(out, "Welcome") {
+		t.Errorf("the Secret's password logged in after rotation:\n%s", out)
+	}
+	out, _ = session(t, g, "gw-1", "\nadmin\nrotated\n", false)
+	if !strings.Contains(out, "Welcome") {
+		t.Errorf("the device's own password did not log in:\n%s", out)
+	}
+	g.SetDevicePassword("")
+	out, _ = session(t, g, "gw-2", login, false)
+	if !strings.Contains(out, "Welcome") {
+		t.Errorf("after restoring, the Secret's password did not log in:\n%s", out)
+	}
+}

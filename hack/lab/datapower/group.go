@@ -103,6 +103,9 @@ type Group struct {
 	generation int
 	summary    string
 	tid        int
+	// password, when set, is the admin password the device accepts instead of the one Serve is
+	// given (the Secret's): a device whose password was changed without its Secret.
+	password string
 }
 
 // NewGroup returns a registered peer group with no members.
@@ -279,6 +282,15 @@ func (g *Group) Webhook() bool {
 	}
 	g.register("webhook")
 	return true
+}
+
+// SetDevicePassword makes every member's console accept password instead of the credentials
+// Serve is given (the Secret's), as when someone changes the DataPower admin password without
+// updating the Secret; "" makes the consoles follow the Secret again.
+func (g *Group) SetDevicePassword(password string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.password = password
 }
 
 // FailCommand makes every command on pod that starts with commandPrefix print message (a DataPower

@@ -61,6 +61,8 @@ func TestFaultArguments(t *testing.T) {
 		{[]string{"fail-command", "dc1", "gw", "pod", "show"}, ""},
 		{[]string{"fail-command", "dc1", "gw", "pod", "show", "% boom"}, ""},
 		{[]string{"fail-command", "dc1", "gw", "pod", "show", "% boom", "extra"}, "usage: fault fail-command <site> <gateway> <pod> <prefix> [message]"},
+		{[]string{"rotate-password", "dc1", "production-gw"}, ""},
+		{[]string{"rotate-password", "dc1"}, "usage: fault rotate-password <site> <gateway>"},
 		{[]string{"explode"}, `unknown fault "explode"`},
 	}
 	for _, tt := range tests {
