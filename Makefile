@@ -14,7 +14,7 @@ TOOLS     := $(shell $(GO) env GOPATH)/bin
 # ~/.cache/kubectl-apic and reused; hack/control-plane.sh prints its bin directory.
 CONTROL_PLANE = $(shell hack/control-plane.sh)
 
-.PHONY: release-check release-snapshot all build test test-unit test-integration lint control-plane clean
+.PHONY: release-check release-snapshot krew-tools all build test test-unit test-integration lint control-plane clean
 
 all: build
 
@@ -62,9 +62,12 @@ $(GORELEASER):
 release-check: $(GORELEASER) ## goreleaser check
 	$(GORELEASER) check
 
-release-snapshot: $(GORELEASER) ## Release archives, checksums and krew manifests into dist/, offline
+release-snapshot: $(GORELEASER) ## Release archives, checksums and the krew manifest into dist/, offline
 	$(GORELEASER) check
 	$(GORELEASER) release --snapshot --clean --parallelism 2
+
+krew-tools: ## Build (or reuse) the real krew and validate-krew-manifest the packaging test runs
+	hack/krew-tools.sh
 
 # --- The lab: a SIMULATOR of a two-site API Connect installation (hack/lab) -------------------------
 LAB_DIR ?= .lab

@@ -1,10 +1,20 @@
-// Package krew holds the krew plugin manifests and the tests of what we ship: the manifests against
-// krew's rules (sigs.k8s.io/krew is not served by the Go module proxy, so the rules are restated here
-// from krew's validation), and the release archives installed both ways — plain names, and krew's
-// names plus the umbrella — and run through the real kubectl, including completion.
+// Package krew tests what we ship, installed the way SREs install kubectl plugins. The release
+// archives and the krew manifest come from `make release-snapshot` (goreleaser, offline, into dist/;
+// nothing committed carries a sha256). They are checked with krew's own validate-krew-manifest and
+// installed with the real krew (sigs.k8s.io/krew v0.5.0, built by hack/krew-tools.sh) and run
+// through the real /usr/bin/kubectl:
 //
-// The archives come from `make release-snapshot` (goreleaser, offline). Set KUBECTL_APIC_DIST to its
-// dist/ directory to reuse a build; otherwise the test runs it (several minutes).
+//   - the one krew plugin `apic` (the kubectl-apic-suite archive: the umbrella and every plugin
+//     binary), installed into an empty KREW_ROOT with `kubectl krew install --manifest --archive`,
+//     and from a local index over HTTP so that `kubectl krew upgrade` really runs;
+//   - the per-plugin archives, and the suite archive, unpacked onto PATH.
+//
+// Every command's --help runs through kubectl and must show the command as the user typed it;
+// completion runs through `kubectl __complete` against the real apiserver (internal/testenv).
+//
+// KUBECTL_APIC_DIST names dist/ of a `make release-snapshot` (.ci/run sets it); otherwise the test
+// runs it (several minutes). KREW_TOOLS names hack/krew-tools.sh's directory; otherwise the test runs
+// the script (cached after the first build).
 package krew
 
 import (
@@ -17,38 +27,46 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/plugins/drr"
+	"github.com/kubectl-apic/kubectl-apic/plugins/failover"
+	"github.com/kubectl-apic/kubectl-apic/plugins/spread"
+	"github.com/kubectl-apic/kubectl-apic/plugins/status"
+	"github.com/kubectl-apic/kubectl-apic/plugins/umbrella"
 )
 
-// Manifest is the part of krew's Plugin (krew.googlecontainertools.github.com/v1alpha2) we check.
+// Manifest is the part of krew's Plugin (krew.googlecontainertools.github.com/v1alpha2) we check
+// beyond what krew's validator checks.
 type Manifest struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
+	Metadata struct {
 		Name string `json:"name"`
 	} `json:"metadata"`
 	Spec struct {
 		Version          string     `json:"version"`
-		Homepage         string     `json:"homepage"`
 		ShortDescription string     `json:"shortDescription"`
 		Description      string     `json:"description"`
+		Caveats          string     `json:"caveats"`
 		Platforms        []Platform `json:"platforms"`
 	} `json:"spec"`
 }
@@ -61,128 +79,39 @@ type Platform struct {
 	Selector struct {
 		MatchLabels map[string]string `json:"matchLabels"`
 	} `json:"selector"`
-	Files []struct {
-		From string `json:"from"`
-		To   string `json:"to"`
-	} `json:"files"`
 }
 
-var plugins = []string{"apic", "apic-status", "apic-failover", "apic-drr", "apic-spread"}
-
-var (
-	semverV   = regexp.MustCompile(`^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	nameRule  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`)
-)
-
-// validate restates krew's manifest rules (krew's pkg/index/validation).
-func validate(file string, m Manifest) []string {
-	var errs []string
-	bad := func(f string, a ...any) { errs = append(errs, fmt.Sprintf("%s: %s", file, fmt.Sprintf(f, a...))) }
-	if m.APIVersion != "krew.googlecontainertools.github.com/v1alpha2" || m.Kind != "Plugin" {
-		bad("apiVersion/kind = %s/%s", m.APIVersion, m.Kind)
-	}
-	if want := strings.TrimSuffix(filepath.Base(file), ".yaml"); m.Metadata.Name != want {
-		bad("metadata.name %q does not match the file name %q", m.Metadata.Name, want)
-	}
-	if !nameRule.MatchString(m.Metadata.Name) {
-		bad("invalid plugin name %q", m.Metadata.Name)
-	}
-	if !semverV.MatchString(m.Spec.Version) {
-		bad("version %q is not semver with a v prefix", m.Spec.Version)
-	}
-	sd := m.Spec.ShortDescription
-	if sd == "" || strings.ContainsAny(sd, "\r\n") || len(sd) > 255 {
-		bad("shortDescription must be one non-empty line: %q", sd)
-	}
-	if len(m.Spec.Platforms) == 0 {
-		bad("no platforms")
-	}
-	for i, p := range m.Spec.Platforms {
-		if !sha256Hex.MatchString(p.Sha256) {
-			bad("platforms[%d].sha256 %q is not lowercase 64-hex", i, p.Sha256)
-		}
-		if p.URI == "" || p.Bin == "" {
-			bad("platforms[%d] needs uri and bin", i)
-		}
-		if len(p.Selector.MatchLabels) == 0 {
-			bad("platforms[%d] has no selector", i)
-		}
-		for j := 0; j < i; j++ {
-			if overlap(p.Selector.MatchLabels, m.Spec.Platforms[j].Selector.MatchLabels) {
-				bad("platforms[%d] and [%d] have overlapping selectors %v / %v", j, i, m.Spec.Platforms[j].Selector.MatchLabels, p.Selector.MatchLabels)
-			}
-		}
-	}
-	return errs
-}
-
-// overlap: two matchLabels selectors can both match one platform when no key they share differs.
-func overlap(a, b map[string]string) bool {
-	for k, v := range a {
-		if w, ok := b[k]; ok && w != v {
-			return false
-		}
-	}
-	return true
-}
-
-func loadManifests(t *testing.T, dir string) map[string]Manifest {
-	t.Helper()
-	out := map[string]Manifest{}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m Manifest
-		if err := yaml.UnmarshalStrict(raw, &m); err != nil {
-			// krew manifests have more fields than we model; fall back to a lenient parse.
-			if err := yaml.Unmarshal(raw, &m); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-		}
-		out[f] = m
+// plugins are the suite's binaries besides the umbrella.
+func plugins() []string {
+	var out []string
+	for _, p := range umbrella.Plugins() {
+		out = append(out, p.Name)
 	}
 	return out
 }
 
-func TestCommittedManifests(t *testing.T) {
-	ms := loadManifests(t, ".")
-	var names []string
-	for f, m := range ms {
-		for _, e := range validate(f, m) {
-			t.Error(e)
+const releaseURL = "https://github.com/kubectl-apic/kubectl-apic/releases/download/"
+
+// Nothing committed may carry a sha256 that no archive has: manifests exist only in dist/.
+func TestNoCommittedChecksums(t *testing.T) {
+	sum := regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+	files, _ := filepath.Glob("*.yaml")
+	more, _ := filepath.Glob("../*.yaml")
+	for _, f := range append(append(files, more...), "../.krew.yaml") {
+		raw, err := os.ReadFile(f)
+		if os.IsNotExist(err) {
+			continue
 		}
-		names = append(names, m.Metadata.Name)
-	}
-	sort.Strings(names)
-	want := append([]string(nil), plugins...)
-	sort.Strings(want)
-	if strings.Join(names, ",") != strings.Join(want, ",") {
-		t.Errorf("krew/ has manifests %v, want %v", names, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Match(raw) {
+			t.Errorf("%s carries a sha256 sum: krew manifests are generated from the archives at release (dist/krew)", f)
+		}
 	}
 }
 
-func TestValidatorRejects(t *testing.T) {
-	var m Manifest
-	m.APIVersion, m.Kind = "krew.googlecontainertools.github.com/v1alpha2", "Plugin"
-	m.Metadata.Name = "apic-status"
-	m.Spec.Version = "0.1.0"
-	m.Spec.ShortDescription = "two\nlines"
-	p := Platform{URI: "u", Bin: "b", Sha256: "ABC"}
-	p.Selector.MatchLabels = map[string]string{"os": "linux"}
-	q := p
-	q.Selector.MatchLabels = map[string]string{"os": "linux", "arch": "amd64"}
-	m.Spec.Platforms = []Platform{p, q}
-	errs := strings.Join(validate("other.yaml", m), "\n")
-	for _, want := range []string{"does not match the file name", "not semver", "one non-empty line", "lowercase 64-hex", "overlapping selectors"} {
-		if !strings.Contains(errs, want) {
-			t.Errorf("validator did not report %q:\n%s", want, errs)
-		}
-	}
-}
+// --- what the release built ---------------------------------------------------------------------
 
 var distOnce struct {
 	sync.Once
@@ -194,20 +123,19 @@ var distOnce struct {
 func dist(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("packaging test: builds release archives (skipped with -short; run make test)")
+		t.Skip("packaging test: needs the release archives (skipped with -short; run make test)")
 	}
 	distOnce.Do(func() {
 		if d := os.Getenv("KUBECTL_APIC_DIST"); d != "" {
-			distOnce.dir = d
+			distOnce.dir, distOnce.err = filepath.Abs(d)
 			return
 		}
-		cmd := exec.Command("make", "-C", "..", "release-snapshot")
-		out, err := cmd.CombinedOutput()
+		out, err := exec.Command("make", "-C", "..", "release-snapshot").CombinedOutput()
 		if err != nil {
 			distOnce.err = fmt.Errorf("make release-snapshot: %v\n%s", err, out)
 			return
 		}
-		distOnce.dir = filepath.Join("..", "dist")
+		distOnce.dir, distOnce.err = filepath.Abs(filepath.Join("..", "dist"))
 	})
 	if distOnce.err != nil {
 		t.Fatal(distOnce.err)
@@ -215,40 +143,191 @@ func dist(t *testing.T) string {
 	return distOnce.dir
 }
 
-func TestGeneratedManifestsMatchArchives(t *testing.T) {
-	d := dist(t)
-	ms := loadManifests(t, filepath.Join(d, "krew"))
-	if len(ms) != len(plugins) {
-		t.Fatalf("dist/krew has %d manifests, want %d", len(ms), len(plugins))
+var toolsOnce struct {
+	sync.Once
+	dir string
+	err error
+}
+
+// krewTools returns the directory holding krew and validate-krew-manifest.
+func krewTools(t *testing.T) string {
+	t.Helper()
+	toolsOnce.Do(func() {
+		if d := os.Getenv("KREW_TOOLS"); d != "" {
+			toolsOnce.dir = d
+			return
+		}
+		cmd := exec.Command("../hack/krew-tools.sh")
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		out, err := cmd.Output()
+		if err != nil {
+			toolsOnce.err = fmt.Errorf("hack/krew-tools.sh: %v\n%s", err, errOut.String())
+			return
+		}
+		toolsOnce.dir = strings.TrimSpace(string(out))
+	})
+	if toolsOnce.err != nil {
+		t.Fatal(toolsOnce.err)
 	}
-	for f, m := range ms {
-		for _, e := range validate(f, m) {
-			t.Error(e)
+	return toolsOnce.dir
+}
+
+func loadManifest(t *testing.T, path string) Manifest {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Manifest
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return m
+}
+
+// suiteArchive is this platform's kubectl-apic-suite archive.
+func suiteArchive(t *testing.T, d string) string {
+	t.Helper()
+	return archive(t, d, "apic-suite")
+}
+
+// archive is this platform's archive kubectl-<name>_v..._<os>_<arch>.tar.gz.
+func archive(t *testing.T, d, name string) string {
+	t.Helper()
+	pattern := filepath.Join(d, fmt.Sprintf("kubectl-%s_v*_%s_%s.tar.gz", name, runtime.GOOS, runtime.GOARCH))
+	matches, _ := filepath.Glob(pattern)
+	if len(matches) != 1 {
+		t.Fatalf("want one archive %s, found %v", pattern, matches)
+	}
+	return matches[0]
+}
+
+// One krew manifest, for the one plugin apic, generated from the suite archives: what krew's
+// validator does not check (krew-index's rules, the archives' contents) is checked here, then
+// krew's validate-krew-manifest installs it for every platform.
+func TestManifest(t *testing.T) {
+	d := dist(t)
+	files, _ := filepath.Glob(filepath.Join(d, "krew", "*.yaml"))
+	if len(files) != 1 || filepath.Base(files[0]) != "apic.yaml" {
+		t.Fatalf("dist/krew has %v, want only apic.yaml: one krew plugin with subcommands", files)
+	}
+	m := loadManifest(t, files[0])
+	if sd := m.Spec.ShortDescription; len(sd) > 50 {
+		t.Errorf("shortDescription has %d characters, krew-index wants at most 50: %q", len(sd), sd)
+	}
+	for _, want := range []string{"get, list, watch", "patch", "pods/attach", "leases", "Secret", "kubectl_complete-apic"} {
+		if !strings.Contains(m.Spec.Caveats, want) {
+			t.Errorf("caveats do not mention %q (they name the cluster permissions each command needs):\n%s", want, m.Spec.Caveats)
 		}
-		if len(m.Spec.Platforms) != 6 {
-			t.Errorf("%s: %d platforms, want linux/darwin/windows × amd64/arm64", f, len(m.Spec.Platforms))
+	}
+	for _, p := range plugins() {
+		if !strings.Contains(m.Spec.Description, "kubectl apic "+p) {
+			t.Errorf("description does not name kubectl apic %s", p)
 		}
-		for _, p := range m.Spec.Platforms {
-			archive := filepath.Join(d, filepath.Base(p.URI))
-			raw, err := os.ReadFile(archive)
-			if err != nil {
-				t.Errorf("%s: archive of %s: %v", f, p.URI, err)
-				continue
-			}
-			sum := sha256.Sum256(raw)
-			if hex.EncodeToString(sum[:]) != p.Sha256 {
-				t.Errorf("%s: sha256 of %s does not match", f, archive)
-			}
-			names := archiveNames(t, archive, raw)
-			for _, want := range []string{"LICENSE", p.Bin} {
-				if !names[want] {
-					t.Errorf("%s: %s lacks %s (has %v)", f, archive, want, names)
-				}
-			}
-			if (p.Selector.MatchLabels["os"] == "windows") != strings.HasSuffix(archive, ".zip") {
-				t.Errorf("%s: %s: zip on Windows, tar.gz elsewhere", f, archive)
+	}
+	if len(m.Spec.Platforms) != 6 {
+		t.Errorf("%d platforms, want linux/darwin/windows × amd64/arm64", len(m.Spec.Platforms))
+	}
+	for _, p := range m.Spec.Platforms {
+		exe := ""
+		if p.Selector.MatchLabels["os"] == "windows" {
+			exe = ".exe"
+		}
+		name := filepath.Base(p.URI)
+		if !strings.HasPrefix(p.URI, releaseURL) || !strings.HasPrefix(name, "kubectl-apic-suite_"+m.Spec.Version+"_") {
+			t.Errorf("uri %s: want the suite archive of %s in the release's downloads", p.URI, m.Spec.Version)
+		}
+		raw, err := os.ReadFile(filepath.Join(d, name))
+		if err != nil {
+			t.Errorf("archive of %s: %v", p.URI, err)
+			continue
+		}
+		if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != p.Sha256 {
+			t.Errorf("sha256 of %s does not match the manifest", name)
+		}
+		if p.Bin != "kubectl-apic"+exe {
+			t.Errorf("%s: bin %q, want the umbrella", name, p.Bin)
+		}
+		names := archiveNames(t, name, raw)
+		want := []string{"LICENSE", "kubectl-apic" + exe, umbrella.CompletionName}
+		for _, pl := range plugins() {
+			want = append(want, "kubectl-apic-"+pl+exe)
+		}
+		for _, w := range want {
+			if !names[w] {
+				t.Errorf("%s lacks %s (has %v)", name, w, names)
 			}
 		}
+		if (exe != "") != strings.HasSuffix(name, ".zip") {
+			t.Errorf("%s: zip on Windows, tar.gz elsewhere", name)
+		}
+	}
+
+	// krew's own validator, installing every platform from the archives (served over HTTP in place
+	// of the release's downloads, which a snapshot does not have).
+	tools := krewTools(t)
+	srv := httptest.NewServer(http.FileServer(http.Dir(d)))
+	defer srv.Close()
+	good := filepath.Join(t.TempDir(), "apic.yaml")
+	writeManifest(t, files[0], good, srv.URL, "")
+	out, err := validate(t, tools, good)
+	if err != nil || !strings.Contains(out, "all 6 spec.platforms installed fine") {
+		t.Errorf("validate-krew-manifest: %v\n%s", err, out)
+	}
+	// The validator can fail: a sum that no archive has is refused.
+	bad := filepath.Join(t.TempDir(), "apic.yaml")
+	writeManifest(t, files[0], bad, srv.URL, "", func(m map[string]any) {
+		p := m["spec"].(map[string]any)["platforms"].([]any)[0].(map[string]any)
+		p["sha256"] = strings.Repeat("0", 64)
+	})
+	if out, err := validate(t, tools, bad); err == nil || !strings.Contains(out, "checksum") {
+		t.Errorf("validate-krew-manifest accepted a wrong sha256: %v\n%s", err, out)
+	}
+}
+
+// validate runs krew's validate-krew-manifest, which installs each platform with `kubectl krew`.
+func validate(t *testing.T, tools, manifest string) (string, error) {
+	t.Helper()
+	s := newSandbox(t, tools)
+	cmd := exec.Command(filepath.Join(tools, "validate-krew-manifest"), "-manifest", manifest)
+	cmd.Env = s.env()
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// writeManifest copies the manifest from src to dst with its uris under baseURL, its version set
+// (unless ""), and edits applied.
+func writeManifest(t *testing.T, src, dst, baseURL, version string, edits ...func(map[string]any)) {
+	t.Helper()
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	spec := m["spec"].(map[string]any)
+	for _, p := range spec["platforms"].([]any) {
+		p := p.(map[string]any)
+		p["uri"] = baseURL + "/" + filepath.Base(p["uri"].(string))
+	}
+	if version != "" {
+		spec["version"] = version
+	}
+	for _, e := range edits {
+		e(m)
+	}
+	out, err := yaml.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, out, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -283,15 +362,10 @@ func archiveNames(t *testing.T, name string, raw []byte) map[string]bool {
 	return out
 }
 
-// extract unpacks this platform's archive of plugin into dir.
-func extract(t *testing.T, d, plugin, dir string) {
+// extract unpacks a tar.gz archive into dir.
+func extract(t *testing.T, archive, dir string) {
 	t.Helper()
-	pattern := filepath.Join(d, fmt.Sprintf("kubectl-%s_v*_%s_%s.tar.gz", plugin, runtime.GOOS, runtime.GOARCH))
-	matches, _ := filepath.Glob(pattern)
-	if len(matches) != 1 {
-		t.Fatalf("want one archive %s, found %v", pattern, matches)
-	}
-	f, err := os.Open(matches[0])
+	f, err := os.Open(archive)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,111 +394,332 @@ func extract(t *testing.T, d, plugin, dir string) {
 	}
 }
 
-type kubectlRun struct{ path, kubeconfig string }
+// --- a user's machine ---------------------------------------------------------------------------
 
-func (k kubectlRun) run(t *testing.T, args ...string) (string, string, error) {
+// sandbox is a user's environment: an empty HOME and KREW_ROOT, a PATH of krew's bin directory, the
+// given directories and one with kubectl, kubectl-krew (when tools is given) and git.
+type sandbox struct {
+	t          *testing.T
+	home       string
+	krewRoot   string
+	path       []string
+	kubeconfig string
+}
+
+func newSandbox(t *testing.T, tools string, dirs ...string) *sandbox {
 	t.Helper()
-	cmd := exec.Command("/usr/bin/kubectl", args...)
-	kc := k.kubeconfig
-	if kc == "" {
-		kc = filepath.Join(t.TempDir(), "none")
+	s := &sandbox{t: t, home: t.TempDir(), krewRoot: t.TempDir()}
+	s.kubeconfig = filepath.Join(s.home, "no-kubeconfig")
+	bin := t.TempDir()
+	links := map[string]string{"kubectl": "/usr/bin/kubectl"}
+	if tools != "" {
+		links["kubectl-krew"] = filepath.Join(tools, "krew")
+		if git, err := exec.LookPath("git"); err == nil {
+			links["git"] = git
+		}
 	}
-	cmd.Env = []string{"PATH=" + k.path, "HOME=" + t.TempDir(), "KUBECONFIG=" + kc}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(bin, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.path = append(append([]string{filepath.Join(s.krewRoot, "bin")}, dirs...), bin)
+	return s
+}
+
+func (s *sandbox) env() []string {
+	return []string{"PATH=" + strings.Join(s.path, string(os.PathListSeparator)), "HOME=" + s.home,
+		"KUBECONFIG=" + s.kubeconfig, "KREW_ROOT=" + s.krewRoot, "KREW_NO_UPGRADE_CHECK=1"}
+}
+
+// kubectl runs the real /usr/bin/kubectl in the sandbox.
+func (s *sandbox) kubectl(args ...string) (string, string, error) {
+	s.t.Helper()
+	cmd := exec.Command("/usr/bin/kubectl", args...)
+	cmd.Env = s.env()
+	cmd.Dir = s.home
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
 	return o.String(), e.String(), err
 }
 
-// The archives installed into an empty PATH directory, both ways, run through the real kubectl.
-func TestInstalledBothWays(t *testing.T) {
-	plain, krewBin := install(t)
-	// kubectl maps `kubectl apic-status` to an executable named kubectl-apic_status (dashes in the
-	// command become underscores) and `kubectl apic status` to kubectl-apic-status, else to the
-	// umbrella kubectl-apic with "status" as its first argument. Plain names serve the spaced form
-	// directly and the dashed one through the kubectl-apic_<plugin> alias each archive carries;
-	// krew's names serve the dashed form directly and the spaced one through the umbrella.
-	spaced := [][]string{{"apic", "status", "--help"}, {"apic", "failover", "--help"}, {"apic", "drr", "--help"}, {"apic", "spread", "--help"}}
-	dashed := [][]string{{"apic-status", "--help"}, {"apic-failover", "--help"}, {"apic-drr", "--help"}, {"apic-spread", "--help"}}
-	for _, tc := range []struct {
-		layout string
-		path   string
-		forms  [][]string
-	}{{"plain", plain, append(spaced, dashed...)}, {"krew", krewBin, append(spaced, dashed...)}} {
-		t.Run(tc.layout, func(t *testing.T) {
-			k := kubectlRun{path: tc.path}
-			for _, args := range tc.forms {
-				out, errOut, err := k.run(t, args...)
-				if err != nil || !strings.Contains(out, "Usage:") {
-					t.Errorf("kubectl %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
+// must runs kubectl and fails the test when it fails.
+func (s *sandbox) must(args ...string) string {
+	s.t.Helper()
+	out, errOut, err := s.kubectl(args...)
+	if err != nil {
+		s.t.Fatalf("kubectl %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
+	}
+	return out + errOut
+}
+
+// krewBin lists KREW_ROOT/bin.
+func (s *sandbox) krewBin() []string {
+	entries, _ := os.ReadDir(filepath.Join(s.krewRoot, "bin"))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// commandPaths are every command of the suite below `kubectl apic`, e.g. [spread check], from the
+// commands' own trees.
+func commandPaths() [][]string {
+	streams := genericiooptions.NewTestIOStreamsDiscard()
+	out := [][]string{}
+	var walk func(path []string, c *cobra.Command)
+	walk = func(path []string, c *cobra.Command) {
+		out = append(out, path)
+		for _, sub := range c.Commands() {
+			if !sub.Hidden && sub.Name() != "help" {
+				walk(append(slices.Clone(path), sub.Name()), sub)
+			}
+		}
+	}
+	for _, c := range umbrella.NewCommand(streams).Commands() {
+		if c.Name() == "version" {
+			walk([]string{"version"}, c)
+		}
+	}
+	walk([]string{"status"}, status.NewCommand("x", streams))
+	walk([]string{"failover"}, failover.NewCommand("x", streams))
+	walk([]string{"drr"}, drr.NewCommand("x", streams))
+	walk([]string{"spread"}, spread.NewCommand("x", streams))
+	return out
+}
+
+// helpEverywhere runs every command's --help through kubectl and checks its usage line names the
+// command as typed: `kubectl apic spread check`, and with dashed, also `kubectl apic-spread check`.
+func helpEverywhere(t *testing.T, s *sandbox, dashed bool) {
+	t.Helper()
+	out := s.must("apic", "--help")
+	if !strings.Contains(out, "Usage:\n  kubectl apic [flags]") {
+		t.Errorf("kubectl apic --help: usage line:\n%s", out)
+	}
+	for _, path := range commandPaths() {
+		forms := [][]string{append([]string{"apic"}, path...)}
+		if dashed && path[0] != "version" {
+			forms = append(forms, append([]string{"apic-" + path[0]}, path[1:]...))
+		}
+		for _, form := range forms {
+			out, errOut, err := s.kubectl(append(slices.Clone(form), "--help")...)
+			typed := "kubectl " + strings.Join(form, " ")
+			usage := regexp.MustCompile(`(?m)^Usage:\n  (.*)$`).FindStringSubmatch(out)
+			if err != nil || usage == nil || !(usage[1] == typed || strings.HasPrefix(usage[1], typed+" ")) {
+				got := "(none)"
+				if usage != nil {
+					got = usage[1]
 				}
+				t.Errorf("%s --help: %v: usage line %q, want %q...\nstderr:\n%s", typed, err, got, typed, errOut)
 			}
-			out, _, err := k.run(t, "apic")
-			if err != nil || !strings.Contains(out, "failover") || strings.Contains(out, "not installed") {
-				t.Errorf("kubectl apic: %v\n%s", err, out)
+		}
+	}
+}
+
+// pluginListClean checks `kubectl plugin list` finds the plugins without a warning.
+func pluginListClean(t *testing.T, s *sandbox, want ...string) {
+	t.Helper()
+	out, errOut, err := s.kubectl("plugin", "list")
+	if err != nil || strings.Contains(strings.ToLower(out+errOut), "warning") {
+		t.Errorf("kubectl plugin list: %v\n%s%s", err, out, errOut)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("kubectl plugin list lacks %s:\n%s", w, out)
+		}
+	}
+}
+
+// versionsStamped checks each binary in dir reports the version, commit and date of the build.
+func versionsStamped(t *testing.T, dir string) {
+	t.Helper()
+	for _, b := range append([]string{"kubectl-apic"}, prefixed("kubectl-apic-", plugins())...) {
+		raw, err := exec.Command(filepath.Join(dir, b), "version", "-o", "json").Output()
+		if err != nil || !strings.Contains(string(raw), `"version": "v0.`) || strings.Contains(string(raw), `"commit": "unknown"`) {
+			t.Errorf("%s version: %v\n%s", b, err, raw)
+		}
+	}
+}
+
+func prefixed(prefix string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = prefix + n
+	}
+	return out
+}
+
+// The one krew plugin, installed with the real krew from the generated manifest and this platform's
+// archive into an empty KREW_ROOT, used through kubectl, and uninstalled.
+func TestKrewInstall(t *testing.T) {
+	d := dist(t)
+	s := newSandbox(t, krewTools(t))
+	s.must("krew", "install", "--manifest="+filepath.Join(d, "krew", "apic.yaml"), "--archive="+suiteArchive(t, d))
+	if out := s.must("krew", "list"); !strings.Contains(out, "apic") {
+		t.Errorf("kubectl krew list:\n%s", out)
+	}
+	// krew links the umbrella only; every plugin runs from krew's store through it.
+	if got := s.krewBin(); !slices.Equal(got, []string{"kubectl-apic"}) {
+		t.Errorf("KREW_ROOT/bin has %v, want [kubectl-apic]", got)
+	}
+	store, _ := filepath.Glob(filepath.Join(s.krewRoot, "store", "apic", "v*"))
+	if len(store) != 1 {
+		t.Fatalf("krew store: %v", store)
+	}
+	out := s.must("apic")
+	for _, p := range plugins() {
+		if !strings.Contains(out, filepath.Join(store[0], "kubectl-apic-"+p)) {
+			t.Errorf("kubectl apic does not list %s from krew's store:\n%s", p, out)
+		}
+	}
+	helpEverywhere(t, s, false)
+	pluginListClean(t, s, filepath.Join(s.krewRoot, "bin", "kubectl-apic"))
+	versionsStamped(t, store[0])
+
+	s.must("krew", "uninstall", "apic")
+	if got := s.krewBin(); len(got) != 0 {
+		t.Errorf("after uninstall KREW_ROOT/bin has %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(s.krewRoot, "store", "apic")); !os.IsNotExist(err) {
+		t.Errorf("after uninstall the store keeps apic: %v", err)
+	}
+	if _, _, err := s.kubectl("apic"); err == nil {
+		t.Error("kubectl apic still runs after uninstall")
+	}
+}
+
+// The archives unpacked onto PATH, both the per-plugin ones and the suite: both invocation forms.
+func TestPlainArchives(t *testing.T) {
+	d := dist(t)
+	for _, layout := range []struct {
+		name     string
+		archives []string
+	}{
+		{"per-plugin archives", append([]string{"apic"}, prefixed("apic-", plugins())...)},
+		{"suite archive", []string{"apic-suite"}},
+	} {
+		t.Run(layout.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, a := range layout.archives {
+				extract(t, archive(t, d, a), dir)
 			}
-			out, errOut, err := k.run(t, "plugin", "list")
-			if err != nil || strings.Contains(strings.ToLower(out+errOut), "warning") {
-				t.Errorf("kubectl plugin list: %v\n%s%s", err, out, errOut)
+			s := newSandbox(t, "", dir)
+			out := s.must("apic")
+			if strings.Contains(out, "not installed") {
+				t.Errorf("kubectl apic:\n%s", out)
 			}
-			out, _, _ = k.run(t, "apic", "version")
-			if !strings.Contains(out, "kubectl-apic v") {
-				t.Errorf("kubectl apic version: %q", out)
-			}
-			// Every binary reports the version, commit and date the release build set by ldflags.
-			for _, p := range plugins {
-				bin := "kubectl-" + p
-				if tc.layout == "krew" {
-					bin = "kubectl-" + strings.ReplaceAll(p, "-", "_")
-				}
-				cmd := exec.Command(filepath.Join(tc.path, bin), "version", "-o", "json")
-				raw, err := cmd.Output()
-				if err != nil || !strings.Contains(string(raw), `"version": "v0.`) || strings.Contains(string(raw), `"commit": "unknown"`) {
-					t.Errorf("%s version: %v\n%s", bin, err, raw)
-				}
-			}
+			helpEverywhere(t, s, true)
+			pluginListClean(t, s, append(prefixed(filepath.Join(dir, "kubectl-apic-"), plugins()), prefixed(filepath.Join(dir, "kubectl-apic_"), plugins())...)...)
+			versionsStamped(t, dir)
 		})
 	}
 }
 
-// install unpacks this platform's archives into two empty PATH directories: plain names, and krew's
-// layout (each plugin in its own store directory, linked onto PATH as kubectl-<name with _>).
-func install(t *testing.T) (plain, krewBin string) {
-	t.Helper()
-	d := dist(t)
-	plain = t.TempDir()
-	for _, p := range plugins {
-		extract(t, d, p, plain)
-	}
-	// Krew's layout: each plugin unpacked in its own store directory and linked onto PATH as
-	// kubectl-<name with - replaced by _>; the umbrella as kubectl-apic.
-	krewBin = t.TempDir()
-	store := t.TempDir()
-	for _, p := range plugins {
-		dir := filepath.Join(store, p)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		extract(t, d, p, dir)
-		link := "kubectl-" + strings.ReplaceAll(p, "-", "_")
-		if err := os.Symlink(filepath.Join(dir, "kubectl-"+p), filepath.Join(krewBin, link)); err != nil {
-			t.Fatal(err)
-		}
-		// Krew links only the plugin itself (krew issue 812); the README tells users to link the
-		// completion executable too, as done here.
-		comp := "kubectl_complete-" + strings.ReplaceAll(p, "-", "_")
-		if err := os.Symlink(filepath.Join(dir, comp), filepath.Join(krewBin, comp)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return plain, krewBin
-}
-
-// Completion goes through kubectl's own `__complete`, which runs our kubectl_complete-<plugin>
-// executables: contexts for --from, GatewayCluster names for drr (from the real apiserver).
+// Completion through kubectl's own `__complete`, which runs kubectl_complete-<plugin> from PATH:
+// contexts for --from, GatewayCluster names (from the real apiserver) for drr. With krew, the one
+// documented link kubectl_complete-apic → kubectl-apic in krew's bin directory survives a real
+// `kubectl krew upgrade` (a link into krew's versioned store would not).
 func TestCompletionThroughKubectl(t *testing.T) {
 	e := testenv.Require(t, env)
-	plain, krewBin := install(t)
+	d := dist(t)
+	tools := krewTools(t)
+	kc := completionCluster(t, e)
+
+	complete := func(t *testing.T, s *sandbox, args []string, want ...string) {
+		t.Helper()
+		out, errOut, err := s.kubectl(append([]string{"__complete"}, args...)...)
+		for _, w := range want {
+			if err != nil || !(strings.Contains("\n"+out, "\n"+w+"\n") || strings.Contains("\n"+out, "\n"+w+"\t")) {
+				t.Errorf("kubectl __complete %s: %v: want %q in\n%s%s", strings.Join(args, " "), err, w, out, errOut)
+			}
+		}
+	}
+	suite := []string{"status", "failover", "drr", "spread"}
+
+	t.Run("plain archives", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, a := range append([]string{"apic"}, prefixed("apic-", plugins())...) {
+			extract(t, archive(t, d, a), dir)
+		}
+		s := newSandbox(t, "", dir)
+		s.kubeconfig = kc
+		complete(t, s, []string{"apic", "failover", "--from", ""}, "dc1", "dc2")
+		complete(t, s, []string{"apic", "drr", ""}, "production-gw")
+		complete(t, s, []string{"apic", "status", "--peer-context", ""}, "dc1", "dc2")
+		complete(t, s, []string{"apic-failover", "--to", ""}, "dc1", "dc2")
+		complete(t, s, []string{"apic-drr", ""}, "production-gw")
+		complete(t, s, []string{"apic", ""}, suite...)
+	})
+
+	t.Run("krew install and upgrade", func(t *testing.T) {
+		srv := httptest.NewServer(http.FileServer(http.Dir(d)))
+		defer srv.Close()
+		s := newSandbox(t, tools)
+		s.kubeconfig = kc
+		// A local krew index (a git repository, as krew-index is) whose manifest points at the
+		// archives over HTTP: krew downloads, checks the sum, installs and later upgrades for real.
+		index := t.TempDir()
+		git := func(args ...string) {
+			t.Helper()
+			cmd := exec.Command("git", append([]string{"-c", "user.name=test", "-c", "user.email=test@example.com"}, args...)...)
+			cmd.Dir, cmd.Env = index, s.env()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("git %v: %v\n%s", args, err, out)
+			}
+		}
+		publish := func(version string) {
+			writeManifest(t, filepath.Join(d, "krew", "apic.yaml"), filepath.Join(index, "plugins", "apic.yaml"), srv.URL, version)
+			git("add", "-A")
+			git("commit", "-q", "-m", version)
+		}
+		git("init", "-q")
+		publish("v1.0.0")
+		s.must("krew", "index", "add", "test", index)
+		s.must("krew", "install", "test/apic")
+
+		// The documented one-time set-up (README, the manifest's caveats).
+		if err := os.Symlink("kubectl-apic", filepath.Join(s.krewRoot, "bin", umbrella.CompletionName)); err != nil {
+			t.Fatal(err)
+		}
+		check := func() {
+			t.Helper()
+			complete(t, s, []string{"apic", "failover", "--from", ""}, "dc1", "dc2")
+			complete(t, s, []string{"apic", "drr", ""}, "production-gw")
+			complete(t, s, []string{"apic", "status", "--peer-context", ""}, "dc1", "dc2")
+			complete(t, s, []string{"apic", ""}, suite...)
+		}
+		check()
+
+		publish("v1.0.1")
+		if out := s.must("krew", "upgrade", "apic"); !strings.Contains(out, "Upgraded plugin: test/apic") {
+			t.Errorf("kubectl krew upgrade apic:\n%s", out)
+		}
+		if _, err := os.Stat(filepath.Join(s.krewRoot, "store", "apic", "v1.0.0")); !os.IsNotExist(err) {
+			t.Errorf("krew kept the old version's store directory: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(s.krewRoot, "store", "apic", "v1.0.1", "kubectl-apic")); err != nil {
+			t.Errorf("upgraded store: %v", err)
+		}
+		check()
+
+		s.must("krew", "uninstall", "apic")
+		if got := s.krewBin(); !slices.Equal(got, []string{umbrella.CompletionName}) {
+			t.Errorf("after uninstall KREW_ROOT/bin has %v, want only the user's completion link", got)
+		}
+		// The dangling link is harmless: kubectl finds no completion executable and no plugin.
+		out, errOut, err := s.kubectl("__complete", "apic", "")
+		if err != nil || strings.Contains(out, "failover") {
+			t.Errorf("completion after uninstall: %v\n%s%s", err, out, errOut)
+		}
+	})
+}
+
+// completionCluster makes a GatewayCluster in the test apiserver and a kubeconfig with two contexts
+// named like data centers (namespace apic), both pointing at it.
+func completionCluster(t *testing.T, e *testenv.Env) string {
+	t.Helper()
 	ctx := context.Background()
 	if _, err := e.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "apic"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
@@ -434,12 +729,10 @@ func TestCompletionThroughKubectl(t *testing.T) {
 	if _, err := e.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace("apic").Create(ctx, gw.U, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	// Two contexts named like data centers, both pointing at the test apiserver.
 	raw, err := os.ReadFile(e.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	cfg, err := clientcmd.Load(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -450,33 +743,11 @@ func TestCompletionThroughKubectl(t *testing.T) {
 		cfg.Contexts[name] = &c
 	}
 	cfg.CurrentContext = "dc1"
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := clientcmd.WriteToFile(*cfg, kc); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		layout string
-		path   string
-		args   []string
-		want   []string
-	}{
-		{"plain", plain, []string{"apic", "failover", "--from", ""}, []string{"dc1", "dc2"}},
-		{"plain", plain, []string{"apic", "drr", ""}, []string{"production-gw"}},
-		{"plain", plain, []string{"apic", "status", "--peer-context", ""}, []string{"dc1", "dc2"}},
-		{"plain alias", plain, []string{"apic-failover", "--from", ""}, []string{"dc1", "dc2"}},
-		{"krew", krewBin, []string{"apic-failover", "--to", ""}, []string{"dc1", "dc2"}},
-		{"krew", krewBin, []string{"apic-drr", ""}, []string{"production-gw"}},
-		{"krew umbrella", krewBin, []string{"apic", "failover", "--from", ""}, []string{"dc1", "dc2"}},
-		{"krew umbrella", krewBin, []string{"apic", "drr", ""}, []string{"production-gw"}},
-		{"krew umbrella", krewBin, []string{"apic", ""}, []string{"status", "failover", "drr", "spread"}},
-	} {
-		k := kubectlRun{path: tc.path, kubeconfig: kc}
-		out, errOut, err := k.run(t, append([]string{"__complete"}, tc.args...)...)
-		for _, w := range tc.want {
-			if err != nil || !strings.Contains("\n"+out, "\n"+w) {
-				t.Errorf("%s: kubectl __complete %s: %v: want %q in\n%s%s", tc.layout, strings.Join(tc.args, " "), err, w, out, errOut)
-			}
-		}
-	}
+	return kc
 }
 
 var env *testenv.Env

@@ -1,5 +1,5 @@
-// Command kubectl-apic-drr is the kubectl plugin behind `kubectl apic drr` (and, installed by krew,
-// `kubectl apic-drr`).
+// Command kubectl-apic-drr is the kubectl plugin behind `kubectl apic drr` (run directly, or by the
+// umbrella kubectl-apic; through its kubectl-apic_drr alias also `kubectl apic-drr`).
 package main
 
 import (
@@ -13,5 +13,5 @@ import (
 
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	os.Exit(cli.Main(drr.NewCommand(cli.DisplayName(os.Args[0], "kubectl apic drr"), streams), streams))
+	os.Exit(cli.Main(drr.NewCommand(cli.InvokedAs(os.Args[0], os.Getenv(cli.InvokedAsEnv), "kubectl apic drr"), streams), streams))
 }

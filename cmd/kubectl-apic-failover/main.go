@@ -1,5 +1,5 @@
-// Command kubectl-apic-failover is the kubectl plugin behind `kubectl apic failover` (and, installed by krew,
-// `kubectl apic-failover`).
+// Command kubectl-apic-failover is the kubectl plugin behind `kubectl apic failover` (run directly, or by the
+// umbrella kubectl-apic; through its kubectl-apic_failover alias also `kubectl apic-failover`).
 package main
 
 import (
@@ -13,5 +13,5 @@ import (
 
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	os.Exit(cli.Main(failover.NewCommand(cli.DisplayName(os.Args[0], "kubectl apic failover"), streams), streams))
+	os.Exit(cli.Main(failover.NewCommand(cli.InvokedAs(os.Args[0], os.Getenv(cli.InvokedAsEnv), "kubectl apic failover"), streams), streams))
 }

@@ -1,5 +1,5 @@
-// Command kubectl-apic-spread is the kubectl plugin behind `kubectl apic spread` (and, installed by krew,
-// `kubectl apic-spread`).
+// Command kubectl-apic-spread is the kubectl plugin behind `kubectl apic spread` (run directly, or by the
+// umbrella kubectl-apic; through its kubectl-apic_spread alias also `kubectl apic-spread`).
 package main
 
 import (
@@ -13,5 +13,5 @@ import (
 
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	os.Exit(cli.Main(spread.NewCommand(cli.DisplayName(os.Args[0], "kubectl apic spread"), streams), streams))
+	os.Exit(cli.Main(spread.NewCommand(cli.InvokedAs(os.Args[0], os.Getenv(cli.InvokedAsEnv), "kubectl apic spread"), streams), streams))
 }

@@ -1,5 +1,5 @@
-// Command kubectl-apic-status is the kubectl plugin behind `kubectl apic status` (and, installed by krew,
-// `kubectl apic-status`).
+// Command kubectl-apic-status is the kubectl plugin behind `kubectl apic status` (run directly, or by the
+// umbrella kubectl-apic; through its kubectl-apic_status alias also `kubectl apic-status`).
 package main
 
 import (
@@ -13,5 +13,5 @@ import (
 
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	os.Exit(cli.Main(status.NewCommand(cli.DisplayName(os.Args[0], "kubectl apic status"), streams), streams))
+	os.Exit(cli.Main(status.NewCommand(cli.InvokedAs(os.Args[0], os.Getenv(cli.InvokedAsEnv), "kubectl apic status"), streams), streams))
 }

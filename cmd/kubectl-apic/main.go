@@ -1,5 +1,6 @@
 // Command kubectl-apic is the umbrella plugin: `kubectl apic` lists the suite's plugins and
-// `kubectl apic <name> ...` runs the sibling binary kubectl-apic-<name> (or krew's kubectl-apic_<name>).
+// `kubectl apic <name> ...` runs the sibling binary kubectl-apic-<name> (or kubectl-apic_<name>).
+// Linked as kubectl_complete-apic it is kubectl's completion executable for `kubectl apic <TAB>`.
 package main
 
 import (
@@ -13,5 +14,7 @@ import (
 
 func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	os.Exit(cli.Main(umbrella.NewCommand(streams), streams))
+	cmd := umbrella.NewCommand(streams)
+	cmd.SetArgs(umbrella.Args(os.Args[0], os.Args[1:]))
+	os.Exit(cli.Main(cmd, streams))
 }

@@ -1,5 +1,6 @@
 // Package printers is the one output layer of kubectl-apic: -o table|wide renders kubectl-style
-// tables, -o json|yaml prints the command's result document through cli-runtime's printers.
+// tables; -o json|yaml|jsonpath=...|go-template=... (and -o name where the command offers it) print
+// the command's result document through cli-runtime's printers, as kubectl does.
 //
 // A command declares the flag, validates it, and hands both forms of its result to Print:
 //
@@ -31,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	cliprinters "k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 )
@@ -42,53 +44,108 @@ const APIVersion = "apic.kubectl-apic.io/v1alpha1"
 const (
 	FormatTable = "table"
 	FormatWide  = "wide"
+	FormatName  = "name"
 )
 
-// Flags is the -o/--output flag. JSON and YAML are cli-runtime's (PrintFlags.JSONYamlPrintFlags);
-// table and wide are ours.
+// Flags is the -o/--output flag with kubectl's formats: table and wide are ours; json, yaml, name,
+// jsonpath=..., go-template=... (and their -file forms) are cli-runtime's PrintFlags, printing the
+// command's result document. --template and --allow-missing-template-keys are kubectl's too.
 type Flags struct {
 	PrintFlags *genericclioptions.PrintFlags
+	// outputChanged reports whether -o was given (set by AddFlags); with only --template, kubectl
+	// prints with the go-template.
+	outputChanged func() bool
 }
 
-// NewFlags returns output flags defaulting to table.
+// NewFlags returns output flags defaulting to table. -o name is left out: WithName adds it for
+// commands whose result documents name Kubernetes objects (Namer).
 func NewFlags() *Flags {
 	format := FormatTable
 	return &Flags{PrintFlags: &genericclioptions.PrintFlags{
-		JSONYamlPrintFlags: genericclioptions.NewJSONYamlPrintFlags(),
-		OutputFormat:       &format,
+		JSONYamlPrintFlags:   genericclioptions.NewJSONYamlPrintFlags(),
+		TemplatePrinterFlags: genericclioptions.NewKubeTemplatePrintFlags(),
+		OutputFormat:         &format,
 	}}
 }
 
-// AllowedFormats lists the values -o accepts.
-func (f *Flags) AllowedFormats() []string {
-	return append([]string{FormatTable, FormatWide}, f.PrintFlags.AllowedFormats()...)
+// WithName offers -o name: the command's result documents implement Namer.
+func (f *Flags) WithName() *Flags {
+	f.PrintFlags.NamePrintFlags = genericclioptions.NewNamePrintFlags("")
+	return f
 }
 
-// AddFlags binds -o/--output. (cli-runtime's --show-managed-fields is left out: result documents
-// have no managed fields.)
+// AllowedFormats lists the values -o accepts; the template formats take their template after "="
+// (-o jsonpath='{.health}') or from --template.
+func (f *Flags) AllowedFormats() []string {
+	out := []string{FormatTable, FormatWide}
+	out = append(out, f.PrintFlags.JSONYamlPrintFlags.AllowedFormats()...)
+	out = append(out, f.PrintFlags.NamePrintFlags.AllowedFormats()...)
+	templates := f.PrintFlags.TemplatePrinterFlags.AllowedFormats()
+	slices.Sort(templates)
+	return append(out, templates...)
+}
+
+// AddFlags binds -o/--output, --template and --allow-missing-template-keys. (cli-runtime's
+// --show-managed-fields is left out: result documents have no managed fields.)
 func (f *Flags) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(f.PrintFlags.OutputFormat, "output", "o", *f.PrintFlags.OutputFormat,
-		fmt.Sprintf("Output format. One of: (%s).", strings.Join(f.AllowedFormats(), ", ")))
+		fmt.Sprintf("Output format. One of: (%s). See golang template [http://golang.org/pkg/text/template/#pkg-overview] and jsonpath template [https://kubernetes.io/docs/reference/kubectl/jsonpath/].",
+			strings.Join(f.AllowedFormats(), ", ")))
+	f.PrintFlags.TemplatePrinterFlags.AddFlags(cmd)
+	f.outputChanged = func() bool { return cmd.Flags().Changed("output") }
+	f.PrintFlags.OutputFlagSpecified = f.outputChanged
 }
 
-// Format is the chosen format, lower-cased; table when unset.
+// Format is the chosen format with its name lower-cased (a template after "=" is kept as given);
+// table when unset, go-template when only --template is given.
 func (f *Flags) Format() string {
-	if f.PrintFlags.OutputFormat == nil || *f.PrintFlags.OutputFormat == "" {
+	format := ""
+	if f.PrintFlags.OutputFormat != nil {
+		format = *f.PrintFlags.OutputFormat
+	}
+	if f.templateArgument() != "" && (f.outputChanged == nil || !f.outputChanged()) {
+		return "go-template"
+	}
+	if format == "" {
 		return FormatTable
 	}
-	return strings.ToLower(*f.PrintFlags.OutputFormat)
+	name, template, hasTemplate := strings.Cut(format, "=")
+	if hasTemplate {
+		return strings.ToLower(name) + "=" + template
+	}
+	return strings.ToLower(format)
 }
 
-// Validate rejects an unknown format with a one-line Usage error.
+// formatName is the format without its template: jsonpath for -o jsonpath={.health}.
+func (f *Flags) formatName() string {
+	name, _, _ := strings.Cut(f.Format(), "=")
+	return name
+}
+
+func (f *Flags) templateArgument() string {
+	if t := f.PrintFlags.TemplatePrinterFlags; t != nil && t.TemplateArgument != nil {
+		return *t.TemplateArgument
+	}
+	return ""
+}
+
+// Validate rejects an unknown format, or a template that does not parse, with a one-line Usage
+// error.
 func (f *Flags) Validate() error {
-	if !slices.Contains(f.AllowedFormats(), f.Format()) {
+	if !slices.Contains(f.AllowedFormats(), f.formatName()) {
 		return exitcode.UsageErrorf("unknown output format %q: use one of %s",
 			f.Format(), strings.Join(f.AllowedFormats(), ", "))
+	}
+	if f.IsStructured() {
+		if _, err := f.printer(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// IsStructured reports whether the output is a machine-readable document (json, yaml, ...).
+// IsStructured reports whether the output is the result document (json, yaml, name, a template)
+// rather than tables.
 func (f *Flags) IsStructured() bool {
 	return f.Format() != FormatTable && f.Format() != FormatWide
 }
@@ -96,20 +153,66 @@ func (f *Flags) IsStructured() bool {
 // IsWide reports -o wide.
 func (f *Flags) IsWide() bool { return f.Format() == FormatWide }
 
+// printer is cli-runtime's printer for the structured format.
+func (f *Flags) printer() (cliprinters.ResourcePrinter, error) {
+	pf := *f.PrintFlags
+	format := f.Format()
+	pf.OutputFormat = &format
+	p, err := pf.ToPrinter()
+	if err != nil {
+		return nil, exitcode.UsageErrorf("-o %s: %s", f.Format(), strings.Join(strings.Fields(err.Error()), " "))
+	}
+	return p, nil
+}
+
+// ObjectRef names a Kubernetes object a result document reports on.
+type ObjectRef struct {
+	APIVersion string // e.g. management.apiconnect.ibm.com/v1beta1
+	Kind       string
+	Namespace  string
+	Name       string
+}
+
+// Namer is a result document for which -o name makes sense: it lists the Kubernetes objects it
+// reports on, which -o name prints kubectl's way (kind.group/name), one a line.
+type Namer interface {
+	ObjectRefs() []ObjectRef
+}
+
 // PrintObject prints result document v as kind in the structured format.
 func (f *Flags) PrintObject(w io.Writer, kind string, v any) error {
 	if !f.IsStructured() {
 		return fmt.Errorf("output format %q is not a structured format", f.Format())
 	}
-	p, err := f.PrintFlags.ToPrinter()
-	if err != nil {
-		return exitcode.UsageError(err)
-	}
-	obj, err := ToObject(kind, v)
+	p, err := f.printer()
 	if err != nil {
 		return err
 	}
+	var obj runtime.Object
+	if f.formatName() == FormatName {
+		namer, ok := v.(Namer)
+		if !ok {
+			return exitcode.UsageErrorf("-o name: %s names no objects: use -o json or -o jsonpath", kind)
+		}
+		obj = namesList(namer.ObjectRefs())
+	} else if obj, err = ToObject(kind, v); err != nil {
+		return err
+	}
 	return p.PrintObj(obj, w)
+}
+
+// namesList is refs as an unstructured list, the shape cli-runtime's name printer takes.
+func namesList(refs []ObjectRef) *unstructured.UnstructuredList {
+	list := &unstructured.UnstructuredList{Object: map[string]any{"apiVersion": "v1", "kind": "List"}}
+	for _, r := range refs {
+		u := unstructured.Unstructured{}
+		u.SetAPIVersion(r.APIVersion)
+		u.SetKind(r.Kind)
+		u.SetNamespace(r.Namespace)
+		u.SetName(r.Name)
+		list.Items = append(list.Items, u)
+	}
+	return list
 }
 
 // Print writes doc in the structured format, or tables for table/wide.

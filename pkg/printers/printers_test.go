@@ -3,6 +3,7 @@ package printers
 import (
 	"bytes"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,7 +233,8 @@ func TestFlags(t *testing.T) {
 	if f.Format() != "table" || f.IsStructured() || f.IsWide() {
 		t.Errorf("default %q", f.Format())
 	}
-	if !strings.Contains(cmd.Flag("output").Usage, "table, wide, json, yaml") || cmd.Flag("output").Shorthand != "o" {
+	if !strings.Contains(cmd.Flag("output").Usage, "table, wide, json, yaml, kyaml, go-template, go-template-file, jsonpath,") || cmd.Flag("output").Shorthand != "o" ||
+		strings.Contains(cmd.Flag("output").Usage, "name") || cmd.Flag("template") == nil || cmd.Flag("allow-missing-template-keys") == nil {
 		t.Errorf("usage %q", cmd.Flag("output").Usage)
 	}
 	tests := []struct {
@@ -248,7 +250,13 @@ func TestFlags(t *testing.T) {
 		{"table", true, false, false},
 		{"xml", false, false, false},
 		{"name", false, false, false},
-		{"jsonpath={.x}", false, false, false},
+		{"jsonpath={.x}", true, true, false},
+		{"JSONPath={.Worst}", true, true, false},
+		{"jsonpath={.x", false, false, false},
+		{"go-template={{.worst}}", true, true, false},
+		{"go-template={{.worst", false, false, false},
+		{"go-template", false, false, false}, // no template given
+		{"custom-columns=A:.a", false, false, false},
 	}
 	for _, tt := range tests {
 		f := NewFlags()
@@ -264,7 +272,7 @@ func TestFlags(t *testing.T) {
 		}
 		if err != nil {
 			if exitcode.FromError(err) != exitcode.Usage || strings.Contains(err.Error(), "\n") ||
-				!strings.Contains(err.Error(), "table, wide, json, yaml") {
+				(!strings.Contains(err.Error(), "table, wide, json, yaml") && !strings.Contains(err.Error(), "-o "+tt.arg+": ")) {
 				t.Errorf("-o %s: error %q (code %v)", tt.arg, err, exitcode.FromError(err))
 			}
 			continue
@@ -275,6 +283,69 @@ func TestFlags(t *testing.T) {
 	}
 	if err := NewFlags().PrintObject(&bytes.Buffer{}, "K", sampleDoc()); err == nil {
 		t.Error("PrintObject with table format should fail")
+	}
+}
+
+// The template formats print the result document as kubectl prints objects.
+func TestTemplateFormatsGolden(t *testing.T) {
+	golden(t, "status.jsonpath", printWith(t, `jsonpath={range .sites[*]}{.context}{"\t"}{.status}{"\n"}{end}`))
+	golden(t, "status.go-template", printWith(t, `go-template={{range .sites}}{{.context}} {{.haMode}}{{"\n"}}{{end}}`))
+	// --template alone means go-template, as in kubectl.
+	f := NewFlags()
+	cmd := &cobra.Command{Use: "x"}
+	f.AddFlags(cmd)
+	if err := cmd.ParseFlags([]string{"--template", "{{.worst}}"}); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := f.Validate(); err != nil || f.Print(&b, "HAStatus", sampleDoc(), Style{}) != nil || b.String() != "WARNING" {
+		t.Errorf("--template: %v %q", err, b.String())
+	}
+	// A missing key is an error only with --allow-missing-template-keys=false.
+	f = NewFlags()
+	cmd = &cobra.Command{Use: "x"}
+	f.AddFlags(cmd)
+	if err := cmd.ParseFlags([]string{"-o", "jsonpath={.nope}", "--allow-missing-template-keys=false"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Print(&bytes.Buffer{}, "HAStatus", sampleDoc(), Style{}); err == nil {
+		t.Error("missing key accepted with --allow-missing-template-keys=false")
+	}
+}
+
+type namedDoc struct {
+	Names []string `json:"names"`
+}
+
+func (d namedDoc) ObjectRefs() []ObjectRef {
+	var out []ObjectRef
+	for _, n := range d.Names {
+		out = append(out, ObjectRef{APIVersion: "management.apiconnect.ibm.com/v1beta1", Kind: "ManagementCluster", Namespace: "apic", Name: n})
+	}
+	out = append(out, ObjectRef{APIVersion: "v1", Kind: "Pod", Name: "gw-0"})
+	return out
+}
+
+// -o name is offered only by commands whose documents name objects, printed kubectl's way.
+func TestNameFormat(t *testing.T) {
+	f := NewFlags().WithName()
+	if !slices.Contains(f.AllowedFormats(), "name") || slices.Contains(NewFlags().AllowedFormats(), "name") {
+		t.Errorf("name offered: %v / %v", f.AllowedFormats(), NewFlags().AllowedFormats())
+	}
+	*f.PrintFlags.OutputFormat = "name"
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := f.Print(&b, "X", namedDoc{Names: []string{"mgmt-a", "mgmt-b"}}, Style{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "managementcluster.management.apiconnect.ibm.com/mgmt-a\nmanagementcluster.management.apiconnect.ibm.com/mgmt-b\npod/gw-0\n"; b.String() != want {
+		t.Errorf("-o name:\n%s\nwant\n%s", b.String(), want)
+	}
+	err := f.Print(&b, "HAStatus", sampleDoc(), Style{})
+	if exitcode.FromError(err) != exitcode.Usage {
+		t.Errorf("-o name of a document without names: %v", err)
 	}
 }
 

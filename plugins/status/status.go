@@ -81,7 +81,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
 		IOStreams:     streams,
 		ConfigFlags:   genericclioptions.NewConfigFlags(true),
-		Print:         printers.NewFlags(),
+		Print:         printers.NewFlags().WithName(),
 		StuckAfter:    hastate.DefaultStuckAfter,
 		PeeringDomain: DefaultPeeringDomain,
 		Debounce:      DefaultDebounce,

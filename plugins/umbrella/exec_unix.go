@@ -12,9 +12,9 @@ import (
 
 // execPlugin replaces this process with the plugin, as kubectl does with plugins, so the terminal,
 // signals and exit code are the plugin's own. With non-file streams (tests) it runs a child instead.
-func execPlugin(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams) error {
+func execPlugin(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams, env ...string) error {
 	if streams.In == os.Stdin && streams.Out == os.Stdout && streams.ErrOut == os.Stderr {
-		return syscall.Exec(path, append([]string{path}, args...), os.Environ())
+		return syscall.Exec(path, append([]string{path}, args...), append(os.Environ(), env...))
 	}
-	return runPlugin(ctx, path, args, streams)
+	return runPlugin(ctx, path, args, streams, env...)
 }

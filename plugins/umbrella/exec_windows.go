@@ -9,6 +9,6 @@ import (
 )
 
 // execPlugin runs the plugin as a child: Windows has no exec.
-func execPlugin(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams) error {
-	return runPlugin(ctx, path, args, streams)
+func execPlugin(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams, env ...string) error {
+	return runPlugin(ctx, path, args, streams, env...)
 }

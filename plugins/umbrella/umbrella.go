@@ -1,8 +1,12 @@
 // Package umbrella is `kubectl apic`: it lists the suite's plugins and runs them as
 // `kubectl apic <plugin> ...`, whichever way they were installed. kubectl itself runs the longest
-// matching executable, so with plain names installed `kubectl apic status` reaches kubectl-apic-status
-// directly; with krew's names (kubectl-apic_status, invoked as `kubectl apic-status`) it reaches us,
-// and we hand over to the sibling binary.
+// matching executable, so with the plugins unpacked onto PATH `kubectl apic status` reaches
+// kubectl-apic-status directly; installed by krew (the one plugin `apic`, of which krew links only
+// kubectl-apic onto PATH) it reaches us, and we hand over to the sibling binary in krew's store.
+//
+// The umbrella is also kubectl's completion executable for the suite: invoked as
+// kubectl_complete-apic (a link to kubectl-apic) it answers cobra's __complete protocol, handing
+// plugin words to the plugin's own completion.
 package umbrella
 
 import (
@@ -48,7 +52,8 @@ type Options struct {
 	genericiooptions.IOStreams
 	Find Finder
 	// Exec runs the plugin binary; it replaces this process on Unix (see execPlugin).
-	Exec func(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams) error
+	// env is added to the plugin's environment.
+	Exec func(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams, env ...string) error
 }
 
 // NewCommand builds `kubectl apic`.
@@ -59,8 +64,12 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "kubectl plugins for IBM API Connect high availability",
 		Long: `kubectl apic runs IBM API Connect's high-availability runbooks as safe, scriptable commands.
 
-Each command is also its own plugin: kubectl apic status and kubectl apic-status are the same.
-oc finds these plugins the same way (oc apic status).`,
+Each command is its own binary (kubectl-apic-status, ...), found next to kubectl-apic (krew's
+store) or on PATH. oc finds these plugins the same way (oc apic status).
+
+Completion of kubectl apic <TAB> needs kubectl's completion executable kubectl_complete-apic on
+PATH: with krew, run once
+  ln -sf kubectl-apic "${KREW_ROOT:-$HOME/.krew}/bin/kubectl_complete-apic"`,
 		Example: `  # List the plugins and whether they are installed
   kubectl apic
 
@@ -88,7 +97,8 @@ func (o *Options) pluginCommand(p Plugin) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return o.Exec(cmd.Context(), path, args, o.IOStreams)
+			// The plugin's usage lines name the command the user typed, not the binary's name.
+			return o.Exec(cmd.Context(), path, args, o.IOStreams, cli.InvokedAsEnv+"=kubectl apic "+p.Name)
 		},
 		// Completion is the plugin's own: ask it through cobra's __complete protocol.
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
@@ -152,7 +162,7 @@ func FindSibling(plugin string) (string, error) {
 }
 
 func notInstalled(plugin string) error {
-	return exitcode.Newf(exitcode.Error, "plugin %q is not installed: put kubectl-apic-%s on PATH (or: kubectl krew install apic-%s)", plugin, plugin, plugin)
+	return exitcode.Newf(exitcode.Error, "plugin %q is not installed: put kubectl-apic-%s next to kubectl-apic or on PATH (the kubectl-apic-suite release archive and the krew plugin apic carry it)", plugin, plugin)
 }
 
 // complete runs `<plugin> __complete args...` and parses cobra's completion output: one candidate a
@@ -178,9 +188,24 @@ func complete(ctx context.Context, path string, args []string) ([]cobra.Completi
 	return comps, directive
 }
 
+// CompletionName is the name kubectl looks up for completing `kubectl apic ...` (kubectl's
+// plugin_completion.go: kubectl_complete-<plugin>).
+const CompletionName = "kubectl_complete-apic"
+
+// Args are the umbrella's arguments: invoked as CompletionName, kubectl passes the words to complete,
+// which are cobra's __complete request.
+func Args(argv0 string, args []string) []string {
+	base := argv0[strings.LastIndexAny(argv0, `/\`)+1:]
+	if strings.TrimSuffix(base, ".exe") == CompletionName {
+		return append([]string{cobra.ShellCompRequestCmd}, args...)
+	}
+	return args
+}
+
 // runPlugin runs the plugin as a child with our streams and exits with its code.
-func runPlugin(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams) error {
+func runPlugin(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams, env ...string) error {
 	c := exec.CommandContext(ctx, path, args...)
+	c.Env = append(os.Environ(), env...)
 	c.Stdin, c.Stdout, c.Stderr = streams.In, streams.Out, streams.ErrOut
 	err := c.Run()
 	var ee *exec.ExitError

@@ -83,7 +83,7 @@ func TestDispatchPassesArgsAndExitCode(t *testing.T) {
 
 func TestMissingPluginNamesTheFix(t *testing.T) {
 	code, _, errOut := run(t, t.TempDir(), "drr", "gw")
-	if code == 0 || !strings.Contains(errOut, "kubectl-apic-drr") || !strings.Contains(errOut, "krew install apic-drr") {
+	if code == 0 || !strings.Contains(errOut, "kubectl-apic-drr") || !strings.Contains(errOut, "krew plugin apic") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
@@ -94,6 +94,44 @@ func TestCompletionForwarded(t *testing.T) {
 	fakePlugin(t, dir, "kubectl-apic-drr", `if [ "$1" = __complete ]; then shift; echo "gw-$#"; echo production-gw; echo ":4"; fi`)
 	code, out, _ := run(t, dir, cobra.ShellCompRequestCmd, "drr", "")
 	if code != 0 || !strings.Contains(out, "production-gw") || !strings.Contains(out, ":4") {
+		t.Errorf("exit %d, completion output:\n%s", code, out)
+	}
+}
+
+// The plugin learns how the user invoked it, whichever name its binary has, so its usage lines say
+// `kubectl apic status` and not the binary's name (krew's kubectl-apic_status said kubectl apic-status).
+func TestDispatchTellsThePluginItsName(t *testing.T) {
+	for _, bin := range []string{"kubectl-apic-status", "kubectl-apic_status"} {
+		dir := t.TempDir()
+		fakePlugin(t, dir, bin, `echo "$`+cli.InvokedAsEnv+`"`)
+		code, out, _ := run(t, dir, "status", "--help")
+		if code != 0 || strings.TrimSpace(out) != "kubectl apic status" {
+			t.Errorf("%s: exit %d, plugin saw %s=%q", bin, code, cli.InvokedAsEnv, out)
+		}
+	}
+}
+
+// Linked as kubectl_complete-apic, the umbrella turns kubectl's completion call into cobra's
+// __complete request.
+func TestCompletionExecutableName(t *testing.T) {
+	for _, tc := range []struct {
+		argv0 string
+		args  []string
+		want  string
+	}{
+		{"/home/u/.krew/bin/kubectl_complete-apic", []string{"drr", ""}, "__complete drr "},
+		{`C:\krew\bin\kubectl_complete-apic.exe`, []string{""}, "__complete "},
+		{"/home/u/.krew/bin/kubectl-apic", []string{"drr", "gw"}, "drr gw"},
+		{"kubectl_complete-apic-drr", []string{"x"}, "x"},
+	} {
+		if got := strings.Join(Args(tc.argv0, tc.args), " "); got != tc.want {
+			t.Errorf("Args(%q, %q) = %q, want %q", tc.argv0, tc.args, got, tc.want)
+		}
+	}
+	dir := t.TempDir()
+	fakePlugin(t, dir, "kubectl-apic-drr", `if [ "$1" = __complete ]; then echo production-gw; echo ":4"; fi`)
+	code, out, _ := run(t, dir, Args("kubectl_complete-apic", []string{"drr", ""})...)
+	if code != 0 || !strings.Contains(out, "production-gw\n:4") {
 		t.Errorf("exit %d, completion output:\n%s", code, out)
 	}
 }
