@@ -18,10 +18,12 @@
 //     topologyKey: topology.kubernetes.io/zone
 //
 // How we find it again: the CR's annotation RecordAnnotation holds a Record (JSON) naming every term we
-// added and every entry or key we had to create for it. Remove takes out exactly those terms, then
-// whatever of the created keys and entries is left empty, so the template is what it was before apply
-// plus whatever others changed meanwhile (e.g. a replicaCount set on our entry stays, and so does
-// the entry).
+// added and every entry or key we had to create for it. A recorded term is recognised by what it is
+// (a term on the zone key with exactly our label selector, in either list), not by its bytes, so one
+// a user tuned since apply is still found, and the Change's Notes say what was changed. Remove
+// takes out exactly those terms, then whatever of the created keys and entries is left empty, so
+// the template is what it was before apply plus whatever others changed meanwhile (e.g. a
+// replicaCount set on our entry stays, and so does the entry).
 package spread
 
 import (

@@ -535,8 +535,11 @@ func (o *Options) pendingText(expects []spread.Expect) string {
 		}
 		names = append(names, n)
 	}
+	if o.Action == ActionRemove {
+		return "; " + strings.Join(names, "; ") + ". The scheduler cannot place it even without our override: see kubectl describe pod -n " + o.site.Namespace
+	}
 	fix := fmt.Sprintf("take the override out again: kubectl apic spread remove --context %s -n %s --yes%s", o.site.Name, o.site.Namespace, o.subsystemFlag())
-	if o.Action == ActionApply && o.mode() == spread.Hard {
+	if o.mode() == spread.Hard {
 		fix += fmt.Sprintf(", or make it soft: kubectl apic spread apply --context %s -n %s --yes%s", o.site.Name, o.site.Namespace, o.subsystemFlag())
 	}
 	return "; " + strings.Join(names, "; ") + ". The scheduler cannot place it; " + fix
