@@ -62,9 +62,11 @@ $(GORELEASER):
 release-check: $(GORELEASER) ## goreleaser check
 	$(GORELEASER) check
 
+# goreleaser stops a release after 1h by default; 30 cold cross builds on a loaded 2-core machine
+# can take longer.
 release-snapshot: $(GORELEASER) ## Release archives, checksums and the krew manifest into dist/, offline
 	$(GORELEASER) check
-	$(GORELEASER) release --snapshot --clean --parallelism 2
+	$(GORELEASER) release --snapshot --clean --parallelism 2 --timeout 2h
 
 krew-tools: ## Build (or reuse) the real krew and validate-krew-manifest the packaging test runs
 	hack/krew-tools.sh
