@@ -5,7 +5,6 @@ package kube
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -159,15 +158,3 @@ func EachSite(ctx context.Context, sites []*Site, fn func(ctx context.Context, s
 	return errs
 }
 
-// SameCluster reports an error when two sites are the same cluster under different context names.
-func SameCluster(ctx context.Context, a, b *Site) (bool, error) {
-	ida, err := a.ClusterID(ctx)
-	if err != nil {
-		return false, fmt.Errorf("context %s: reading cluster identity: %w", a.Name, err)
-	}
-	idb, err := b.ClusterID(ctx)
-	if err != nil {
-		return false, fmt.Errorf("context %s: reading cluster identity: %w", b.Name, err)
-	}
-	return ida == idb, nil
-}
