@@ -14,6 +14,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 	"github.com/kubectl-apic/kubectl-apic/pkg/zones"
 )
 
@@ -48,6 +49,7 @@ const (
 	FindingPeeringLinkDown    = "PeeringLinkDown"
 	FindingPeeringUnreadable  = "PeeringUnreadable"
 	FindingKindNotInstalled   = "KindNotInstalled"
+	FindingClustersUnknown    = "ClusterIdentityUnknown"
 	configuratorMessageMarker = "an error occured while running job" // IBM's spelling (seed 002)
 )
 
@@ -211,6 +213,8 @@ type PeeringRead struct {
 type BuildOptions struct {
 	StuckAfter time.Duration
 	Now        time.Time
+	// Clusters is set when it is unknown whether the two sites are two clusters (pkg/kube).
+	Clusters *kube.Comparison
 }
 
 // Build computes the report from what was read. It is pure: tests feed it fixed inputs.
@@ -276,6 +280,12 @@ func Build(sites []SiteInput, opts BuildOptions) Report {
 		sr.Zones, findings = zoneReport(in.Name, snap, findings)
 		r.Sites = append(r.Sites, sr)
 	}
+	if c := opts.Clusters; c != nil && len(sites) == 2 {
+		add(hastate.Finding{Severity: hastate.Warning, Code: FindingClustersUnknown,
+			Message: fmt.Sprintf("cannot tell whether contexts %s and %s are two clusters: %s. If they are one, the 2DCDR verdict below compares that cluster with itself",
+				sites[0].Name, sites[1].Name, c.Evidence),
+			Fix: c.Fix})
+	}
 	pairs := hastate.Pairs(objs, hastate.Options{StuckAfter: opts.StuckAfter, Now: opts.Now})
 	for _, p := range pairs {
 		r.Pairs = append(r.Pairs, pairReport(p))
@@ -288,6 +298,9 @@ func Build(sites []SiteInput, opts BuildOptions) Report {
 			}
 			add(f)
 		}
+	}
+	if len(sites) == 2 {
+		findings = append(findings, hastate.AcrossPairs(pairs)...)
 	}
 	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Severity > findings[j].Severity })
 	r.Findings = []Finding{}

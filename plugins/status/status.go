@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -208,7 +209,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := allFailed(inputs); err != nil {
 		return err
 	}
-	r := o.build(inputs)
+	clusters, err := o.compareSites(ctx, inputs)
+	if err != nil {
+		return err
+	}
+	r := o.build(inputs, clusters)
 	if err := o.render(o.Out, r); err != nil {
 		return err
 	}
@@ -228,10 +233,51 @@ func (o *Options) readAll(ctx context.Context) []SiteInput {
 	inputs := make([]SiteInput, len(o.sites))
 	kube.EachSite(ctx, o.sites, func(ctx context.Context, s *kube.Site) error {
 		i := indexOf(o.sites, s)
+		var wg sync.WaitGroup
+		if len(o.sites) == 2 {
+			// The cluster identity, for compareSites: read beside the inventory (cached by Site).
+			wg.Go(func() { _, _ = s.ClusterID(ctx) })
+		}
 		inputs[i] = o.readSite(ctx, s)
+		wg.Wait()
 		return nil
 	})
 	return inputs
+}
+
+// compareSites tells whether the two sites are one cluster (pkg/kube.CompareClusters, settled by the
+// objects read where the identity is forbidden). One cluster under two contexts is a usage error: its
+// 2DCDR cannot be judged (every active subsystem would look active on "both" sites: a false
+// split-brain whose fix would demote the only active site). The comparison is returned when it
+// stays unknown, for the report to say so; nil otherwise or with one site or a site not read.
+func (o *Options) compareSites(ctx context.Context, inputs []SiteInput) (*kube.Comparison, error) {
+	if len(o.sites) != 2 || inputs[0].Err != nil || inputs[1].Err != nil {
+		return nil, nil
+	}
+	cmp, err := kube.CompareClusters(ctx, o.sites[0], o.sites[1])
+	if err != nil {
+		return nil, nil // the site's own read said what is wrong with it
+	}
+	cmp = cmp.RefineByObjects(objectUIDs(inputs[0].Snapshot), objectUIDs(inputs[1].Snapshot), inputs[0].Namespace == inputs[1].Namespace)
+	switch cmp.Match {
+	case kube.OneCluster:
+		return nil, exitcode.UsageErrorf("contexts %s and %s are the same cluster (%s): status cannot judge 2DCDR on one cluster (its active subsystems would look active on both sites); give --peer-context the other data center's context, or leave it out for a one-site report",
+			o.sites[0].Name, o.sites[1].Name, cmp.Evidence)
+	case kube.UnknownClusters:
+		return &cmp, nil
+	}
+	return nil, nil
+}
+
+func objectUIDs(s *inventory.Snapshot) []string {
+	if s == nil {
+		return nil
+	}
+	out := make([]string, 0, len(s.Objects))
+	for _, o := range s.Objects {
+		out = append(out, string(o.U.GetUID()))
+	}
+	return out
 }
 
 func (o *Options) readSite(ctx context.Context, s *kube.Site) SiteInput {
@@ -270,8 +316,8 @@ func allFailed(inputs []SiteInput) error {
 	return exitcode.New(exitcode.Worst(codes...), errors.Join(errs...))
 }
 
-func (o *Options) build(inputs []SiteInput) Report {
-	return Build(inputs, BuildOptions{StuckAfter: o.StuckAfter, Now: o.Now()})
+func (o *Options) build(inputs []SiteInput, clusters *kube.Comparison) Report {
+	return Build(inputs, BuildOptions{StuckAfter: o.StuckAfter, Now: o.Now(), Clusters: clusters})
 }
 
 // render prints r in the chosen format.

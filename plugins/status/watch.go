@@ -80,7 +80,7 @@ func (o *Options) runWatch(ctx context.Context) error {
 		if !allSet(snapshot) {
 			continue
 		}
-		r := o.build(snapshot)
+		r := o.build(snapshot, nil)
 		code = exitcode.Code(r.ExitCode)
 		var buf bytes.Buffer
 		if err := o.render(&buf, r); err != nil {
