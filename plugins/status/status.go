@@ -51,6 +51,15 @@ const DefaultPeeringDomain = "apiconnect"
 // redraw in --watch mode.
 const DefaultDebounce = 500 * time.Millisecond
 
+// --watch's liveness bounds (see runWatch): a site that stops answering is shown UNREACHABLE
+// within DefaultProbeInterval+DefaultProbeTimeout, and read again at most DefaultRetryMax apart.
+const (
+	DefaultProbeInterval = 10 * time.Second
+	DefaultProbeTimeout  = 5 * time.Second
+	DefaultRetryMax      = 10 * time.Second
+	DefaultReadTimeout   = 30 * time.Second
+)
+
 // Options of `kubectl apic status`.
 type Options struct {
 	genericiooptions.IOStreams
@@ -64,12 +73,16 @@ type Options struct {
 	Peering       bool
 	PeeringDomain string
 	Debounce      time.Duration
+	// --watch: how often and how long each site is probed, how long a read may take, and the
+	// longest wait between reads of a site that is down.
+	ProbeInterval, ProbeTimeout, ReadTimeout, RetryMax time.Duration
 
 	// Dependencies, replaceable in tests.
 	NewSites    func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
 	Read        func(ctx context.Context, c inventory.Clients, req inventory.Request) (*inventory.Snapshot, error)
 	WatchSite   func(ctx context.Context, c inventory.Clients, req inventory.Request, snap *inventory.Snapshot, changed func(*inventory.Snapshot)) error
 	ReadPeering PeeringReader
+	Probe       func(ctx context.Context, s *kube.Site) error
 	Now         func() time.Time
 	IsTTY       func(w io.Writer) bool
 	Getenv      func(string) string
@@ -86,6 +99,11 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		StuckAfter:    hastate.DefaultStuckAfter,
 		PeeringDomain: DefaultPeeringDomain,
 		Debounce:      DefaultDebounce,
+		ProbeInterval: DefaultProbeInterval,
+		ProbeTimeout:  DefaultProbeTimeout,
+		ReadTimeout:   DefaultReadTimeout,
+		RetryMax:      DefaultRetryMax,
+		Probe:         ProbeVersion,
 		NewSites:      kube.NewSites,
 		Read:          inventory.Read,
 		WatchSite:     inventory.Watch,
@@ -121,7 +139,7 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [--context SITE1] [--peer-context SITE2]",
 		Short: "Show the health of an API Connect HA installation and what breaks if a site or zone fails",
-		Long: `Show the health of an API Connect HA installation across one or two data centers.
+		Long: fmt.Sprintf(`Show the health of an API Connect HA installation across one or two data centers.
 
 Sites are kubeconfig contexts: --context (or the current context) is the first, --peer-context the
 second, shown side by side. For each site: every API Connect custom resource in the namespace (-n,
@@ -130,9 +148,21 @@ split-brain, stuck demotion), each gateway's pods with node and zone, and for ea
 losing it keeps every gateway peer group and subsystem replica set in quorum. Warnings come with
 their fix.
 
+With one site, a warm-standby that replicates is reported as such (INFO PeerNotChecked): its
+active peer is not read; add --peer-context to judge the pair. Two contexts that reach the same
+cluster are refused (exit 2): 2DCDR cannot be judged on one cluster. If that cannot be told (no
+permission to get namespace kube-system, different server URLs) the report says so.
+
+--watch redraws on every change. A site whose API server stops answering is shown UNREACHABLE
+within %[1]s (probed every %[2]s with a %[3]s timeout, and at once when its watches fail); it is
+read again at most %[4]s apart and followed again once it answers. The exit code is that of the
+last report shown.
+
 Exit codes: 0 healthy, 3 degraded (warnings), 4 critical (split-brain, lost quorum, no active site),
 7 a site unreachable, 2 usage, 1 other errors (see docs/exit-codes.md). -o json|yaml prints a
-versioned StatusReport (apiVersion apic.kubectl-apic.io/v1alpha1, docs/status-schema.md).`,
+versioned StatusReport (apiVersion apic.kubectl-apic.io/v1alpha1, docs/status-schema.md).
+Client library log lines are hidden unless -v is 1 or more (kubectl's -v=6 shows every request).`,
+			DefaultProbeInterval+DefaultProbeTimeout, DefaultProbeInterval, DefaultProbeTimeout, DefaultRetryMax),
 		Example: fmt.Sprintf(example, name),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
