@@ -277,7 +277,7 @@ func Build(sites []SiteInput, opts BuildOptions) Report {
 					Fix:     "deploy 3 gateways: a profile with 3 replicas (e.g. n3xc4.m8) in spec.profile"})
 			}
 		}
-		sr.Zones, findings = zoneReport(in.Name, snap, findings)
+		sr.Zones, findings = zoneReport(in.Name, in.Namespace, snap, findings)
 		r.Sites = append(r.Sites, sr)
 	}
 	if c := opts.Clusters; c != nil && len(sites) == 2 {
@@ -412,7 +412,7 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-func zoneReport(site string, snap *inventory.Snapshot, fs []hastate.Finding) (*ZoneReport, []hastate.Finding) {
+func zoneReport(site, ns string, snap *inventory.Snapshot, fs []hastate.Finding) (*ZoneReport, []hastate.Finding) {
 	groups := zones.GroupsFromPods(snap.Pods)
 	if len(groups) == 0 {
 		return nil, fs
@@ -452,7 +452,7 @@ func zoneReport(site string, snap *inventory.Snapshot, fs []hastate.Finding) (*Z
 			fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingZoneRisk, Subsystem: g.Group.Subsystem, Site: site,
 				Message: fmt.Sprintf("losing zone %s would leave %s with %d of %d members, below quorum %d",
 					z, what, g.Size-g.PerZone[z], g.Size, g.Quorum),
-				Fix: zoneFix(site, g.Group)})
+				Fix: zoneFix(site, namespaceOf(snap, g.Group, ns), g.Group)})
 		}
 	}
 	// Replica sets at risk are summarised per zone: one line instead of one per microservice.
@@ -463,13 +463,36 @@ func zoneReport(site string, snap *inventory.Snapshot, fs []hastate.Finding) (*Z
 		}
 		fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingZoneRisk, Site: site,
 			Message: fmt.Sprintf("losing zone %s would leave %d replica set(s) below quorum: %s", z, len(names), strings.Join(names, ", ")),
-			Fix:     fmt.Sprintf("spread them over zones: kubectl apic spread apply --context %s --subsystem all (IBM's template overrides), or add nodes in the other zones", site)})
+			Fix:     fmt.Sprintf("spread them over zones: kubectl apic spread apply --context %s -n %s --subsystem all (IBM's template overrides), or add nodes in the other zones", site, replicaNamespace(snap, ns))})
 	}
 	return zr, fs
 }
 
-func zoneFix(site string, g zones.Group) string {
-	return fmt.Sprintf("spread %s over zones (IBM's zone anti-affinity override): kubectl apic spread apply --context %s --subsystem gateway", g.Name, site)
+func zoneFix(site, ns string, g zones.Group) string {
+	return fmt.Sprintf("spread %s over zones (IBM's zone anti-affinity override): kubectl apic spread apply --context %s -n %s --subsystem gateway", g.Name, site, ns)
+}
+
+// namespaceOf is the namespace of g's pods: the one read, or with -A the pods' own.
+func namespaceOf(snap *inventory.Snapshot, g zones.Group, ns string) string {
+	if ns != "" {
+		return ns
+	}
+	for _, m := range g.Members {
+		for _, p := range snap.Pods {
+			if p.Name == m.Name {
+				return p.Namespace
+			}
+		}
+	}
+	return replicaNamespace(snap, ns)
+}
+
+// replicaNamespace is the namespace read, or with -A that of the first API Connect object.
+func replicaNamespace(snap *inventory.Snapshot, ns string) string {
+	if ns == "" && len(snap.Objects) > 0 {
+		return snap.Objects[0].Namespace()
+	}
+	return ns
 }
 
 func peeringInfo(reads map[string]PeeringRead) *PeeringInfo {
