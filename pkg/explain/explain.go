@@ -83,7 +83,7 @@ func (c call) explain(err error) (exitcode.Code, string) {
 	case errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), clientTimeout):
 		return exitcode.Timeout, c.requestTimeout()
 	case errors.Is(err, context.DeadlineExceeded):
-		return exitcode.Timeout, fmt.Sprintf("timed out waiting for %s (%s): retry, or allow more time", c.where(), c.what(nil))
+		return exitcode.Timeout, fmt.Sprintf("timed out waiting for %s (%s): retry, or allow more time (--request-timeout, when set, bounds each request)", c.where(), c.what(nil))
 	}
 	if code, msg, ok := c.kubeconfig(err); ok {
 		return code, msg
@@ -105,7 +105,7 @@ func (c call) explain(err error) (exitcode.Code, string) {
 		return exitcode.Timeout, c.requestTimeout()
 	}
 	if strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
-		return exitcode.Timeout, fmt.Sprintf("timed out waiting for %s (%s): retry, or allow more time", c.where(), c.what(nil))
+		return exitcode.Timeout, fmt.Sprintf("timed out waiting for %s (%s): retry, or allow more time (--request-timeout, when set, bounds each request)", c.where(), c.what(nil))
 	}
 	return exitcode.Error, fmt.Sprintf("%s in %s: %v", c.what(nil), c.where(), err)
 }

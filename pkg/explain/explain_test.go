@@ -180,7 +180,7 @@ func TestError(t *testing.T) {
 		{name: "our deadline", site: "dc1", gvr: mgmt, verb: "watch",
 			err:  urlErr(context.DeadlineExceeded),
 			code: exitcode.Timeout,
-			msg:  "timed out waiting for context dc1 (watch managementclusters.management.apiconnect.ibm.com): retry, or allow more time"},
+			msg:  "timed out waiting for context dc1 (watch managementclusters.management.apiconnect.ibm.com): retry, or allow more time (--request-timeout, when set, bounds each request)"},
 		{name: "--request-timeout (http.Client.Timeout)", site: "dc1", gvr: mgmt, verb: "list",
 			err:  urlErr(fmt.Errorf("net/http: request canceled (Client.Timeout exceeded while awaiting headers): %w", context.DeadlineExceeded)),
 			code: exitcode.Timeout,
