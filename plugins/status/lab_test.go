@@ -452,7 +452,9 @@ func TestSplitBrain(t *testing.T) {
 	}
 	runFix(t, l, keepDC1, true)
 	eventually(t, l.Kubeconfig(), 2*time.Minute, func(r status.Report) bool {
-		return !hasFinding(r, "", "SplitBrain") && len(r.Pairs) > 0 && strings.Join(r.Pairs[0].Active, ",") == "dc1"
+		// Until dc2 is a replicating warm-standby again: the next test demotes dc1.
+		return !hasFinding(r, "", "SplitBrain") && len(r.Pairs) > 0 && strings.Join(r.Pairs[0].Active, ",") == "dc1" &&
+			len(r.Pairs[0].Members) == 2 && r.Pairs[0].Members[1].Replicating
 	}, "--context", "dc1", "--peer-context", "dc2")
 }
 
