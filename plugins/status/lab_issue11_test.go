@@ -109,6 +109,18 @@ func TestSameClusterTwice(t *testing.T) {
 		refusedSame(t, run(t, kc, "--context", "dc1", "--peer-context", "dc2"), "the same kube-system namespace UID")
 		refusedSame(t, run(t, kc, "--context", "dc1", "--peer-context", "dc2", "-o", "json"), "the same kube-system namespace UID")
 	})
+	t.Run("admin, same URL, --watch", func(t *testing.T) {
+		w := startWatch(t, kubeconfigWith(t, l.Kubeconfig(), "", "apic"), "--context", "dc1", "--peer-context", "dc2")
+		select {
+		case code := <-w.done:
+			if code != exitcode.Usage || !strings.Contains(w.err.String(), "are the same cluster") || strings.Contains(w.out.String(), "SplitBrain") {
+				t.Errorf("--watch: exit %d, stderr %q, stdout %q", code, w.err.String(), w.out.String())
+			}
+		case <-time.After(time.Minute):
+			w.cancel()
+			t.Errorf("--watch on one cluster twice kept running:\n%s", w.out.String())
+		}
+	})
 	t.Run("admin, another URL", func(t *testing.T) {
 		kc := kubeconfigWith(t, l.Kubeconfig(), localhost, "apic")
 		refusedSame(t, run(t, kc, "--context", "dc1", "--peer-context", "dc2"), "the same kube-system namespace UID")
