@@ -194,7 +194,9 @@ func TestFixesAreCommandsForTheState(t *testing.T) {
 }
 
 func TestManagementAndPortalActiveApart(t *testing.T) {
-	ptl := func(mode string) apic.Object { return mk(apic.PortalClusterKind, "production-ptl", mode, mode, "Ready", "", time.Hour) }
+	ptl := func(mode string) apic.Object {
+		return mk(apic.PortalClusterKind, "production-ptl", mode, mode, "Ready", "", time.Hour)
+	}
 	pairs := Pairs([]SiteObjects{
 		{Site: "dc1", Objects: []apic.Object{mgmt("active", "active", "Ready", time.Hour), ptl("passive")}},
 		{Site: "dc2", Objects: []apic.Object{mgmt("passive", "passive", "Ready", time.Hour), ptl("active")}},

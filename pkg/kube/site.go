@@ -192,4 +192,3 @@ func EachSite(ctx context.Context, sites []*Site, fn func(ctx context.Context, s
 	wg.Wait()
 	return errs
 }
-

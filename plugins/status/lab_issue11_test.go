@@ -139,11 +139,15 @@ func TestSameClusterTwice(t *testing.T) {
 	if _, err := dc1.Kube.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = dc1.Kube.RbacV1().ClusterRoles().Delete(context.Background(), cr.Name, metav1.DeleteOptions{}) }()
+	defer func() {
+		_ = dc1.Kube.RbacV1().ClusterRoles().Delete(context.Background(), cr.Name, metav1.DeleteOptions{})
+	}()
 	if _, err := dc1.Kube.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = dc1.Kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), crb.Name, metav1.DeleteOptions{}) }()
+	defer func() {
+		_ = dc1.Kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), crb.Name, metav1.DeleteOptions{})
+	}()
 	userKC, err := l.UserKubeconfig("nokube")
 	if err != nil {
 		t.Fatal(err)
