@@ -1,5 +1,6 @@
-// The judgement: Build turns what was read (SiteInput) into the StatusReport (schema.go).
 package status
+
+// The judgement: Build turns what was read (SiteInput) into the StatusReport (schema.go).
 
 import (
 	"fmt"
