@@ -1,6 +1,6 @@
 // Package cli is the plumbing shared by every binary's main and cobra command: running a command with
-// signal handling and exit codes, the version subcommand, the name the user invoked us by, TTY checks
-// and the confirmation prompt of mutating commands.
+// signal handling and exit codes, library logging behind -v, the version subcommand, the name the
+// user invoked us by, TTY checks and the confirmation prompt of mutating commands.
 package cli
 
 import (
@@ -36,6 +36,8 @@ func Main(cmd *cobra.Command, streams genericiooptions.IOStreams) int {
 // can run commands in-process.
 func Execute(ctx context.Context, cmd *cobra.Command, streams genericiooptions.IOStreams) int {
 	Prepare(cmd)
+	stopLogging := startLogging(cmd, streams.ErrOut)
+	defer stopLogging()
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
@@ -50,9 +52,10 @@ func Execute(ctx context.Context, cmd *cobra.Command, streams genericiooptions.I
 	return int(code)
 }
 
-// Prepare applies our conventions to a command tree: errors are printed once by Execute, and
-// flag and argument errors exit with the usage code.
+// Prepare applies our conventions to a command tree: errors are printed once by Execute, flag and
+// argument errors exit with the usage code, and -v sets the libraries' log level (logging.go).
 func Prepare(cmd *cobra.Command) {
+	addVerbosityFlag(cmd)
 	cmd.SilenceErrors = true
 	cmd.SilenceUsage = true
 	cmd.SetFlagErrorFunc(exitcode.FlagErrorFunc)

@@ -80,8 +80,10 @@ func (c call) explain(err error) (exitcode.Code, string) {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return exitcode.Interrupted, fmt.Sprintf("interrupted while waiting for %s (%s)", c.where(), c.what(nil))
+	case errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), clientTimeout):
+		return exitcode.Timeout, c.requestTimeout()
 	case errors.Is(err, context.DeadlineExceeded):
-		return exitcode.Timeout, fmt.Sprintf("timed out waiting for %s (%s): retry, or allow more time", c.where(), c.what(nil))
+		return exitcode.Timeout, fmt.Sprintf("timed out waiting for %s (%s): retry, or allow more time (--request-timeout, when set, bounds each request)", c.where(), c.what(nil))
 	}
 	if code, msg, ok := c.kubeconfig(err); ok {
 		return code, msg
@@ -98,11 +100,22 @@ func (c call) explain(err error) (exitcode.Code, string) {
 	if reason, ok := unreachable(err); ok {
 		return exitcode.Unreachable, fmt.Sprintf("%s unreachable%s: %s", c.where(), serverOf(err), reason)
 	}
-	// IsTimeout etc. above cover the server's own timeouts; this is a deadline lost in text.
+	// IsTimeout etc. above cover the server's own timeouts; these are deadlines lost in text.
+	if strings.Contains(err.Error(), clientTimeout) {
+		return exitcode.Timeout, c.requestTimeout()
+	}
 	if strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
-		return exitcode.Timeout, fmt.Sprintf("timed out waiting for %s (%s): retry, or allow more time", c.where(), c.what(nil))
+		return exitcode.Timeout, fmt.Sprintf("timed out waiting for %s (%s): retry, or allow more time (--request-timeout, when set, bounds each request)", c.where(), c.what(nil))
 	}
 	return exitcode.Error, fmt.Sprintf("%s in %s: %v", c.what(nil), c.where(), err)
+}
+
+// clientTimeout is net/http's text for a request that outlived http.Client.Timeout, which kubectl's
+// --request-timeout sets (rest.Config.Timeout).
+const clientTimeout = "Client.Timeout exceeded"
+
+func (c call) requestTimeout() string {
+	return fmt.Sprintf("no answer from %s within --request-timeout (%s): retry, or raise --request-timeout (e.g. --request-timeout=1m; 0 means no limit)", c.where(), c.what(nil))
 }
 
 var (
@@ -158,7 +171,7 @@ func (c call) apiStatus(s metav1.Status) (exitcode.Code, string, bool) {
 	case metav1.StatusReasonInvalid:
 		return exitcode.Error, fmt.Sprintf("%s rejected %s as invalid: %s", c.where(), c.object(d), causes(s)), true
 	case metav1.StatusReasonTimeout, metav1.StatusReasonServerTimeout:
-		return exitcode.Timeout, fmt.Sprintf("the API server of %s timed out (%s): retry; the request may still complete on the server", c.where(), c.what(d)), true
+		return exitcode.Timeout, fmt.Sprintf("the API server of %s timed out (%s): retry (a longer --request-timeout gives the server longer too); the request may still complete on the server", c.where(), c.what(d)), true
 	case metav1.StatusReasonTooManyRequests:
 		return exitcode.Error, fmt.Sprintf("the API server of %s is throttling requests (%s): retry later", c.where(), c.what(d)), true
 	case metav1.StatusReasonInternalError, metav1.StatusReasonServiceUnavailable:

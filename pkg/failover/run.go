@@ -251,29 +251,22 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 	req := &r.cfg.Req
 	rep := r.cfg.Reporter
 	ps.Update("contacting " + req.From + " and " + req.To)
-	reach := func(s *kube.Site) (string, error) {
+	reach := func(s *kube.Site) error {
 		cctx, cancel := context.WithTimeout(ctx, r.cfg.ReachTimeout)
 		defer cancel()
-		id, err := s.ClusterID(cctx)
+		_, err := s.ClusterID(cctx)
 		if err == nil {
-			return id, nil
+			return nil
 		}
 		if apierrors.IsForbidden(err) {
-			// Cluster identity needs get on kube-system; without it, fall back to the server URL.
+			// Cluster identity needs get on kube-system; kube.CompareClusters falls back to the URLs.
 			rep.Warnf("cannot read the cluster identity of %s (forbidden to get namespace kube-system): comparing API server URLs instead", s.Name)
-			return "server:" + s.Server, nil
+			return nil
 		}
-		return "", explain.Error(err, s.Name, namespacesGVR, "get")
+		return explain.Error(err, s.Name, namespacesGVR, "get")
 	}
-	var ids [2]string
 	errs := kube.EachSite(ctx, []*kube.Site{r.from, r.to}, func(ctx context.Context, s *kube.Site) error {
-		id, err := reach(s)
-		if s == r.from {
-			ids[0] = id
-		} else {
-			ids[1] = id
-		}
-		return err
+		return reach(s)
 	})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -299,8 +292,11 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 		req.Fenced = false
 	}
 	r.res.Fenced = req.Fenced
-	if !req.Fenced && ids[0] == ids[1] {
-		return nil, refusal("contexts %s and %s are the same cluster (%s): a failover needs two data centers", req.From, req.To, ids[0])
+	if !req.Fenced {
+		// One implementation of "is this one cluster?" for every command (pkg/kube).
+		if cmp, err := kube.CompareClusters(ctx, r.from, r.to); err == nil && cmp.Match == kube.OneCluster {
+			return nil, refusal("contexts %s and %s are the same cluster (%s): a failover needs two data centers", req.From, req.To, cmp.Evidence)
+		}
 	}
 
 	state, err := r.readState(ctx, ps)

@@ -45,6 +45,10 @@ const (
 	SiteUnreachable    = "SiteUnreachable"
 	MissingPeer        = "MissingPeer"
 	NotReplicating     = "NotReplicating"
+	// PeerNotChecked: one site was given and it is a warm-standby; its active peer is elsewhere.
+	PeerNotChecked = "PeerNotChecked"
+	// ActiveApart: management is active on one site and portal on the other.
+	ActiveApart = "ManagementPortalActiveApart"
 )
 
 // Finding is one thing wrong (or worth knowing) about a pair, with the fix.
@@ -296,19 +300,27 @@ func judge(p Pair, nsites int, opts Options) []Finding {
 	switch {
 	case len(active) > 1:
 		add(Critical, SplitBrain, "", fmt.Sprintf("split-brain: %s %s is active on %s; their databases diverge",
-			kind, p.Name, strings.Join(active, " and ")),
-			fmt.Sprintf("set the site that should not be active to warm-standby (kubectl apic failover --from <site> --to <site> after deciding which data to keep, or patch its multiSiteHA mode to passive with the %s annotation)", apic.DataDeletionConfirmationAnnotation))
+			kind, p.Name, strings.Join(active, " and ")), splitBrainFix(p, active))
 	case len(wantActive) > 1:
 		add(Critical, SplitBrain, "", fmt.Sprintf("%s %s is set active on %s: split-brain as soon as both finish promoting",
-			kind, p.Name, strings.Join(wantActive, " and ")),
-			"set one site back to passive now")
+			kind, p.Name, strings.Join(wantActive, " and ")), setBackFix(p))
 	case len(active) == 0 && len(p.Unreachable) == 0:
 		if promoting := promoting(p); promoting != "" {
 			add(Warning, FailoverInProgress, promoting, fmt.Sprintf("no %s site is active yet: %s is being promoted", kind, promoting),
-				"wait for the promotion to finish (kubectl apic status --watch)")
+				"wait for the promotion to finish: "+watchCommand(p))
+		} else if nsites == 1 && len(p.Members) == 1 {
+			// One context given: the active site is the peer we were not asked to read. A
+			// replicating warm-standby is what a healthy standby data center looks like.
+			m := p.Members[0]
+			state := "replicating (" + m.HAStatus.Type + ": " + m.HAStatus.Message + ")"
+			if !m.Replicating() {
+				state = "not replicating (haStatus " + orNone(m.HAStatus.Type) + ")"
+			}
+			add(Info, PeerNotChecked, m.Site, fmt.Sprintf("%s %s on %s is the warm-standby (haMode %s), %s; its active peer was not checked",
+				kind, p.Name, m.Site, orNone(m.HAMode), state),
+				"check the active data center too: add --peer-context with its kubeconfig context")
 		} else {
-			add(Critical, NoActiveSite, "", fmt.Sprintf("no site runs %s %s as active", kind, p.Name),
-				"promote the warm-standby that has the latest data: kubectl apic failover --to <site>")
+			add(Critical, NoActiveSite, "", fmt.Sprintf("no site runs %s %s as active", kind, p.Name), noActiveFix(p))
 		}
 	}
 	for _, site := range p.Unreachable {
@@ -335,6 +347,136 @@ func judge(p Pair, nsites int, opts Options) []Finding {
 		}
 	}
 	return fs
+}
+
+// AcrossPairs are the findings about the pairs together: management active on one site and portal
+// on the other (after a portal-only failover). IBM documents failing over either subsystem alone
+// (IBM: Failing over to the warm-standby; Key concepts of 2DCDR and failure scenarios: "the active
+// management, portal, or both subsystems") and we found no IBM warning against the two being active
+// in different data centers, so this is INFO and says so (docs/fidelity.md).
+func AcrossPairs(pairs []Pair) []Finding {
+	active := map[apic.Subsystem]map[string]bool{}
+	for _, p := range pairs {
+		if active[p.Subsystem] == nil {
+			active[p.Subsystem] = map[string]bool{}
+		}
+		for _, s := range p.ActiveSites() {
+			active[p.Subsystem][s] = true
+		}
+	}
+	only := func(sub apic.Subsystem) string {
+		if len(active[sub]) != 1 {
+			return ""
+		}
+		for s := range active[sub] {
+			return s
+		}
+		return ""
+	}
+	mgmt, ptl := only(apic.Management), only(apic.Portal)
+	if mgmt == "" || ptl == "" || mgmt == ptl {
+		return nil
+	}
+	ns := ""
+	for _, p := range pairs {
+		if m, ok := p.Member(ptl); ok && p.Subsystem == apic.Portal {
+			ns = " -n " + m.Status.Namespace()
+		}
+	}
+	return []Finding{{Severity: Info, Code: ActiveApart,
+		Message: fmt.Sprintf("management is active on %s and portal on %s (a portal-only or management-only failover); IBM documents failing over either subsystem alone and does not document a warning about running them active in different data centers", mgmt, ptl),
+		Fix:     fmt.Sprintf("if unintended, fail over the portal too, as IBM orders it after management: kubectl apic failover --from %s --to %s%s --subsystem portal", ptl, mgmt, ns)}}
+}
+
+// ModeCommand is the kubectl command that sets m's site to mode with the merge patch IBM documents
+// (seed 002; for management passive it carries the data-deletion confirmation).
+func ModeCommand(p Pair, m Member, mode string) string {
+	patch, err := apic.ModePatch(m.Spec.Kind, p.Subsystem, mode)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("kubectl --context %s -n %s patch %s.%s %s --type merge -p '%s'",
+		m.Site, m.Spec.Namespace(), m.Spec.Kind.Plural, m.Spec.Kind.Group, m.Spec.Name(), patch)
+}
+
+// splitBrainFix: the user decides which data to keep; failover refuses split-brain, so the fix is
+// the demotion patch on the other site, one command per choice.
+func splitBrainFix(p Pair, active []string) string {
+	var opts []string
+	for _, keep := range active {
+		for _, other := range p.Members {
+			if other.Site != keep && other.IsActive() {
+				opts = append(opts, fmt.Sprintf("to keep %s's data: %s", keep, ModeCommand(p, other, apic.ModePassive)))
+			}
+		}
+	}
+	loss := "its data is replaced from the peer"
+	if p.Subsystem == apic.Management {
+		loss = "this DELETES its management data, replaced from the peer"
+	}
+	return fmt.Sprintf("decide which site's data to keep and set the other to warm-standby (%s); %s", loss, strings.Join(opts, "; "))
+}
+
+// setBackFix: both are set active but not both active yet: set back the one still promoting.
+func setBackFix(p Pair) string {
+	var opts []string
+	for _, m := range p.Members {
+		if m.Mode == apic.ModeActive && !m.IsActive() {
+			opts = append(opts, ModeCommand(p, m, apic.ModePassive))
+		}
+	}
+	if len(opts) == 0 {
+		return "set one site back to passive now"
+	}
+	return "set the site still promoting back to passive now: " + strings.Join(opts, "; or ")
+}
+
+// noActiveFix: failover needs an active --from, so with no site active the fix is promoting the
+// warm-standby by hand: the one that was not demoted when the other was, else the user's choice
+// of the site with the latest data (the one active last).
+func noActiveFix(p Pair) string {
+	var standby, all []Member
+	for _, m := range p.Members {
+		all = append(all, m)
+		if m.HAMode != apic.HAModeBlockedWarmStandbyConversion {
+			standby = append(standby, m)
+		}
+	}
+	if len(standby) == 1 && len(all) > 1 {
+		return fmt.Sprintf("promote the warm-standby %s (the other site is being demoted): %s", standby[0].Site, ModeCommand(p, standby[0], apic.ModeActive))
+	}
+	var opts []string
+	for _, m := range all {
+		opts = append(opts, fmt.Sprintf("if %s has the latest data (it was active last): %s", m.Site, ModeCommand(p, m, apic.ModeActive)))
+	}
+	return "promote the site with the latest data, one only; " + strings.Join(opts, "; ")
+}
+
+// watchCommand is `kubectl apic status --context A --peer-context B --watch` for the pair's sites.
+func watchCommand(p Pair) string {
+	var sites []string
+	for _, m := range p.Members {
+		sites = append(sites, m.Site)
+	}
+	sites = append(sites, p.Unreachable...)
+	cmd := "kubectl apic status"
+	if len(sites) > 0 {
+		cmd += " --context " + sites[0]
+	}
+	if len(sites) > 1 {
+		cmd += " --peer-context " + sites[1]
+	}
+	if len(p.Members) > 0 {
+		cmd += " -n " + p.Members[0].Status.Namespace()
+	}
+	return cmd + " --watch"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 func promoting(p Pair) string {

@@ -3,6 +3,7 @@ package hastate
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +131,86 @@ func TestPairsByNameAndSingleton(t *testing.T) {
 	}, Options{Now: now})
 	if len(pairs) != 2 || pairs[0].Name != "a" || len(pairs[0].Members) != 2 {
 		t.Fatalf("pairs = %+v", pairs)
+	}
+}
+
+// One context given (status --context dc1): a warm-standby is what a healthy standby data center
+// looks like; its active peer was not read, so there is no verdict about it.
+func TestSingleSiteWarmStandby(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		obj  apic.Object
+		want []string
+	}{
+		{"replicating", mgmt("passive", "passive", "Ready", time.Hour), []string{"INFO PeerNotChecked"}},
+		{"not replicating", mgmt("passive", "passive", "Pending", time.Hour), []string{"INFO PeerNotChecked", "WARNING NotReplicating"}},
+		{"active", mgmt("active", "active", "Ready", time.Hour), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pairs := Pairs([]SiteObjects{{Site: "dc1", Objects: []apic.Object{tc.obj}}}, Options{Now: now})
+			if got := codes(pairs[0]); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("findings = %v, want %v", got, tc.want)
+			}
+			for _, f := range pairs[0].Findings {
+				if f.Code == PeerNotChecked && !strings.Contains(f.Fix, "--peer-context") {
+					t.Errorf("fix does not name --peer-context: %q", f.Fix)
+				}
+			}
+		})
+	}
+}
+
+// The fixes of NoActiveSite and SplitBrain are kubectl patches (failover refuses both states), on
+// the right site, with IBM's confirmation annotation where management is demoted.
+func TestFixesAreCommandsForTheState(t *testing.T) {
+	pair := func(dc1, dc2 apic.Object) Pair {
+		return Pairs([]SiteObjects{{Site: "dc1", Objects: []apic.Object{dc1}}, {Site: "dc2", Objects: []apic.Object{dc2}}}, Options{Now: now})[0]
+	}
+	fix := func(p Pair, code string) string {
+		for _, f := range p.Findings {
+			if f.Code == code {
+				return f.Fix
+			}
+		}
+		t.Fatalf("no %s in %v", code, codes(p))
+		return ""
+	}
+	// Demotion of dc1 done, dc2 never promoted: promote dc2, and only dc2.
+	f := fix(pair(mgmt("passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion", time.Hour), mgmt("passive", "passive", "Ready", time.Hour)), NoActiveSite)
+	want := `kubectl --context dc2 -n apic patch managementclusters.management.apiconnect.ibm.com production-mgmt --type merge -p '{"spec":{"multiSiteHA":{"mode":"active"}}}'`
+	if !strings.Contains(f, want) || strings.Contains(f, "--context dc1") || strings.Contains(f, "kubectl apic failover") {
+		t.Errorf("NoActiveSite fix = %q, want only %s", f, want)
+	}
+	// Split-brain: one demotion command per choice, each carrying the data-deletion confirmation.
+	f = fix(pair(mgmt("active", "active", "Ready", time.Hour), mgmt("active", "active", "Ready", time.Hour)), SplitBrain)
+	for _, site := range []string{"dc1", "dc2"} {
+		if !strings.Contains(f, "kubectl --context "+site+" -n apic patch managementclusters.management.apiconnect.ibm.com production-mgmt --type merge -p '{\"metadata\":{\"annotations\":{\""+apic.DataDeletionConfirmationAnnotation+"\":\"true\"}},\"spec\":{\"multiSiteHA\":{\"mode\":\"passive\"}}}'") {
+			t.Errorf("split-brain fix lacks the demotion of %s: %q", site, f)
+		}
+	}
+	if strings.Contains(f, "kubectl apic failover") {
+		t.Errorf("split-brain fix names failover, which refuses split-brain: %q", f)
+	}
+}
+
+func TestManagementAndPortalActiveApart(t *testing.T) {
+	ptl := func(mode string) apic.Object {
+		return mk(apic.PortalClusterKind, "production-ptl", mode, mode, "Ready", "", time.Hour)
+	}
+	pairs := Pairs([]SiteObjects{
+		{Site: "dc1", Objects: []apic.Object{mgmt("active", "active", "Ready", time.Hour), ptl("passive")}},
+		{Site: "dc2", Objects: []apic.Object{mgmt("passive", "passive", "Ready", time.Hour), ptl("active")}},
+	}, Options{Now: now})
+	fs := AcrossPairs(pairs)
+	if len(fs) != 1 || fs[0].Severity != Info || fs[0].Code != ActiveApart || !strings.Contains(fs[0].Message, "IBM documents failing over either subsystem alone and does not document a warning") ||
+		!strings.Contains(fs[0].Fix, "kubectl apic failover --from dc2 --to dc1 -n apic --subsystem portal") {
+		t.Errorf("findings = %+v", fs)
+	}
+	pairs = Pairs([]SiteObjects{
+		{Site: "dc1", Objects: []apic.Object{mgmt("active", "active", "Ready", time.Hour), ptl("active")}},
+		{Site: "dc2", Objects: []apic.Object{mgmt("passive", "passive", "Ready", time.Hour), ptl("passive")}},
+	}, Options{Now: now})
+	if fs := AcrossPairs(pairs); len(fs) != 0 {
+		t.Errorf("together on dc1: %+v", fs)
 	}
 }

@@ -53,6 +53,10 @@ type Request struct {
 	Pods bool
 	// Nodes lists nodes, metadata only.
 	Nodes bool
+	// WatchFailed, for Watch only, is told of every failure to (re)start a watch. client-go's
+	// RetryWatcher retries those by itself and only logs them, so without this a caller would not
+	// notice that the site stopped answering.
+	WatchFailed func(error)
 }
 
 func (r Request) kinds() []apic.Kind {

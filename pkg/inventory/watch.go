@@ -24,7 +24,7 @@ import (
 // change, calls changed with a new Snapshot. Kinds in snap.Missing are not watched.
 //
 // Connection failures are retried by client-go's RetryWatcher, so a site that goes away and comes
-// back resumes by itself. Watch returns when ctx ends (nil) or a watch ends for good, e.g. its
+// back resumes by itself; req.WatchFailed hears of each failure (status --watch then probes the site). Watch returns when ctx ends (nil) or a watch ends for good, e.g. its
 // resourceVersion expired (410 Gone): the caller then Reads again and calls Watch anew.
 func Watch(ctx context.Context, c Clients, req Request, snap *Snapshot, changed func(*Snapshot)) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -54,6 +54,18 @@ func Watch(ctx context.Context, c Clients, req Request, snap *Snapshot, changed 
 		sources = append(sources, source{NodesGVR, func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			return c.Metadata.Resource(NodesGVR).Watch(ctx, o)
 		}})
+	}
+	if req.WatchFailed != nil {
+		for i := range sources {
+			w := sources[i].watch
+			sources[i].watch = func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+				wi, err := w(ctx, o)
+				if err != nil && ctx.Err() == nil {
+					req.WatchFailed(err)
+				}
+				return wi, err
+			}
+		}
 	}
 	errs := make(chan error, len(sources))
 	for _, src := range sources {

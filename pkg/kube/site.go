@@ -5,7 +5,8 @@ package kube
 
 import (
 	"context"
-	"fmt"
+	"os"
+	"strings"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 )
@@ -79,6 +81,11 @@ func NewSite(flags *genericclioptions.ConfigFlags) (*Site, error) {
 		name = *flags.Context
 	}
 	explicitServer := flags.APIServer != nil && *flags.APIServer != ""
+	if len(raw.Contexts) == 0 && !explicitServer {
+		if err := missingKubeconfig(loader); err != nil {
+			return nil, err
+		}
+	}
 	if _, ok := raw.Contexts[name]; !ok && !explicitServer {
 		if name == "" {
 			return nil, exitcode.Newf(exitcode.Usage, "no current context in kubeconfig: pass --context (see kubectl config get-contexts)")
@@ -127,6 +134,33 @@ func NewSites(base *genericclioptions.ConfigFlags, contexts []string) ([]*Site, 
 	return out, nil
 }
 
+// missingKubeconfig names the kubeconfig files that do not exist when none of them does: clientcmd
+// skips missing files in KUBECONFIG (and a missing ~/.kube/config) silently, which would otherwise
+// surface as "no current context".
+func missingKubeconfig(loader clientcmd.ClientConfig) error {
+	access := loader.ConfigAccess()
+	if access == nil {
+		return nil
+	}
+	files := access.GetLoadingPrecedence()
+	if len(files) == 0 {
+		return nil
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			return nil
+		}
+	}
+	from := "the default location"
+	if access.IsExplicitFile() {
+		from = "--kubeconfig"
+	} else if v := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); v != "" {
+		from = clientcmd.RecommendedConfigPathEnvVar
+	}
+	return exitcode.Newf(exitcode.Usage, "kubeconfig file not found: %s (from %s): point KUBECONFIG or --kubeconfig at an existing kubeconfig",
+		strings.Join(files, ", "), from)
+}
+
 // ClusterID is the UID of the kube-system namespace: stable for a cluster's life and different for
 // every cluster, so two contexts with the same ID are the same cluster.
 func (s *Site) ClusterID(ctx context.Context) (string, error) {
@@ -157,17 +191,4 @@ func EachSite(ctx context.Context, sites []*Site, fn func(ctx context.Context, s
 	}
 	wg.Wait()
 	return errs
-}
-
-// SameCluster reports an error when two sites are the same cluster under different context names.
-func SameCluster(ctx context.Context, a, b *Site) (bool, error) {
-	ida, err := a.ClusterID(ctx)
-	if err != nil {
-		return false, fmt.Errorf("context %s: reading cluster identity: %w", a.Name, err)
-	}
-	idb, err := b.ClusterID(ctx)
-	if err != nil {
-		return false, fmt.Errorf("context %s: reading cluster identity: %w", b.Name, err)
-	}
-	return ida == idb, nil
 }

@@ -87,3 +87,24 @@ func TestBadContextsAreUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// KUBECONFIG naming a file that does not exist is "file not found", not "no current context"
+// (clientcmd skips missing KUBECONFIG files silently).
+func TestMissingKubeconfigFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	t.Setenv("KUBECONFIG", missing)
+	_, err := NewSites(genericclioptions.NewConfigFlags(true), []string{""})
+	if exitcode.FromError(err) != exitcode.Usage || err == nil ||
+		!strings.Contains(err.Error(), "kubeconfig file not found: "+missing+" (from KUBECONFIG)") {
+		t.Errorf("err = %v (exit %d)", err, exitcode.FromError(err))
+	}
+	// An existing but empty KUBECONFIG keeps the "no current context" message.
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", empty)
+	if _, err := NewSites(genericclioptions.NewConfigFlags(true), []string{""}); err == nil || !strings.Contains(err.Error(), "no current context") {
+		t.Errorf("empty kubeconfig: %v", err)
+	}
+}

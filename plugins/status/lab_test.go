@@ -167,6 +167,7 @@ func TestHealthyBothSites(t *testing.T) {
 	}
 	// The lab has no DataPowerService objects but serves the kind; APIConnectCluster likewise.
 	// Efficiency: exactly one request per kind per site, all LISTs.
+	// With two sites, one GET of namespace kube-system each: the cluster identity (same cluster?).
 	perSite := map[string]int{}
 	for k, n := range r.requests {
 		if n != 1 || !strings.HasPrefix(k, "GET ") {
@@ -174,7 +175,7 @@ func TestHealthyBothSites(t *testing.T) {
 		}
 		perSite[strings.SplitN(strings.TrimPrefix(k, "GET "), "/", 2)[0]]++
 	}
-	want := len(apic.Kinds()) + 2 // API Connect kinds + pods + nodes
+	want := len(apic.Kinds()) + 3 // API Connect kinds + pods + nodes + kube-system
 	if len(perSite) != 2 {
 		t.Errorf("want requests to 2 API servers, got %v", perSite)
 	}
@@ -428,10 +429,32 @@ func TestSplitBrain(t *testing.T) {
 	if r.code != exitcode.Critical || !strings.Contains(r.out, "CRITICAL  SplitBrain") {
 		t.Errorf("table: exit %d, want the SplitBrain finding", r.code)
 	}
-	// Put dc2 back to warm-standby; dc1 stays active.
-	patchMode(t, dc2, lab.MgmtName, apic.ModePassive)
+	// Every printed fix runs (a server-side dry run); failover, which refuses split-brain, is not
+	// one of them. Then the "keep dc1's data" fix, for real, puts dc2 back to warm-standby.
+	var keepDC1 []string
+	for _, f := range rep.Findings {
+		if f.Code != "SplitBrain" {
+			continue
+		}
+		for _, args := range commandsIn(f.Fix) {
+			if args[1] == "apic" {
+				t.Errorf("split-brain fix names kubectl apic: %q", f.Fix)
+				continue
+			}
+			runFix(t, l, args, false)
+			if args[2] == "dc2" {
+				keepDC1 = args
+			}
+		}
+	}
+	if keepDC1 == nil {
+		t.Fatal("no fix demotes dc2")
+	}
+	runFix(t, l, keepDC1, true)
 	eventually(t, l.Kubeconfig(), 2*time.Minute, func(r status.Report) bool {
-		return !hasFinding(r, "", "SplitBrain") && len(r.Pairs) > 0 && strings.Join(r.Pairs[0].Active, ",") == "dc1"
+		// Until dc2 is a replicating warm-standby again: the next test demotes dc1.
+		return !hasFinding(r, "", "SplitBrain") && len(r.Pairs) > 0 && strings.Join(r.Pairs[0].Active, ",") == "dc1" &&
+			len(r.Pairs[0].Members) == 2 && r.Pairs[0].Members[1].Replicating
 	}, "--context", "dc1", "--peer-context", "dc2")
 }
 
@@ -449,6 +472,25 @@ func TestStuckDemotion(t *testing.T) {
 		return hasFinding(r, "dc1", "StuckDemotion")
 	}, "--context", "dc1", "--peer-context", "dc2", "--stuck-after", "1s")
 	fmt.Println(codes(rep))
+	// No site active: the fix promotes dc2 (the warm-standby not being demoted) with a patch that
+	// runs; it is not `kubectl apic failover --to`, which cannot run without --from.
+	n := 0
+	for _, f := range rep.Findings {
+		if f.Code != "NoActiveSite" {
+			continue
+		}
+		for _, args := range commandsIn(f.Fix) {
+			n++
+			if args[1] == "apic" || args[2] != "dc2" {
+				t.Errorf("NoActiveSite fix: %q", f.Fix)
+				continue
+			}
+			runFix(t, l, args, false)
+		}
+	}
+	if n == 0 {
+		t.Errorf("no NoActiveSite fix with a command: %v", codes(rep))
+	}
 	// With the default threshold (30 minutes) the same state is not stuck.
 	rep = report(t, run(t, l.Kubeconfig(), "--context", "dc1", "--peer-context", "dc2", "-o", "json"))
 	if hasFinding(rep, "dc1", "StuckDemotion") {

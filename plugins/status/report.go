@@ -1,5 +1,7 @@
 package status
 
+// The judgement: Build turns what was read (SiteInput) into the StatusReport (schema.go).
+
 import (
 	"fmt"
 	"sort"
@@ -14,179 +16,9 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 	"github.com/kubectl-apic/kubectl-apic/pkg/zones"
 )
-
-// ReportKind is the kind of the -o json|yaml document (apiVersion printers.APIVersion). The schema
-// is documented in docs/status-schema.md; change both together.
-const ReportKind = "StatusReport"
-
-// Health is the report's overall verdict.
-type Health string
-
-const (
-	Healthy     Health = "Healthy"
-	Degraded    Health = "Degraded"
-	Critical    Health = "Critical"
-	Unreachable Health = "Unreachable"
-	Failed      Health = "Error"
-)
-
-// Finding codes added by this command (hastate's codes are used as they are).
-const (
-	FindingSiteUnreachable    = hastate.SiteUnreachable
-	FindingSiteError          = "SiteError"
-	FindingNoObjects          = "NoAPIConnectObjects"
-	FindingFewGateways        = "FewGateways"
-	FindingTemplateOverrides  = "TemplateOverrides"
-	FindingConfiguratorJob    = "ConfiguratorJobFailed"
-	FindingSubsystemNotReady  = "SubsystemNotReady"
-	FindingQuorumLost         = "QuorumLost"
-	FindingZoneRisk           = "ZoneRisk"
-	FindingZones              = "ZoneLayout"
-	FindingPeeringQuorumLost  = "PeeringQuorumLost"
-	FindingPeeringLinkDown    = "PeeringLinkDown"
-	FindingPeeringUnreadable  = "PeeringUnreadable"
-	FindingKindNotInstalled   = "KindNotInstalled"
-	configuratorMessageMarker = "an error occured while running job" // IBM's spelling (seed 002)
-)
-
-// Report is the StatusReport document.
-type Report struct {
-	// GeneratedAt is when the report was computed.
-	GeneratedAt metav1.Time `json:"generatedAt"`
-	// Health is Healthy, Degraded, Critical, Unreachable or Error; ExitCode the process exit code.
-	Health   Health       `json:"health"`
-	ExitCode int          `json:"exitCode"`
-	Sites    []SiteReport `json:"sites"`
-	Pairs    []PairReport `json:"pairs"`
-	Findings []Finding    `json:"findings"`
-}
-
-// Finding is one thing wrong or worth knowing, with its fix. Severity is INFO, WARNING or CRITICAL.
-type Finding struct {
-	Severity  string `json:"severity"`
-	Code      string `json:"code"`
-	Subsystem string `json:"subsystem,omitempty"`
-	Site      string `json:"site,omitempty"`
-	Message   string `json:"message"`
-	Fix       string `json:"fix,omitempty"`
-}
-
-// SiteReport is one kubeconfig context.
-type SiteReport struct {
-	Name      string `json:"name"`
-	Server    string `json:"server,omitempty"`
-	Namespace string `json:"namespace"` // "" with -A
-	Reachable bool   `json:"reachable"`
-	// Error says why the site could not be read (then Reachable may still be true, e.g. RBAC).
-	Error        string          `json:"error,omitempty"`
-	MissingKinds []string        `json:"missingKinds,omitempty"`
-	Subsystems   []SubsystemInfo `json:"subsystems"`
-	Gateways     []GatewayInfo   `json:"gateways"`
-	Zones        *ZoneReport     `json:"zones,omitempty"`
-}
-
-// SubsystemInfo is one API Connect custom resource (subsystem CR, APIConnectCluster, DataPowerService).
-type SubsystemInfo struct {
-	Kind              string      `json:"kind"`
-	Name              string      `json:"name"`
-	Namespace         string      `json:"namespace"`
-	Version           string      `json:"version,omitempty"`
-	ReconciledVersion string      `json:"reconciledVersion,omitempty"`
-	Phase             string      `json:"phase,omitempty"`
-	Ready             string      `json:"ready,omitempty"`
-	Mode              string      `json:"mode,omitempty"`
-	HAMode            string      `json:"haMode,omitempty"`
-	HAStatus          string      `json:"haStatus,omitempty"`
-	HAMessage         string      `json:"haMessage,omitempty"`
-	Message           string      `json:"message,omitempty"`
-	CreationTimestamp metav1.Time `json:"creationTimestamp"`
-}
-
-// GatewayInfo is one GatewayCluster and its pods.
-type GatewayInfo struct {
-	Name      string       `json:"name"`
-	Namespace string       `json:"namespace"`
-	Replicas  int          `json:"replicas"`
-	Pods      []PodInfo    `json:"pods"`
-	Peering   *PeeringInfo `json:"peering,omitempty"`
-}
-
-// PodInfo is one gateway pod.
-type PodInfo struct {
-	Name     string `json:"name"`
-	Node     string `json:"node,omitempty"`
-	Zone     string `json:"zone,omitempty"`
-	IP       string `json:"ip,omitempty"`
-	Phase    string `json:"phase"`
-	Ready    bool   `json:"ready"`
-	Restarts int32  `json:"restarts"`
-}
-
-// PeeringInfo is the gateway-peering state read from every member with --peering.
-type PeeringInfo struct {
-	Objects []PeeringObject `json:"objects"`
-	// Errors are the members that could not be read, by pod.
-	Errors map[string]string `json:"errors,omitempty"`
-}
-
-// PeeringObject is one peering object (gwd, tms, subs, rate-limit, api-probe, ...) as its
-// members see it.
-type PeeringObject struct {
-	Name           string `json:"name"`
-	Primary        string `json:"primary,omitempty"`
-	Members        int    `json:"members"`
-	LinksOK        int    `json:"linksOK"`
-	PendingUpdates int64  `json:"pendingUpdates"`
-	Quorum         bool   `json:"quorum"`
-	Reason         string `json:"reason,omitempty"`
-	// Disagree is set when members report different primaries.
-	Disagree bool `json:"disagree,omitempty"`
-}
-
-// ZoneReport is pkg/zones' analysis of one site.
-type ZoneReport struct {
-	Zones    []string    `json:"zones"`
-	Groups   []ZoneGroup `json:"groups"`
-	Problems []string    `json:"problems,omitempty"`
-}
-
-// ZoneGroup is one group of pods that must keep quorum.
-type ZoneGroup struct {
-	Name      string         `json:"name"`
-	Subsystem string         `json:"subsystem"`
-	Kind      string         `json:"kind"`
-	Members   int            `json:"members"`
-	Ready     int            `json:"ready"`
-	Quorum    int            `json:"quorum"`
-	InQuorum  bool           `json:"inQuorum"`
-	PerZone   map[string]int `json:"perZone"`
-	AtRisk    []string       `json:"atRisk,omitempty"`
-}
-
-// PairReport is one management or portal subsystem across sites (2DCDR).
-type PairReport struct {
-	Subsystem   string       `json:"subsystem"`
-	Name        string       `json:"name"`
-	Active      []string     `json:"active"`
-	Members     []PairMember `json:"members"`
-	Unreachable []string     `json:"unreachable,omitempty"`
-}
-
-// PairMember is one site's side.
-type PairMember struct {
-	Site        string      `json:"site"`
-	Name        string      `json:"name"`
-	SpecRef     string      `json:"specRef"`
-	Mode        string      `json:"mode"`
-	HAMode      string      `json:"haMode"`
-	HAStatus    string      `json:"haStatus"`
-	HAMessage   string      `json:"haMessage,omitempty"`
-	Phase       string      `json:"phase"`
-	Replicating bool        `json:"replicating"`
-	Since       metav1.Time `json:"since,omitempty"`
-}
 
 // SiteInput is what was read from one site.
 type SiteInput struct {
@@ -215,6 +47,8 @@ type PeeringRead struct {
 type BuildOptions struct {
 	StuckAfter time.Duration
 	Now        time.Time
+	// Clusters is set when it is unknown whether the two sites are two clusters (pkg/kube).
+	Clusters *kube.Comparison
 }
 
 // Build computes the report from what was read. It is pure: tests feed it fixed inputs.
@@ -280,8 +114,14 @@ func Build(sites []SiteInput, opts BuildOptions) Report {
 					Fix:     "deploy 3 gateways: a profile with 3 replicas (e.g. n3xc4.m8) in spec.profile"})
 			}
 		}
-		sr.Zones, findings = zoneReport(in.Name, snap, findings)
+		sr.Zones, findings = zoneReport(in.Name, in.Namespace, snap, findings)
 		r.Sites = append(r.Sites, sr)
+	}
+	if c := opts.Clusters; c != nil && len(sites) == 2 {
+		add(hastate.Finding{Severity: hastate.Warning, Code: FindingClustersUnknown,
+			Message: fmt.Sprintf("cannot tell whether contexts %s and %s are two clusters: %s. If they are one, the 2DCDR verdict below compares that cluster with itself",
+				sites[0].Name, sites[1].Name, c.Evidence),
+			Fix: c.Fix})
 	}
 	pairs := hastate.Pairs(objs, hastate.Options{StuckAfter: opts.StuckAfter, Now: opts.Now})
 	for _, p := range pairs {
@@ -295,6 +135,9 @@ func Build(sites []SiteInput, opts BuildOptions) Report {
 			}
 			add(f)
 		}
+	}
+	if len(sites) == 2 {
+		findings = append(findings, hastate.AcrossPairs(pairs)...)
 	}
 	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Severity > findings[j].Severity })
 	r.Findings = []Finding{}
@@ -406,7 +249,7 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-func zoneReport(site string, snap *inventory.Snapshot, fs []hastate.Finding) (*ZoneReport, []hastate.Finding) {
+func zoneReport(site, ns string, snap *inventory.Snapshot, fs []hastate.Finding) (*ZoneReport, []hastate.Finding) {
 	groups := zones.GroupsFromPods(snap.Pods)
 	if len(groups) == 0 {
 		return nil, fs
@@ -446,7 +289,7 @@ func zoneReport(site string, snap *inventory.Snapshot, fs []hastate.Finding) (*Z
 			fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingZoneRisk, Subsystem: g.Group.Subsystem, Site: site,
 				Message: fmt.Sprintf("losing zone %s would leave %s with %d of %d members, below quorum %d",
 					z, what, g.Survivors(z), g.Size, g.Quorum),
-				Fix: zoneFix(site, g.Group)})
+				Fix: zoneFix(site, namespaceOf(snap, g.Group, ns), g.Group)})
 		}
 	}
 	// Replica sets at risk are summarised per zone: one line instead of one per microservice.
@@ -457,13 +300,36 @@ func zoneReport(site string, snap *inventory.Snapshot, fs []hastate.Finding) (*Z
 		}
 		fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingZoneRisk, Site: site,
 			Message: fmt.Sprintf("losing zone %s would leave %d replica set(s) below quorum: %s", z, len(names), strings.Join(names, ", ")),
-			Fix:     fmt.Sprintf("spread them over zones: kubectl apic spread apply --context %s --subsystem all (IBM's template overrides), or add nodes in the other zones", site)})
+			Fix:     fmt.Sprintf("spread them over zones: kubectl apic spread apply --context %s -n %s --subsystem all (IBM's template overrides), or add nodes in the other zones", site, replicaNamespace(snap, ns))})
 	}
 	return zr, fs
 }
 
-func zoneFix(site string, g zones.Group) string {
-	return fmt.Sprintf("spread %s over zones (IBM's zone anti-affinity override): kubectl apic spread apply --context %s --subsystem gateway", g.Name, site)
+func zoneFix(site, ns string, g zones.Group) string {
+	return fmt.Sprintf("spread %s over zones (IBM's zone anti-affinity override): kubectl apic spread apply --context %s -n %s --subsystem gateway", g.Name, site, ns)
+}
+
+// namespaceOf is the namespace of g's pods: the one read, or with -A the pods' own.
+func namespaceOf(snap *inventory.Snapshot, g zones.Group, ns string) string {
+	if ns != "" {
+		return ns
+	}
+	for _, m := range g.Members {
+		for _, p := range snap.Pods {
+			if p.Name == m.Name {
+				return p.Namespace
+			}
+		}
+	}
+	return replicaNamespace(snap, ns)
+}
+
+// replicaNamespace is the namespace read, or with -A that of the first API Connect object.
+func replicaNamespace(snap *inventory.Snapshot, ns string) string {
+	if ns == "" && len(snap.Objects) > 0 {
+		return snap.Objects[0].Namespace()
+	}
+	return ns
 }
 
 func peeringInfo(reads map[string]PeeringRead) *PeeringInfo {

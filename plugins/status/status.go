@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,15 @@ const DefaultPeeringDomain = "apiconnect"
 // redraw in --watch mode.
 const DefaultDebounce = 500 * time.Millisecond
 
+// --watch's liveness bounds (see runWatch): a site that stops answering is shown UNREACHABLE
+// within DefaultProbeInterval+DefaultProbeTimeout, and read again at most DefaultRetryMax apart.
+const (
+	DefaultProbeInterval = 10 * time.Second
+	DefaultProbeTimeout  = 5 * time.Second
+	DefaultRetryMax      = 10 * time.Second
+	DefaultReadTimeout   = 30 * time.Second
+)
+
 // Options of `kubectl apic status`.
 type Options struct {
 	genericiooptions.IOStreams
@@ -63,12 +73,16 @@ type Options struct {
 	Peering       bool
 	PeeringDomain string
 	Debounce      time.Duration
+	// --watch: how often and how long each site is probed, how long a read may take, and the
+	// longest wait between reads of a site that is down.
+	ProbeInterval, ProbeTimeout, ReadTimeout, RetryMax time.Duration
 
 	// Dependencies, replaceable in tests.
 	NewSites    func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
 	Read        func(ctx context.Context, c inventory.Clients, req inventory.Request) (*inventory.Snapshot, error)
 	WatchSite   func(ctx context.Context, c inventory.Clients, req inventory.Request, snap *inventory.Snapshot, changed func(*inventory.Snapshot)) error
 	ReadPeering PeeringReader
+	Probe       func(ctx context.Context, s *kube.Site) error
 	Now         func() time.Time
 	IsTTY       func(w io.Writer) bool
 	Getenv      func(string) string
@@ -85,6 +99,11 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		StuckAfter:    hastate.DefaultStuckAfter,
 		PeeringDomain: DefaultPeeringDomain,
 		Debounce:      DefaultDebounce,
+		ProbeInterval: DefaultProbeInterval,
+		ProbeTimeout:  DefaultProbeTimeout,
+		ReadTimeout:   DefaultReadTimeout,
+		RetryMax:      DefaultRetryMax,
+		Probe:         ProbeVersion,
 		NewSites:      kube.NewSites,
 		Read:          inventory.Read,
 		WatchSite:     inventory.Watch,
@@ -120,7 +139,7 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [--context SITE1] [--peer-context SITE2]",
 		Short: "Show the health of an API Connect HA installation and what breaks if a site or zone fails",
-		Long: `Show the health of an API Connect HA installation across one or two data centers.
+		Long: fmt.Sprintf(`Show the health of an API Connect HA installation across one or two data centers.
 
 Sites are kubeconfig contexts: --context (or the current context) is the first, --peer-context the
 second, shown side by side. For each site: every API Connect custom resource in the namespace (-n,
@@ -129,9 +148,21 @@ split-brain, stuck demotion), each gateway's pods with node and zone, and for ea
 losing it keeps every gateway peer group and subsystem replica set in quorum. Warnings come with
 their fix.
 
+With one site, a warm-standby that replicates is reported as such (INFO PeerNotChecked): its
+active peer is not read; add --peer-context to judge the pair. Two contexts that reach the same
+cluster are refused (exit 2): 2DCDR cannot be judged on one cluster. If that cannot be told (no
+permission to get namespace kube-system, different server URLs) the report says so.
+
+--watch redraws on every change. A site whose API server stops answering is shown UNREACHABLE
+within %[1]s (probed every %[2]s with a %[3]s timeout, and at once when its watches fail); it is
+read again at most %[4]s apart and followed again once it answers. The exit code is that of the
+last report shown.
+
 Exit codes: 0 healthy, 3 degraded (warnings), 4 critical (split-brain, lost quorum, no active site),
 7 a site unreachable, 2 usage, 1 other errors (see docs/exit-codes.md). -o json|yaml prints a
-versioned StatusReport (apiVersion apic.kubectl-apic.io/v1alpha1, docs/status-schema.md).`,
+versioned StatusReport (apiVersion apic.kubectl-apic.io/v1alpha1, docs/status-schema.md).
+Client library log lines are hidden unless -v is 1 or more (kubectl's -v=6 shows every request).`,
+			DefaultProbeInterval+DefaultProbeTimeout, DefaultProbeInterval, DefaultProbeTimeout, DefaultRetryMax),
 		Example: fmt.Sprintf(example, name),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -208,7 +239,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := allFailed(inputs); err != nil {
 		return err
 	}
-	r := o.build(inputs)
+	clusters, err := o.compareSites(ctx, inputs)
+	if err != nil {
+		return err
+	}
+	r := o.build(inputs, clusters)
 	if err := o.render(o.Out, r); err != nil {
 		return err
 	}
@@ -228,10 +263,51 @@ func (o *Options) readAll(ctx context.Context) []SiteInput {
 	inputs := make([]SiteInput, len(o.sites))
 	kube.EachSite(ctx, o.sites, func(ctx context.Context, s *kube.Site) error {
 		i := indexOf(o.sites, s)
+		var wg sync.WaitGroup
+		if len(o.sites) == 2 {
+			// The cluster identity, for compareSites: read beside the inventory (cached by Site).
+			wg.Go(func() { _, _ = s.ClusterID(ctx) })
+		}
 		inputs[i] = o.readSite(ctx, s)
+		wg.Wait()
 		return nil
 	})
 	return inputs
+}
+
+// compareSites tells whether the two sites are one cluster (pkg/kube.CompareClusters, settled by the
+// objects read where the identity is forbidden). One cluster under two contexts is a usage error: its
+// 2DCDR cannot be judged (every active subsystem would look active on "both" sites: a false
+// split-brain whose fix would demote the only active site). The comparison is returned when it
+// stays unknown, for the report to say so; nil otherwise or with one site or a site not read.
+func (o *Options) compareSites(ctx context.Context, inputs []SiteInput) (*kube.Comparison, error) {
+	if len(o.sites) != 2 || inputs[0].Err != nil || inputs[1].Err != nil {
+		return nil, nil
+	}
+	cmp, err := kube.CompareClusters(ctx, o.sites[0], o.sites[1])
+	if err != nil {
+		return nil, nil // the site's own read said what is wrong with it
+	}
+	cmp = cmp.RefineByObjects(objectUIDs(inputs[0].Snapshot), objectUIDs(inputs[1].Snapshot), inputs[0].Namespace == inputs[1].Namespace)
+	switch cmp.Match {
+	case kube.OneCluster:
+		return nil, exitcode.UsageErrorf("contexts %s and %s are the same cluster (%s): status cannot judge 2DCDR on one cluster (its active subsystems would look active on both sites); give --peer-context the other data center's context, or leave it out for a one-site report",
+			o.sites[0].Name, o.sites[1].Name, cmp.Evidence)
+	case kube.UnknownClusters:
+		return &cmp, nil
+	}
+	return nil, nil
+}
+
+func objectUIDs(s *inventory.Snapshot) []string {
+	if s == nil {
+		return nil
+	}
+	out := make([]string, 0, len(s.Objects))
+	for _, o := range s.Objects {
+		out = append(out, string(o.U.GetUID()))
+	}
+	return out
 }
 
 func (o *Options) readSite(ctx context.Context, s *kube.Site) SiteInput {
@@ -271,8 +347,8 @@ func allFailed(inputs []SiteInput) error {
 	return exitcode.New(exitcode.Worst(codes...), errors.Join(errs...))
 }
 
-func (o *Options) build(inputs []SiteInput) Report {
-	return Build(inputs, BuildOptions{StuckAfter: o.StuckAfter, Now: o.Now()})
+func (o *Options) build(inputs []SiteInput, clusters *kube.Comparison) Report {
+	return Build(inputs, BuildOptions{StuckAfter: o.StuckAfter, Now: o.Now(), Clusters: clusters})
 }
 
 // render prints r in the chosen format.

@@ -3,14 +3,17 @@ package status
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 )
@@ -19,12 +22,16 @@ import (
 const clearScreen = "\x1b[H\x1b[2J"
 
 // runWatch renders the report, then re-renders it whenever a watched object changes (watches on
-// every kind of every site, pkg/inventory.Watch; no polling), debounced so one operator update of
-// several objects redraws once. On a terminal each report replaces the last; otherwise each change
-// prints a new report. It ends on Ctrl-C (or ctx's end) with the last report's exit code.
+// every kind of every site, pkg/inventory.Watch; no polling of the objects), debounced so one
+// operator update of several objects redraws once. On a terminal each report replaces the last;
+// otherwise each change prints a new report. It ends on Ctrl-C (or ctx's end) with the exit code
+// of the last report it printed.
 //
-// A site that cannot be read is retried with backoff until it answers: that is the one place this
-// command polls, since there is nothing to watch on a site that is down.
+// A watch alone does not notice a site going away: client-go's RetryWatcher keeps retrying and the
+// cached objects would still be drawn as they were. So each watched site is also probed (GET
+// /version every ProbeInterval, ProbeTimeout each, and at once when one of its watches fails); a
+// failed probe marks it UNREACHABLE, and it is read again with backoff (at most RetryMax apart)
+// until it answers, when its watches resume.
 func (o *Options) runWatch(ctx context.Context) error {
 	var mu sync.Mutex
 	inputs := make([]SiteInput, len(o.sites))
@@ -41,19 +48,19 @@ func (o *Options) runWatch(ctx context.Context) error {
 		mu.Unlock()
 		mark()
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for i, s := range o.sites {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			o.followSite(ctx, s, func(in SiteInput) { set(i, in) })
-		}()
-	}
 	defer wg.Wait()
+	defer cancel()
+	for i, s := range o.sites {
+		wg.Go(func() { o.followSite(ctx, s, func(in SiteInput) { set(i, in) }) })
+	}
 
 	tty := o.IsTTY(o.Out)
 	var last []byte
 	code := exitcode.OK
+	compared := false
+	var clusters *kube.Comparison
 	for {
 		select {
 		case <-ctx.Done():
@@ -80,8 +87,14 @@ func (o *Options) runWatch(ctx context.Context) error {
 		if !allSet(snapshot) {
 			continue
 		}
-		r := o.build(snapshot)
-		code = exitcode.Code(r.ExitCode)
+		if !compared && (len(snapshot) < 2 || (snapshot[0].Err == nil && snapshot[1].Err == nil)) {
+			compared = true
+			var err error
+			if clusters, err = o.compareSites(ctx, snapshot); err != nil {
+				return err
+			}
+		}
+		r := o.build(snapshot, clusters)
 		var buf bytes.Buffer
 		if err := o.render(&buf, r); err != nil {
 			return err
@@ -101,6 +114,7 @@ func (o *Options) runWatch(ctx context.Context) error {
 			fmt.Fprintf(o.Out, "=== %s\n", o.Now().Format(time.RFC3339))
 		}
 		_, _ = o.Out.Write(buf.Bytes())
+		code = exitcode.Code(r.ExitCode) // the exit code is the verdict of the last frame shown
 	}
 }
 
@@ -113,16 +127,22 @@ func allSet(inputs []SiteInput) bool {
 	return true
 }
 
-// followSite reads s, reports it, then keeps the snapshot current with watches; when a watch ends
-// for good (e.g. resourceVersion expired) or the site cannot be read, it reads again after a
-// backoff.
+// followSite reads s, reports it, then keeps the snapshot current with watches while probing the
+// site; when the probe fails it reports the site unreachable, when a watch ends for good (e.g.
+// resourceVersion expired) or the site cannot be read, it reads again after a backoff.
 func (o *Options) followSite(ctx context.Context, s *kube.Site, report func(SiteInput)) {
-	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Steps: 6, Cap: 30 * time.Second}
+	newBackoff := func() wait.Backoff {
+		return wait.Backoff{Duration: time.Second, Factor: 2, Steps: 1 << 30, Cap: o.RetryMax}
+	}
+	backoff := newBackoff()
 	for ctx.Err() == nil {
-		in := o.readSite(ctx, s)
+		rctx, cancel := context.WithTimeout(ctx, o.ReadTimeout)
+		in := o.readSite(rctx, s)
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}
+		in.Err = asUnreachable(in.Err, s, o.ReadTimeout)
 		report(in)
 		if in.Err != nil {
 			if !sleep(ctx, backoff.Step()) {
@@ -130,17 +150,86 @@ func (o *Options) followSite(ctx context.Context, s *kube.Site, report func(Site
 			}
 			continue
 		}
-		backoff = wait.Backoff{Duration: time.Second, Factor: 2, Steps: 6, Cap: 30 * time.Second}
+		backoff = newBackoff()
+		wctx, stop := context.WithCancelCause(ctx)
+		kick := make(chan struct{}, 1)
+		req := o.request(s)
+		req.WatchFailed = func(error) {
+			select {
+			case kick <- struct{}{}:
+			default:
+			}
+		}
+		var probes sync.WaitGroup
+		probes.Go(func() { o.probeSite(wctx, s, kick, stop) })
 		base := in
-		_ = o.WatchSite(ctx, inventory.ClientsOf(s), o.request(s), in.Snapshot, func(snap *inventory.Snapshot) {
+		_ = o.WatchSite(wctx, inventory.ClientsOf(s), req, in.Snapshot, func(snap *inventory.Snapshot) {
 			next := base
 			next.Snapshot = snap
 			report(next)
 		})
+		cause := context.Cause(wctx)
+		stop(nil)
+		probes.Wait()
+		if ctx.Err() != nil {
+			return
+		}
+		var down *siteDown
+		if errors.As(cause, &down) {
+			report(SiteInput{Name: s.Name, Server: s.Server, Namespace: req.Namespace, Err: down.err})
+		}
 		if !sleep(ctx, backoff.Step()) {
 			return
 		}
 	}
+}
+
+// siteDown is the cause that ends a site's watches when its probe fails.
+type siteDown struct{ err error }
+
+func (d *siteDown) Error() string { return d.err.Error() }
+
+// probeSite asks s for /version every ProbeInterval and whenever kick fires; the first answer that
+// does not come (unreachable, or none within ProbeTimeout) stops the watches with siteDown.
+func (o *Options) probeSite(ctx context.Context, s *kube.Site, kick <-chan struct{}, stop context.CancelCauseFunc) {
+	t := time.NewTicker(o.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-kick:
+		}
+		pctx, cancel := context.WithTimeout(ctx, o.ProbeTimeout)
+		err := o.Probe(pctx, s)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err = asUnreachable(err, s, o.ProbeTimeout); err != nil && exitcode.FromError(err) == exitcode.Unreachable {
+			stop(&siteDown{err})
+			return
+		}
+	}
+}
+
+// ProbeVersion is the default probe: GET /version, which every authenticated user may read.
+func ProbeVersion(ctx context.Context, s *kube.Site) error {
+	return s.Kube.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error()
+}
+
+// asUnreachable explains err; a site that does not answer within the time allowed is unreachable
+// for --watch (the same as a refused connection), not a timeout of the command.
+func asUnreachable(err error, s *kube.Site, within time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	err = explain.Error(err, s.Name, schema.GroupVersionResource{}, "get")
+	if exitcode.FromError(err) == exitcode.Timeout {
+		return exitcode.Newf(exitcode.Unreachable, "context %s unreachable (%s): no answer within %s", s.Name, s.Server, within)
+	}
+	return err
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
