@@ -352,6 +352,13 @@ func (e *Engine) promote(ctx context.Context, st Step, ps *progress.Step) (strin
 				return "", false, err
 			}
 		}
+		if e.Journal != nil {
+			// Still ours? A run that was paused (or cut off) while others went on must not promote:
+			// touching the lease fails once another run took it over or released it.
+			if err := e.Journal.Annotate(ctx, nil); err != nil {
+				return "", false, refusal("not promoting %s: %v; another run may have changed both sites since. %s was not changed", to.Name, err, to.Name)
+			}
+		}
 		if err := e.patchMode(ctx, st, to, spec, apic.ModeActive); err != nil {
 			return "", false, err
 		}
