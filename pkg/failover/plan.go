@@ -15,7 +15,7 @@ import (
 type Phase string
 
 const (
-	PhasePreflight    Phase = "preflight"
+	PhasePreflight Phase = "preflight"
 	// PhaseConfirm is the wait for the user's answer at the confirmation prompt (not with --yes).
 	PhaseConfirm      Phase = "confirm"
 	PhaseDemote       Phase = "demote"
@@ -93,7 +93,7 @@ type Step struct {
 	// Instance is the subsystem CR's name (the pair's name), e.g. production-ptl.
 	Instance string `json:"instance,omitempty"`
 	Site     string `json:"site,omitempty"`
-	Phase     Phase          `json:"phase"`
+	Phase    Phase  `json:"phase"`
 	// Name is the progress line and JSON-lines "step" (stable: scripts find step boundaries by it).
 	Name string `json:"name"`
 	// Target is the object patched or deleted, e.g. mgmt/production-mgmt.

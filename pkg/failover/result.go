@@ -31,19 +31,19 @@ type Result struct {
 	To         string           `json:"to"`
 	Subsystems []apic.Subsystem `json:"subsystems"`
 	// Pairs are the subsystem pairs in scope, in run order (several portal services each have one).
-	Pairs []PairRef `json:"pairs,omitempty"`
-	Shape      Shape            `json:"shape,omitempty"`
-	DryRun     bool             `json:"dryRun,omitempty"`
-	Fenced     bool             `json:"fenced,omitempty"`
-	Outcome    string           `json:"outcome"`
-	ExitCode   int              `json:"exitCode"`
-	ExitName   string           `json:"exitCodeName"`
-	Message    string           `json:"message,omitempty"`
-	StartTime  metav1.Time      `json:"startTime"`
-	Elapsed    float64          `json:"elapsedSeconds"`
-	Lock       *LockInfo        `json:"lock,omitempty"`
-	Steps      []StepResult     `json:"steps"`
-	NextSteps  []string         `json:"nextSteps,omitempty"`
+	Pairs     []PairRef    `json:"pairs,omitempty"`
+	Shape     Shape        `json:"shape,omitempty"`
+	DryRun    bool         `json:"dryRun,omitempty"`
+	Fenced    bool         `json:"fenced,omitempty"`
+	Outcome   string       `json:"outcome"`
+	ExitCode  int          `json:"exitCode"`
+	ExitName  string       `json:"exitCodeName"`
+	Message   string       `json:"message,omitempty"`
+	StartTime metav1.Time  `json:"startTime"`
+	Elapsed   float64      `json:"elapsedSeconds"`
+	Lock      *LockInfo    `json:"lock,omitempty"`
+	Steps     []StepResult `json:"steps"`
+	NextSteps []string     `json:"nextSteps,omitempty"`
 	// Reconnect are the commands to run on --from before its network is restored (fenced runs).
 	Reconnect []string `json:"reconnect,omitempty"`
 }
