@@ -163,7 +163,7 @@ func (e *Engine) stopped(ctx context.Context, st Step, ps *progress.Step, err er
 	lostCtx := cause != nil && !errors.Is(cause, context.Canceled)
 	var pl *PeerLostError
 	peerLost := errors.As(err, &pl)
-	if errors.Is(err, context.Canceled) && !lostCtx || exitcode.FromError(err) == exitcode.Interrupted {
+	if !lostCtx && (errors.Is(err, context.Canceled) || exitcode.FromError(err) == exitcode.Interrupted) {
 		now := e.now2(ctx, st)
 		what := "before this step changed anything"
 		if sent {

@@ -289,7 +289,7 @@ func (r *run) do(ctx context.Context) error {
 	if cause := context.Cause(runCtx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) && ctx.Err() == nil {
 		err = exitcode.New(exitcode.Error, fmt.Errorf("%w; stopped before the next change (see the next steps for what to do in the state found now)", cause))
 	}
-	if l != nil && !r.nothingToDo {
+	if l != nil && !r.nothingToDo && l.Err() == nil {
 		state := JournalSucceeded
 		if err != nil {
 			state = JournalFailed

@@ -358,6 +358,7 @@ func TestLinkCutDuringDemote(t *testing.T) {
 	p.Drain()
 	code, stdout, stderr := p.Wait()
 	took := time.Since(start)
+	t.Logf("link cut: exit %d after %s\n%s\n%s", code, took, stdout, stderr)
 	if code != int(exitcode.PromoteFailed) {
 		t.Errorf("exit %d, want PromoteFailed (no site is active)", code)
 	}
@@ -433,6 +434,7 @@ func TestStaleRunHints(t *testing.T) {
 		<-done
 		t.Fatalf("the resumed stale run did not stop")
 	}
+	t.Logf("the resumed stale run: exit %d\n%s\n%s", code, stdout, stderr)
 	if code == 0 || code == int(exitcode.PromoteFailed) {
 		t.Errorf("exit %d: want a stop that is not PromoteFailed (a site is active)", code)
 	}

@@ -180,12 +180,12 @@ func TestRefusedWithNothingChanged(t *testing.T) {
 			t.Errorf("exit %d, want Refused", out.Code)
 		}
 		for _, want := range []string{"missing RBAC on " + from + " (namespace apic): patch managementclusters",
-			"; on " + to + " (namespace apic): patch managementclusters", "list pods"} {
+			"; on " + to + " (namespace apic): ", "list pods, patch managementclusters"} {
 			if !strings.Contains(out.Stderr, want) {
 				t.Errorf("stderr lacks %q", want)
 			}
 		}
-		if n := strings.Count(out.Stderr, "missing RBAC"); n != 1 {
+		if n := strings.Count(out.Result.Message, "missing RBAC"); n != 1 {
 			t.Errorf("%d refusals, want one listing every gap", n)
 		}
 		ft.Unchanged(t, l, before)
