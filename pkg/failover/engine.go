@@ -169,13 +169,13 @@ func (e *Engine) stopped(ctx context.Context, st Step, ps *progress.Step, err er
 		if sent {
 			what = "after its change was sent (" + st.Target + ")"
 		}
-		msg := fmt.Sprintf("interrupted during %s %s; now %s. %s", st.Name, what, now.describe(), now.advice(e.Command))
+		msg := fmt.Sprintf("interrupted during %s %s; now %s. %s", st.Name, what, now.describe(), sentence(now.advice(e.Command)))
 		ps.Interrupt(fmt.Sprintf("%s; now %s", what, now.describe()))
 		return StatusInterrupted, exitcode.Newf(exitcode.Interrupted, "%s", msg)
 	}
 	if peerLost {
 		now := e.now2(ctx, st)
-		err = phaseError(st, fmt.Errorf("%w; stopped instead of waiting for the %s timeout. Now %s. %s", err, st.Timeout, now.describe(), now.advice(e.Command)))
+		err = phaseError(st, fmt.Errorf("%w; stopped instead of waiting for the %s timeout. Now %s. %s", err, st.Timeout, now.describe(), sentence(now.advice(e.Command))))
 		if sent || st.Phase == PhaseVerify {
 			ps.Unknown(err.Error())
 			return StatusUnknown, err
@@ -194,6 +194,14 @@ func (e *Engine) stopped(ctx context.Context, st Step, ps *progress.Step, err er
 	}
 	ps.Fail(err)
 	return StatusFailed, err
+}
+
+// sentence starts s with a capital letter.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // now2 reads the state of st's subject after it stopped.
