@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/term"
@@ -27,16 +29,30 @@ func ColorEnabled(w io.Writer) bool {
 }
 
 // Confirm asks question on ErrOut and reads y/yes from In. Mutating commands call it unless --yes.
-// Without a terminal there is nobody to answer, so it refuses rather than guessing. It cannot be
-// interrupted; commands use ConfirmContext.
+// Without a terminal there is nobody to answer, so it refuses rather than guessing. Ctrl-C (SIGINT)
+// or SIGTERM at the prompt aborts at once with exit code Interrupted; ConfirmContext also gives up
+// when its context ends.
 func Confirm(streams genericiooptions.IOStreams, question string) error {
 	return ConfirmContext(context.Background(), streams, question)
 }
 
-// ConfirmContext is Confirm that gives up at once when ctx ends (Ctrl-C: Main cancels the command's
-// context on the first SIGINT) with exit code Interrupted: nothing was changed. The read from In
+// ConfirmContext is Confirm that also gives up at once when ctx ends (Main cancels the command's
+// context on the first SIGINT), with exit code Interrupted: nothing was changed. The read from In
 // goes on in the background until the process exits, which it does right after.
 func ConfirmContext(ctx context.Context, streams genericiooptions.IOStreams, question string) error {
+	// Signals are watched here too, so that a caller whose context no signal cancels still stops.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if !IsTerminal(streams.In) {
 		return exitcode.Newf(exitcode.Refused, "refusing to proceed without confirmation: stdin is not a terminal; re-run with --yes to confirm")
 	}
