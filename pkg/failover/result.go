@@ -157,6 +157,10 @@ func (r *Result) WriteNextSteps(subjects []Subject, namespace string, routerHook
 	case OutcomeRefused:
 		return
 	default:
+		if !r.stepsBegan() {
+			r.NextSteps = []string{"nothing was changed (the run stopped before its first step): fix what the error says, then run the command again: " + command}
+			return
+		}
 		r.NextSteps = []string{
 			"re-run the same command to resume from where it stopped: " + command,
 			fmt.Sprintf("watch both sites meanwhile: kubectl --context %s get mgmt,ptl; kubectl --context %s get mgmt,ptl", r.From, r.To),
@@ -183,6 +187,19 @@ func (r *Result) WriteNextSteps(subjects []Subject, namespace string, routerHook
 		fmt.Sprintf("verify replication between the data centers (kubectl --context %s get mgmt,ptl -o yaml: haMode passive, haStatus Ready)", r.From),
 		fmt.Sprintf("to fail back later, run the same command reversed: kubectl apic failover --from %s --to %s", r.To, r.From),
 	)
+}
+
+// stepsBegan reports whether a step after pre-flight and the confirmation began.
+func (r *Result) stepsBegan() bool {
+	for _, s := range r.Steps {
+		if s.Phase == PhasePreflight || s.Phase == PhaseConfirm {
+			continue
+		}
+		if s.Status != StatusNotRun && s.Status != StatusPlanned {
+			return true
+		}
+	}
+	return false
 }
 
 // ReconnectCommands are the exact commands that set the fenced site to warm-standby before it may be

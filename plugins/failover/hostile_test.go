@@ -248,6 +248,10 @@ func TestConfirmationPrompt(t *testing.T) {
 		if !strings.Contains(tm.Stderr.String(), "interrupted at the confirmation prompt: nothing was changed") {
 			t.Errorf("stderr:\n%s", tm.Stderr.String())
 		}
+		if out := tm.Stdout.String(); !strings.Contains(out, "INTERRUPTED") || !strings.Contains(out, "nothing was changed (the run stopped before its first step)") ||
+			strings.Contains(out, "to resume") {
+			t.Errorf("summary after Ctrl-C at the prompt:\n%s", out)
+		}
 		ft.Unchanged(t, l, before)
 	})
 	t.Run("wait reported apart", func(t *testing.T) {
