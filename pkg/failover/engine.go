@@ -188,7 +188,8 @@ func (e *Engine) stopped(ctx context.Context, st Step, ps *progress.Step, err er
 	}
 	err = phaseError(st, err)
 	var unk unknownError
-	if exitcode.FromError(err) == exitcode.Timeout || errors.As(err, &unk) || lostCtx || (sent && exitcode.FromError(err) != exitcode.Refused) {
+	// A lost lease stops the step: its outcome is unknown only if it had sent its change.
+	if exitcode.FromError(err) == exitcode.Timeout || errors.As(err, &unk) || (sent && exitcode.FromError(err) != exitcode.Refused) {
 		ps.Unknown(err.Error())
 		return StatusUnknown, err
 	}
