@@ -370,7 +370,7 @@ func TestLinkCutDuringDemote(t *testing.T) {
 		t.Errorf("took %s: PeerNotReachable was not noticed before the promote timeout", took)
 	}
 	for _, want := range []string{"PeerNotReachable", "restore the link between the sites", "re-run kubectl apic failover", "no site is active"} {
-		if !strings.Contains(stderr, want) {
+		if !strings.Contains(strings.ToLower(stderr), strings.ToLower(want)) {
 			t.Errorf("stderr lacks %q", want)
 		}
 	}
