@@ -67,6 +67,10 @@ type Config struct {
 	// Gateways per site; default one 3-member GatewayCluster production-gw (ignored by the
 	// top-level shape, which has one gateway named by the operator simulator).
 	Gateways []GatewaySpec
+	// Portals are the PortalCluster names per site (IBM: "If you have multiple Developer Portal
+	// services, you must repeat these steps for each"); default one, production-ptl. The top-level
+	// shape has one portal, named by the operator simulator, and ignores this.
+	Portals []string
 	// TimeScale multiplies IBM's documented durations; default operator.DefaultTimeScale.
 	TimeScale float64
 	// Empty starts the control planes, nodes and simulators without creating API Connect objects.
@@ -123,6 +127,9 @@ func (c *Config) defaults() {
 	}
 	if c.Gateways == nil {
 		c.Gateways = []GatewaySpec{{Name: GatewayName, Replicas: 3}}
+	}
+	if len(c.Portals) == 0 {
+		c.Portals = []string{PortalName}
 	}
 	if c.TimeScale == 0 {
 		c.TimeScale = operator.DefaultTimeScale
@@ -238,7 +245,7 @@ func (l *Lab) startSite(ctx, runCtx context.Context, i int, s *Site) error {
 	}
 	if !l.cfg.Empty {
 		peer := l.cfg.Sites[(i+1)%len(l.cfg.Sites)]
-		if err := seed(ctx, s, peer, i == 0, l.cfg.Shape, l.cfg.Gateways); err != nil {
+		if err := seed(ctx, s, peer, i == 0, l.cfg.Shape, l.cfg.Gateways, l.cfg.Portals); err != nil {
 			return fmt.Errorf("site %s: %w", s.Name, err)
 		}
 	}

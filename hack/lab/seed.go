@@ -37,7 +37,7 @@ func replicationFQDN(sub, site string) string { return sub + "-replication." + s
 
 // seed creates the namespace, the gateway admin Secret and the API Connect custom resources of one
 // site: active or warm-standby, in the subsystem-CR shape or the top-level APIConnectCluster shape.
-func seed(ctx context.Context, s *Site, peer string, active bool, shape Shape, gateways []GatewaySpec) error {
+func seed(ctx context.Context, s *Site, peer string, active bool, shape Shape, gateways []GatewaySpec, portals []string) error {
 	ns := s.Namespace
 	if _, err := s.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
@@ -93,7 +93,13 @@ func seed(ctx context.Context, s *Site, peer string, active bool, shape Shape, g
 			objs = append(objs, o)
 		}
 		mk(apic.ManagementClusterKind, MgmtName, map[string]interface{}{"version": Version, "profile": Profile, "siteName": s.Name, "multiSiteHA": ha("mgmt")})
-		mk(apic.PortalClusterKind, PortalName, map[string]interface{}{"version": Version, "profile": Profile, "siteName": s.Name, "multiSiteHA": ha("ptl")})
+		for _, name := range portals {
+			sub := "ptl"
+			if name != PortalName {
+				sub = name // each portal service replicates to its own peer endpoint
+			}
+			mk(apic.PortalClusterKind, name, map[string]interface{}{"version": Version, "profile": Profile, "siteName": s.Name, "multiSiteHA": ha(sub)})
+		}
 		mk(apic.AnalyticsClusterKind, AnalyticsName, map[string]interface{}{"version": Version, "profile": Profile})
 		for _, g := range gateways {
 			mk(apic.GatewayClusterKind, g.Name, gw(g))

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -71,5 +72,23 @@ func TestVersionCommand(t *testing.T) {
 	cmd.SetArgs([]string{"-o", "json"})
 	if code := Execute(context.Background(), cmd, streams); code != 0 || !strings.Contains(out.String(), `"version"`) {
 		t.Errorf("version -o json: %d %q", code, out.String())
+	}
+}
+
+// With --progress=jsonl the final error is a JSON-lines event like the rest of stderr.
+func TestExecuteJSONLinesError(t *testing.T) {
+	streams, _, _, errOut := genericiooptions.NewTestIOStreams()
+	cmd := &cobra.Command{Use: "x", RunE: func(*cobra.Command, []string) error { return exitcode.Newf(exitcode.Refused, `no "way"`) }}
+	cmd.Flags().String(ProgressFlag, "auto", "")
+	cmd.SetArgs([]string{"--progress=jsonl"})
+	if got := Execute(context.Background(), cmd, streams); got != int(exitcode.Refused) {
+		t.Fatalf("exit %d", got)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(errOut.Bytes(), &ev); err != nil {
+		t.Fatalf("stderr is not one JSON line: %q (%v)", errOut.String(), err)
+	}
+	if ev["event"] != "error" || ev["message"] != `no "way"` || ev["exitCode"] != float64(5) || ev["exitCodeName"] != "Refused" {
+		t.Errorf("error event %v", ev)
 	}
 }

@@ -11,11 +11,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
 )
 
 // Main executes cmd and returns the process exit code; cmd/*/main.go is just
@@ -44,12 +46,30 @@ func Execute(ctx context.Context, cmd *cobra.Command, streams genericiooptions.I
 	ran, err := cmd.ExecuteContextC(ctx)
 	code := exitcode.FromError(err)
 	if err != nil && !errors.Is(err, errSilent) {
-		fmt.Fprintf(streams.ErrOut, "error: %s\n", strings.TrimSpace(err.Error()))
+		msg := strings.TrimSpace(err.Error())
+		if JSONLinesProgress(ran) {
+			// Every stderr line of a --progress=jsonl run is JSON, the final error too.
+			fmt.Fprint(streams.ErrOut, progress.ErrorLine(time.Now(), msg, int(code), code.String()))
+			return int(code)
+		}
+		fmt.Fprintf(streams.ErrOut, "error: %s\n", msg)
 		if code == exitcode.Usage && ran != nil {
 			fmt.Fprintf(streams.ErrOut, "See '%s --help' for usage.\n", ran.CommandPath())
 		}
 	}
 	return int(code)
+}
+
+// ProgressFlag is the flag of commands that report progress on stderr (auto|plain|jsonl).
+const ProgressFlag = "progress"
+
+// JSONLinesProgress reports whether cmd ran with --progress=jsonl.
+func JSONLinesProgress(cmd *cobra.Command) bool {
+	if cmd == nil {
+		return false
+	}
+	f := cmd.Flags().Lookup(ProgressFlag)
+	return f != nil && f.Value.String() == "jsonl"
 }
 
 // Prepare applies our conventions to a command tree: errors are printed once by Execute, flag and

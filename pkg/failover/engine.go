@@ -42,6 +42,27 @@ type Engine struct {
 	Hook     HookFunc
 	Now      func() time.Time
 	Trace    func(TraceEvent)
+	// Command is the command line, for the resume hint.
+	Command string
+	// PeerLost ends a wait that needs the peer once the waited-on site has reported PeerNotReachable
+	// this long (zero: DefaultPeerLost).
+	PeerLost time.Duration
+
+	sent map[string]bool // steps whose change was sent (by step name)
+}
+
+// DefaultPeerLost is how long a site may report PeerNotReachable during a step that needs its peer
+// before the run stops and says so, instead of waiting for the step's timeout.
+const DefaultPeerLost = 30 * time.Second
+
+func (e *Engine) peerLost() time.Duration {
+	if e.Req.Fenced {
+		return 0 // the peer is down on purpose
+	}
+	if e.PeerLost <= 0 {
+		return DefaultPeerLost
+	}
+	return e.PeerLost
 }
 
 func (e *Engine) now() time.Time {
@@ -64,7 +85,19 @@ const (
 	StatusSkipped = "SKIPPED"
 	StatusPlanned = "PLANNED"
 	StatusNotRun  = "NOT RUN"
+	// StatusInterrupted: stopped by Ctrl-C or a cancellation; the message says what it left.
+	StatusInterrupted = "INTERRUPTED"
+	// StatusUnknown: the step's change was sent (or its wait timed out) and its outcome was not seen;
+	// the operator may still complete it.
+	StatusUnknown = "UNKNOWN"
 )
+
+// unknownError marks a failure whose outcome is not known (the change may still take effect).
+type unknownError struct{ error }
+
+func (e unknownError) Unwrap() error { return e.error }
+
+func resultUnknown(err error) error { return unknownError{err} }
 
 // StepResult is one step's outcome.
 type StepResult struct {
@@ -102,9 +135,8 @@ func (e *Engine) Run(ctx context.Context, steps []Step) ([]StepResult, error) {
 		r.ElapsedSeconds = seconds(e.now().Sub(start))
 		r.Message = msg
 		if err != nil {
-			err = phaseError(st, err)
-			r.Status, r.Message = StatusFailed, err.Error()
-			ps.Fail(err)
+			r.Status, err = e.stopped(ctx, st, ps, err)
+			r.Message = err.Error()
 			out = append(out, r)
 			for _, rest := range steps[i+1:] {
 				out = append(out, newResult(rest, StatusNotRun))
@@ -120,6 +152,62 @@ func (e *Engine) Run(ctx context.Context, steps []Step) ([]StepResult, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// stopped ends a step that did not complete: INTERRUPTED (Ctrl-C) with the state it left and the
+// resume command, UNKNOWN when its outcome was not seen (timeout, lost link or lease, or a failure
+// after its change was sent), FAILED when it is known not to have happened.
+func (e *Engine) stopped(ctx context.Context, st Step, ps *progress.Step, err error) (string, error) {
+	sent := e.sent[st.Name]
+	cause := context.Cause(ctx)
+	lostCtx := cause != nil && !errors.Is(cause, context.Canceled)
+	var pl *PeerLostError
+	peerLost := errors.As(err, &pl)
+	if !lostCtx && (errors.Is(err, context.Canceled) || exitcode.FromError(err) == exitcode.Interrupted) {
+		now := e.now2(ctx, st)
+		what := "before this step changed anything"
+		if sent {
+			what = "after its change was sent (" + st.Target + ")"
+		}
+		msg := fmt.Sprintf("interrupted during %s %s; now %s. %s", st.Name, what, now.describe(), sentence(now.advice(e.Command)))
+		ps.Interrupt(fmt.Sprintf("%s; now %s", what, now.describe()))
+		return StatusInterrupted, exitcode.Newf(exitcode.Interrupted, "%s", msg)
+	}
+	if peerLost {
+		now := e.now2(ctx, st)
+		err = phaseError(st, fmt.Errorf("%w; stopped instead of waiting for the %s timeout. Now %s. %s", err, st.Timeout, now.describe(), sentence(now.advice(e.Command))))
+		if sent || st.Phase == PhaseVerify {
+			ps.Unknown(err.Error())
+			return StatusUnknown, err
+		}
+		ps.Fail(err)
+		return StatusFailed, err
+	}
+	if lostCtx {
+		err = fmt.Errorf("%s: %w", st.Name, cause)
+	}
+	err = phaseError(st, err)
+	var unk unknownError
+	// A lost lease stops the step: its outcome is unknown only if it had sent its change.
+	if exitcode.FromError(err) == exitcode.Timeout || errors.As(err, &unk) || (sent && exitcode.FromError(err) != exitcode.Refused) {
+		ps.Unknown(err.Error())
+		return StatusUnknown, err
+	}
+	ps.Fail(err)
+	return StatusFailed, err
+}
+
+// sentence starts s with a capital letter.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// now2 reads the state of st's subject after it stopped.
+func (e *Engine) now2(ctx context.Context, st Step) pairNow {
+	return readNow(ctx, e.Req, st.subject, e.From, e.To)
 }
 
 func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
@@ -160,12 +248,17 @@ func (e *Engine) runStep(ctx context.Context, st Step, ps *progress.Step) (msg s
 }
 
 func (e *Engine) wait(ctx context.Context, st Step, ps *progress.Step, site *kube.Site, k apic.Kind, name, what string, timeout time.Duration, cond Condition) (waitResult, error) {
+	return e.waitPeer(ctx, st, ps, site, k, name, what, timeout, cond, 0)
+}
+
+// waitPeer is wait that also stops once the object has reported PeerNotReachable for peerLost.
+func (e *Engine) waitPeer(ctx context.Context, st Step, ps *progress.Step, site *kube.Site, k apic.Kind, name, what string, timeout time.Duration, cond Condition, peerLost time.Duration) (waitResult, error) {
 	prefix := ""
 	if site != nil && st.Site != site.Name {
 		prefix = site.Name + " "
 	}
 	res, err := until(ctx, waitSpec{site: site, kind: k, name: name, timeout: timeout, what: what, cond: cond, now: time.Now,
-		onChange: func(s string) { ps.Update(prefix + s) }})
+		onChange: func(s string) { ps.Update(prefix + s) }, peerLost: peerLost})
 	if err == nil {
 		e.trace("observed", st.Name)
 	}
@@ -179,8 +272,37 @@ func (e *Engine) patchMode(ctx context.Context, st Step, site *kube.Site, spec a
 		return err
 	}
 	e.trace("patch", st.Name)
+	if e.sent == nil {
+		e.sent = map[string]bool{}
+	}
+	// Sent before the call returns: an interrupted call may still have been applied.
+	e.sent[st.Name] = true
 	_, err = site.Dynamic.Resource(spec.Kind.GVR()).Namespace(site.Namespace).Patch(ctx, spec.Name(), types.MergePatchType, patch, metav1.PatchOptions{})
 	return explain.Error(err, site.Name, spec.Kind.GVR(), "patch")
+}
+
+// removeConfirmation removes IBM's data-deletion confirmation annotation from spec on site, once
+// the demotion it confirmed is complete (IBM's public 2DCDR lab removes it with
+// `oc annotate ... apiconnect-operator/dr-data-deletion-confirmation-`): left in place, a later change
+// of that site to passive (by hand or GitOps) would count as confirmed already. It returns what it
+// did, "" when the annotation was not there.
+func (e *Engine) removeConfirmation(ctx context.Context, st Step, site *kube.Site, ref apic.Object) (string, error) {
+	cur, err := getObject(ctx, site, ref.Kind, ref.Name())
+	if err != nil {
+		return "", err
+	}
+	if _, ok := cur.U.GetAnnotations()[apic.DataDeletionConfirmationAnnotation]; !ok {
+		return "", nil
+	}
+	patch := []byte(`{"metadata":{"annotations":{"` + apic.DataDeletionConfirmationAnnotation + `":null}}}`)
+	e.trace("patch", st.Name)
+	if _, err := site.Dynamic.Resource(ref.Kind.GVR()).Namespace(site.Namespace).Patch(ctx, ref.Name(), types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return "", explain.Error(err, site.Name, ref.Kind.GVR(), "patch")
+	}
+	msg := fmt.Sprintf("removed the annotation %s from %s on %s (the demotion it confirmed is complete; a later demotion must confirm again)",
+		apic.DataDeletionConfirmationAnnotation, ref.Ref(), site.Name)
+	e.Reporter.Infof("%s: %s", st.Name, msg)
+	return msg, nil
 }
 
 // demote sets --from to passive with the data-deletion confirmation and waits until its haMode is
@@ -228,15 +350,22 @@ func (e *Engine) promote(ctx context.Context, st Step, ps *progress.Step) (strin
 		if !e.Req.Fenced {
 			if s.Subsystem == apic.Management {
 				// Seed 002 step 3: "wait until the haStatus shows ReadyForPromotion before proceeding".
-				if _, err := e.wait(ctx, st, ps, to, statusKind, statusName, "haMode ReadyForPromotion", st.Timeout,
+				if _, err := e.waitPeer(ctx, st, ps, to, statusKind, statusName, "haMode ReadyForPromotion", st.Timeout,
 					func(o apic.Object) bool {
 						return o.HAMode() == apic.HAModeReadyForPromotion || o.HAMode() == apic.HAModeActive
-					}); err != nil {
+					}, e.peerLost()); err != nil {
 					return "", false, err
 				}
 			}
 			if err := e.checkFromPassive(ctx, s); err != nil {
 				return "", false, err
+			}
+		}
+		if e.Journal != nil {
+			// Still ours? A run that was paused (or cut off) while others went on must not promote:
+			// touching the lease fails once another run took it over or released it.
+			if err := e.Journal.Annotate(ctx, nil); err != nil {
+				return "", false, refusal("not promoting %s: %v; another run may have changed both sites since. %s was not changed", to.Name, err, to.Name)
 			}
 		}
 		if err := e.patchMode(ctx, st, to, spec, apic.ModeActive); err != nil {
@@ -250,6 +379,16 @@ func (e *Engine) promote(ctx context.Context, st Step, ps *progress.Step) (strin
 	msg := "haMode " + res.obj.HAMode()
 	if m := res.obj.Message(); m != "" {
 		msg += ": " + m
+	}
+	if s.Subsystem == apic.Management {
+		// A confirmation left from an earlier demotion of this site (by hand, or by an older run).
+		removed, err := e.removeConfirmation(ctx, st, to, s.To.Spec)
+		if err != nil {
+			return "", false, fmt.Errorf("%s is active, but removing the leftover %s annotation failed: %w", to.Name, apic.DataDeletionConfirmationAnnotation, err)
+		}
+		if removed != "" {
+			msg += "; " + removed
+		}
 	}
 	return msg, false, nil
 }
@@ -267,8 +406,8 @@ func (e *Engine) checkFromPassive(ctx context.Context, s *Subject) error {
 	}
 	ha, _ := spec.MultiSiteHA(s.Subsystem)
 	if !apic.IsPassiveHAMode(cur.HAMode()) || ha.Mode != apic.ModePassive {
-		return fmt.Errorf("refusing to promote %s: %s is no longer passive (haMode %s, mode %s); promoting now would make both sites active",
-			e.To.Name, e.From.Name, orNone(cur.HAMode()), orNone(ha.Mode))
+		return refusal("refusing to promote %s: %s is no longer passive (haMode %s, mode %s): someone or another run changed it since this run demoted it; promoting now would make both sites active. %s was not changed",
+			e.To.Name, e.From.Name, orNone(cur.HAMode()), orNone(ha.Mode), e.To.Name)
 	}
 	return nil
 }
@@ -308,7 +447,7 @@ func (e *Engine) router(ctx context.Context, st Step) (string, bool, error) {
 			err, s.Subsystem, e.Req.To, e.Req.From, e.Req.To)
 	}
 	if e.Journal != nil {
-		if err := e.Journal.Annotate(ctx, journalRouterDone(s.Subsystem)); err != nil {
+		if err := e.Journal.Annotate(ctx, journalRouterDone(s.Subsystem, s.Name)); err != nil {
 			e.Reporter.Warnf("could not record the router hook in the lease journal: %v", err)
 		}
 	}
@@ -382,7 +521,7 @@ func (e *Engine) verify(ctx context.Context, st Step, ps *progress.Step) (string
 		c, ok := o.ActiveHAStatus()
 		return ok && c.Type == apic.HAStatusReady
 	}
-	if _, err := e.wait(ctx, st, ps, e.From, s.From.Status.Kind, s.From.Status.Name(), st.WaitFor, st.Timeout, cond); err != nil {
+	if _, err := e.waitPeer(ctx, st, ps, e.From, s.From.Status.Kind, s.From.Status.Name(), st.WaitFor, st.Timeout, cond, e.peerLost()); err != nil {
 		return "", false, err
 	}
 	to, err := getObject(ctx, e.To, s.To.Status.Kind, s.To.Status.Name())
@@ -390,7 +529,17 @@ func (e *Engine) verify(ctx context.Context, st Step, ps *progress.Step) (string
 		return "", false, err
 	}
 	if to.HAMode() != apic.HAModeActive {
-		return "", false, fmt.Errorf("%s is no longer active on %s (haMode %s)", s.Subsystem, e.To.Name, orNone(to.HAMode()))
+		return "", false, fmt.Errorf("%s is no longer active on %s (haMode %s)", s.Ref(), e.To.Name, orNone(to.HAMode()))
 	}
-	return fmt.Sprintf("%s passive and replicating, %s active", e.From.Name, e.To.Name), false, nil
+	msg := fmt.Sprintf("%s passive and replicating, %s active", e.From.Name, e.To.Name)
+	if s.Subsystem == apic.Management {
+		removed, err := e.removeConfirmation(ctx, st, e.From, s.From.Spec)
+		if err != nil {
+			return "", false, fmt.Errorf("%s is passive and replicating, but removing the %s annotation failed: %w", e.From.Name, apic.DataDeletionConfirmationAnnotation, err)
+		}
+		if removed != "" {
+			msg += "; " + removed
+		}
+	}
+	return msg, false, nil
 }

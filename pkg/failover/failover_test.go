@@ -38,8 +38,9 @@ func TestAssess(t *testing.T) {
 		{"to set active while from active", mgmt("dc1", "active", "active", "Ready"), mgmt("dc2", "active", "passive", "Ready"), Journal{}, "", "set active on both"},
 		{"peer not reachable", mgmt("dc1", "active", "active", "Ready"), mgmt("dc2", "passive", "passive", "PeerNotReachable"), Journal{}, "", "PeerNotReachable"},
 		{"warm-standby not ready", mgmt("dc1", "active", "active", "Ready"), mgmt("dc2", "passive", "passive", "Pending"), Journal{}, "", "not ready"},
-		{"from not active", mgmt("dc1", "passive", "passive", "Ready"), mgmt("dc2", "active", "active", "Ready"), Journal{}, "", "--from dc1 is not the active site"},
-		{"done after success is refused", mgmt("dc1", "passive", "passive", "Ready"), mgmt("dc2", "active", "active", "Ready"), Journal{From: "dc1", To: "dc2", State: JournalSucceeded}, "", "nothing to do"},
+		{"end state holds without a journal: nothing to do", mgmt("dc1", "passive", "passive", "Ready"), mgmt("dc2", "active", "active", "Ready"), Journal{}, AlreadyDone, ""},
+		{"done after success: nothing to do", mgmt("dc1", "passive", "passive", "Ready"), mgmt("dc2", "active", "active", "Ready"), Journal{From: "dc1", To: "dc2", State: JournalSucceeded}, AlreadyDone, ""},
+		{"end state holds, journal of the other direction", mgmt("dc1", "passive", "passive", "Ready"), mgmt("dc2", "active", "active", "Ready"), Journal{From: "dc2", To: "dc1", State: JournalRunning}, AlreadyDone, ""},
 		{"resume: promoted, not verified", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "active", "active", "Ready"), running, Done, ""},
 		{"resume: demoted", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "passive", "ReadyForPromotion", "ReadyForPromotion"), running, InProgress, ""},
 		{"demoted by someone else", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "passive", "ReadyForPromotion", "ReadyForPromotion"), Journal{}, "", "was started by this command"},
@@ -99,6 +100,7 @@ func TestPlanAndSummaryGolden(t *testing.T) {
 		status := []string{StatusPassed, StatusFailed, StatusNotRun, StatusNotRun}[i]
 		res.Steps = append(res.Steps, StepResult{Step: st, Status: status, ElapsedSeconds: 912})
 	}
+	res.Pairs = pairRefs(subjects)
 	res.WriteNextSteps(subjects, "apic", false, "kubectl apic failover --from=dc1 --to=dc2")
 	b.WriteString("\n")
 	if err := printers.RenderTable(&b, res.SummaryTable(), false, printers.Style{}); err != nil {
@@ -116,5 +118,72 @@ func golden(t *testing.T, name, got string) {
 func TestJournalFromLeases(t *testing.T) {
 	if j := JournalFromLeases(nil, nil); j.From != "" {
 		t.Errorf("empty journal %+v", j)
+	}
+}
+
+// ptl builds portal CRs named names on site, all in the same state.
+func ptl(site, mode, haMode, haStatus string, names ...string) []apic.Object {
+	var out []apic.Object
+	for _, n := range names {
+		o := apic.New(apic.PortalClusterKind, "apic", n)
+		o.U.Object["spec"] = map[string]interface{}{"multiSiteHA": map[string]interface{}{"mode": mode}}
+		o.SetStatusField(haMode, "haMode")
+		o.SetStatusField("Running", "phase")
+		o.SetHAStatus([]apic.Condition{{Type: haStatus, Status: "True"}})
+		out = append(out, o)
+	}
+	return out
+}
+
+func TestAssessSeveralPortals(t *testing.T) {
+	site := func(name, mode, haMode string, portals []apic.Object) hastate.SiteObjects {
+		s := mgmt(name, mode, haMode, "Ready")
+		s.Objects = append(s.Objects, portals...)
+		return s
+	}
+	dc1 := site("dc1", "active", "active", ptl("dc1", "active", "active", "Ready", "portal-a", "portal-b"))
+	dc2 := site("dc2", "passive", "passive", ptl("dc2", "passive", "passive", "Ready", "portal-a", "portal-b"))
+	pairs := hastate.Pairs([]hastate.SiteObjects{dc1, dc2}, hastate.Options{})
+	req := Request{From: "dc1", To: "dc2", Subsystems: []apic.Subsystem{apic.Management, apic.Portal}}
+
+	got, err := Assess(pairs, req, Journal{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, s := range got {
+		refs = append(refs, s.Ref())
+	}
+	if want := "management,portal portal-a,portal portal-b"; strings.Join(refs, ",") != want {
+		t.Fatalf("subjects %q, want %q", refs, want)
+	}
+	steps := Plan(req, got, PlanOptions{})
+	var names []string
+	for _, st := range steps {
+		names = append(names, st.Name)
+	}
+	want := []string{"management: demote dc1", "management: promote dc2", "portal portal-a: demote dc1", "portal portal-a: promote dc2",
+		"portal portal-b: demote dc1", "portal portal-b: promote dc2", "management: verify dc1", "portal portal-a: verify dc1", "portal portal-b: verify dc1"}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Errorf("steps\n %q\nwant\n %q", names, want)
+	}
+
+	// --name narrows to one pair.
+	req.Names = []string{"portal-b"}
+	got, err = Assess(pairs, req, Journal{})
+	if err != nil || len(got) != 1 || got[0].Name != "portal-b" {
+		t.Fatalf("--name portal-b: %+v %v", got, err)
+	}
+	req.Names = []string{"nope"}
+	if _, err := Assess(pairs, req, Journal{}); exitcode.FromError(err) != exitcode.Refused || !strings.Contains(err.Error(), "named nope") {
+		t.Errorf("--name nope: %v", err)
+	}
+
+	// One pair that cannot move refuses the whole run, naming it.
+	req.Names = nil
+	dc2b := site("dc2", "passive", "passive", append(ptl("dc2", "passive", "passive", "Ready", "portal-a"), ptl("dc2", "passive", "passive", "Pending", "portal-b")...))
+	pairs = hastate.Pairs([]hastate.SiteObjects{dc1, dc2b}, hastate.Options{})
+	if _, err := Assess(pairs, req, Journal{}); exitcode.FromError(err) != exitcode.Refused || !strings.Contains(err.Error(), "portal portal-b") {
+		t.Errorf("one pair not ready: %v", err)
 	}
 }

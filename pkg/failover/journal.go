@@ -1,6 +1,8 @@
 package failover
 
 import (
+	"strings"
+
 	coordinationv1 "k8s.io/api/coordination/v1"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
@@ -39,25 +41,37 @@ func JournalFromLeases(leases ...*coordinationv1.Lease) Journal {
 			continue
 		}
 		j = Journal{From: a[JournalFrom], To: a[JournalTo], State: a[JournalState], Started: a[JournalStarted],
-			RouterDone: map[apic.Subsystem]bool{}}
-		for _, s := range []apic.Subsystem{apic.Management, apic.Portal} {
-			j.RouterDone[s] = a[journalRouterPre+string(s)] == "done"
+			RouterDone: map[string]bool{}}
+		for k, v := range a {
+			if strings.HasPrefix(k, journalRouterPre) && v == "done" {
+				j.RouterDone[strings.TrimPrefix(k, journalRouterPre)] = true
+			}
 		}
 	}
 	return j
 }
 
-// journalStart is the record of a failover starting (fresh) or resuming.
-func journalStart(req Request, started string, fresh bool) map[string]string {
+// RouterKey is the journal's key for the router hook of one pair: the subsystem, then the CR name
+// ("portal.production-ptl"), so that each of several portal services has its own record.
+func RouterKey(sub apic.Subsystem, name string) string {
+	if name == "" {
+		return string(sub)
+	}
+	return string(sub) + "." + name
+}
+
+// journalStart is the record of a failover starting (fresh) or resuming. A fresh start removes the
+// previous failover's router records (those in prev).
+func journalStart(req Request, started string, fresh bool, prev Journal) map[string]string {
 	kv := map[string]string{JournalFrom: req.From, JournalTo: req.To, JournalState: JournalRunning, JournalStarted: started}
 	if fresh {
-		for _, s := range []apic.Subsystem{apic.Management, apic.Portal} {
-			kv[journalRouterPre+string(s)] = "" // removes a previous failover's record
+		for k := range prev.RouterDone {
+			kv[journalRouterPre+k] = "" // removes a previous failover's record
 		}
 	}
 	return kv
 }
 
-func journalRouterDone(sub apic.Subsystem) map[string]string {
-	return map[string]string{journalRouterPre + string(sub): "done"}
+func journalRouterDone(sub apic.Subsystem, name string) map[string]string {
+	return map[string]string{journalRouterPre + RouterKey(sub, name): "done"}
 }

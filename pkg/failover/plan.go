@@ -15,7 +15,9 @@ import (
 type Phase string
 
 const (
-	PhasePreflight    Phase = "preflight"
+	PhasePreflight Phase = "preflight"
+	// PhaseConfirm is the wait for the user's answer at the confirmation prompt (not with --yes).
+	PhaseConfirm      Phase = "confirm"
 	PhaseDemote       Phase = "demote"
 	PhasePromote      Phase = "promote"
 	PhaseRouter       Phase = "router"
@@ -25,7 +27,7 @@ const (
 
 // Phases lists the phases in run order.
 func Phases() []Phase {
-	return []Phase{PhasePreflight, PhaseDemote, PhasePromote, PhaseRouter, PhaseConfigurator, PhaseVerify}
+	return []Phase{PhasePreflight, PhaseConfirm, PhaseDemote, PhasePromote, PhaseRouter, PhaseConfigurator, PhaseVerify}
 }
 
 // Documented durations (pkg/apic). Portal promotion is documented as 15-40 minutes; plans show the
@@ -88,8 +90,10 @@ func (t Timeouts) For(sub apic.Subsystem, phase Phase, fenced bool) time.Duratio
 // Step is one planned step.
 type Step struct {
 	Subsystem apic.Subsystem `json:"subsystem,omitempty"`
-	Site      string         `json:"site,omitempty"`
-	Phase     Phase          `json:"phase"`
+	// Instance is the subsystem CR's name (the pair's name), e.g. production-ptl.
+	Instance string `json:"instance,omitempty"`
+	Site     string `json:"site,omitempty"`
+	Phase    Phase  `json:"phase"`
 	// Name is the progress line and JSON-lines "step" (stable: scripts find step boundaries by it).
 	Name string `json:"name"`
 	// Target is the object patched or deleted, e.g. mgmt/production-mgmt.
@@ -114,6 +118,12 @@ func StepName(sub apic.Subsystem, phase Phase, site string) string {
 	return fmt.Sprintf("%s: %s %s", sub, phase, site)
 }
 
+// stepNameOf is StepName for a subject: with several pairs of its subsystem in the run the CR name
+// follows the subsystem, e.g. "portal production-ptl-2: demote dc1".
+func stepNameOf(s *Subject, phase Phase, site string) string {
+	return fmt.Sprintf("%s: %s %s", s.Ref(), phase, site)
+}
+
 // PlanOptions shape the plan.
 type PlanOptions struct {
 	Fenced     bool
@@ -131,7 +141,8 @@ func Plan(req Request, subjects []Subject, o PlanOptions) []Step {
 	add := func(s *Subject, st Step) {
 		st.subject = s
 		st.Subsystem = s.Subsystem
-		st.Name = StepName(s.Subsystem, st.Phase, st.Site)
+		st.Instance = s.Name
+		st.Name = stepNameOf(s, st.Phase, st.Site)
 		st.Expected = Expected(s.Subsystem, st.Phase, o.Fenced)
 		st.Timeout = o.Timeouts.For(s.Subsystem, st.Phase, o.Fenced)
 		steps = append(steps, st)
@@ -143,20 +154,23 @@ func Plan(req Request, subjects []Subject, o PlanOptions) []Step {
 		if !o.Fenced {
 			st := Step{Site: req.From, Phase: PhaseDemote, Target: s.From.Spec.Ref(), Patch: mustPatch(s.From.Spec.Kind, s.Subsystem, apic.ModePassive),
 				WaitFor: demoteCondition(s.Subsystem)}
-			if s.Situation == Done || apic.IsPassiveHAMode(s.From.HAMode) {
+			if s.Situation == Done || s.Situation == AlreadyDone || apic.IsPassiveHAMode(s.From.HAMode) {
 				st.Skip = fmt.Sprintf("%s is already %s", req.From, orNone(s.From.HAMode))
 			}
 			add(s, st)
 		}
 		st := Step{Site: req.To, Phase: PhasePromote, Target: s.To.Spec.Ref(), Patch: mustPatch(s.To.Spec.Kind, s.Subsystem, apic.ModeActive),
 			WaitFor: promoteCondition(s.Subsystem, o.Fenced)}
-		if s.Situation == Done {
+		if s.Situation == Done || s.Situation == AlreadyDone {
 			st.Skip = req.To + " is already active"
 		}
 		add(s, st)
 		if o.RouterHook {
 			st := Step{Site: req.To, Phase: PhaseRouter, WaitFor: "--router-hook exits 0"}
-			if s.Situation == Done && o.Journal.Matches(req) && o.Journal.RouterDone[s.Subsystem] {
+			switch {
+			case s.Situation == AlreadyDone:
+				st.Skip = "the requested end state already held: nothing was failed over"
+			case s.Situation == Done && o.Journal.Matches(req) && o.Journal.RouterDone[RouterKey(s.Subsystem, s.Name)]:
 				st.Skip = "the router hook already ran for this failover"
 			}
 			add(s, st)
@@ -178,10 +192,32 @@ func Plan(req Request, subjects []Subject, o PlanOptions) []Step {
 	if !o.Fenced {
 		for i := range subjects {
 			s := &subjects[i]
-			add(s, Step{Site: req.From, Phase: PhaseVerify, WaitFor: verifyCondition(s.Subsystem, req)})
+			st := Step{Site: req.From, Phase: PhaseVerify, WaitFor: verifyCondition(s.Subsystem, req)}
+			if s.Situation == AlreadyDone && verified(s) && !hasConfirmation(s.From.Spec) {
+				st.Skip = fmt.Sprintf("%s is already passive and replicating", req.From)
+			}
+			add(s, st)
 		}
 	}
 	return steps
+}
+
+// verified reports whether --from already shows what the verify step waits for (from the
+// assessment's read): passive, and for management haStatus Ready.
+func verified(s *Subject) bool {
+	if s.From.HAMode != apic.HAModePassive {
+		return false
+	}
+	return s.Subsystem != apic.Management || s.From.Replicating()
+}
+
+// hasConfirmation reports whether o carries IBM's data-deletion confirmation annotation.
+func hasConfirmation(o apic.Object) bool {
+	if o.U == nil {
+		return false
+	}
+	_, ok := o.U.GetAnnotations()[apic.DataDeletionConfirmationAnnotation]
+	return ok
 }
 
 func mustPatch(k apic.Kind, sub apic.Subsystem, mode string) string {
@@ -223,7 +259,7 @@ func verifyCondition(sub apic.Subsystem, req Request) string {
 // WritePlan prints the plan: every step, the patch it applies, the condition it waits for and the
 // documented duration.
 func WritePlan(w io.Writer, req Request, steps []Step) {
-	fmt.Fprintf(w, "Plan: fail over %s from %s to %s\n", subsystemsText(req.Subsystems), req.From, req.To)
+	fmt.Fprintf(w, "Plan: fail over %s from %s to %s\n", subjectsText(req, steps), req.From, req.To)
 	n := 0
 	for _, st := range steps {
 		n++
@@ -244,6 +280,28 @@ func WritePlan(w io.Writer, req Request, steps []Step) {
 			fmt.Fprintf(w, "       wait for: %s\n", st.WaitFor)
 		}
 	}
+}
+
+// subjectsText is "management and portal", or with several pairs of a subsystem their names:
+// "management and portal (production-ptl, production-ptl-2)".
+func subjectsText(req Request, steps []Step) string {
+	names := map[apic.Subsystem][]string{}
+	for _, st := range steps {
+		if st.Subsystem == "" || st.Phase != PhasePromote {
+			continue
+		}
+		names[st.Subsystem] = append(names[st.Subsystem], st.Instance)
+	}
+	var parts []string
+	for _, sub := range req.Subsystems {
+		switch n := names[sub]; {
+		case len(n) > 1:
+			parts = append(parts, fmt.Sprintf("%s (%s)", sub, strings.Join(n, ", ")))
+		case len(n) == 1 || len(names) == 0:
+			parts = append(parts, string(sub))
+		}
+	}
+	return strings.Join(parts, " and ")
 }
 
 func subsystemsText(subs []apic.Subsystem) string {

@@ -24,8 +24,10 @@ func (p Permission) String() string { return p.Verb + " " + p.GVR.GroupResource(
 var leases = schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"}
 
 // RequiredPermissions lists what a failover needs on one site: read and watch the subsystem CRs,
-// patch the objects where the mode is set, hold the lease, and on the new active site of a CP4I
-// deployment list and delete the configurator jobs.
+// patch the objects where the mode is set, hold the lease, on the warm-standby list the pods of its
+// subsystems (pre-flight checks), and on the new active site of a CP4I deployment list and delete
+// the configurator jobs. With no subjects (the reads were denied, so the shape is unknown) it is
+// what every failover needs whatever the shape.
 func RequiredPermissions(subjects []Subject, side string, req Request) []Permission {
 	var out []Permission
 	seen := map[Permission]bool{}
@@ -34,6 +36,20 @@ func RequiredPermissions(subjects []Subject, side string, req Request) []Permiss
 			seen[p] = true
 			out = append(out, p)
 		}
+	}
+	if len(subjects) == 0 {
+		for _, sub := range req.Subsystems {
+			k := apic.ManagementClusterKind
+			if sub == apic.Portal {
+				k = apic.PortalClusterKind
+			}
+			for _, v := range []string{"get", "list", "watch"} {
+				add(Permission{v, k.GVR()})
+			}
+		}
+	}
+	if side == req.To {
+		add(Permission{"list", pods})
 	}
 	for _, s := range subjects {
 		m := s.To
@@ -77,6 +93,7 @@ func CheckPermissions(ctx context.Context, s *kube.Site, perms []Permission) ([]
 	return denied, nil
 }
 
+// deniedText is "on dc1 (namespace apic): patch managementclusters..., list pods".
 func deniedText(site, ns string, denied []Permission) string {
 	parts := make([]string, len(denied))
 	for i, p := range denied {

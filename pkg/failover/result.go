@@ -30,20 +30,28 @@ type Result struct {
 	From       string           `json:"from"`
 	To         string           `json:"to"`
 	Subsystems []apic.Subsystem `json:"subsystems"`
-	Shape      Shape            `json:"shape,omitempty"`
-	DryRun     bool             `json:"dryRun,omitempty"`
-	Fenced     bool             `json:"fenced,omitempty"`
-	Outcome    string           `json:"outcome"`
-	ExitCode   int              `json:"exitCode"`
-	ExitName   string           `json:"exitCodeName"`
-	Message    string           `json:"message,omitempty"`
-	StartTime  metav1.Time      `json:"startTime"`
-	Elapsed    float64          `json:"elapsedSeconds"`
-	Lock       *LockInfo        `json:"lock,omitempty"`
-	Steps      []StepResult     `json:"steps"`
-	NextSteps  []string         `json:"nextSteps,omitempty"`
+	// Pairs are the subsystem pairs in scope, in run order (several portal services each have one).
+	Pairs     []PairRef    `json:"pairs,omitempty"`
+	Shape     Shape        `json:"shape,omitempty"`
+	DryRun    bool         `json:"dryRun,omitempty"`
+	Fenced    bool         `json:"fenced,omitempty"`
+	Outcome   string       `json:"outcome"`
+	ExitCode  int          `json:"exitCode"`
+	ExitName  string       `json:"exitCodeName"`
+	Message   string       `json:"message,omitempty"`
+	StartTime metav1.Time  `json:"startTime"`
+	Elapsed   float64      `json:"elapsedSeconds"`
+	Lock      *LockInfo    `json:"lock,omitempty"`
+	Steps     []StepResult `json:"steps"`
+	NextSteps []string     `json:"nextSteps,omitempty"`
 	// Reconnect are the commands to run on --from before its network is restored (fenced runs).
 	Reconnect []string `json:"reconnect,omitempty"`
+}
+
+// PairRef names one subsystem pair: its subsystem and CR name.
+type PairRef struct {
+	Subsystem apic.Subsystem `json:"subsystem"`
+	Name      string         `json:"name"`
 }
 
 // LockInfo describes the lease held during the run.
@@ -54,10 +62,9 @@ type LockInfo struct {
 	TakeOvers []string `json:"takeOvers,omitempty"`
 }
 
-// SummaryTable is seed 004's summary (one row per site and subsystem, one column per phase, cells
-// PASSED/FAILED/SKIPPED with the time taken) in kubectl's table style.
+// SummaryTable is seed 004's summary (one row per site and subsystem pair, one column per phase,
+// cells PASSED/FAILED/SKIPPED/INTERRUPTED/UNKNOWN with the time taken) in kubectl's table style.
 func (r *Result) SummaryTable() printers.Table {
-	phases := []Phase{PhasePreflight, PhaseDemote, PhasePromote}
 	has := func(p Phase) bool {
 		for _, s := range r.Steps {
 			if s.Phase == p {
@@ -66,13 +73,18 @@ func (r *Result) SummaryTable() printers.Table {
 		}
 		return false
 	}
+	phases := []Phase{PhasePreflight}
+	if has(PhaseConfirm) {
+		phases = append(phases, PhaseConfirm)
+	}
+	phases = append(phases, PhaseDemote, PhasePromote)
 	for _, p := range []Phase{PhaseRouter, PhaseConfigurator} {
 		if has(p) {
 			phases = append(phases, p)
 		}
 	}
 	phases = append(phases, PhaseVerify)
-	headers := []string{"Subsystem", "Site", "Role"}
+	headers := []string{"Subsystem", "Name", "Site", "Role"}
 	for _, p := range phases {
 		headers = append(headers, string(p))
 	}
@@ -80,15 +92,25 @@ func (r *Result) SummaryTable() printers.Table {
 		Title:   fmt.Sprintf("FAILOVER SUMMARY %s → %s: %s (exit %d %s)", r.From, r.To, r.Outcome, r.ExitCode, r.ExitName),
 		Headers: headers,
 	}
-	for _, sub := range r.Subsystems {
+	pairs := r.Pairs
+	if len(pairs) == 0 {
+		for _, sub := range r.Subsystems {
+			pairs = append(pairs, PairRef{Subsystem: sub})
+		}
+	}
+	for _, pr := range pairs {
 		for _, site := range []string{r.From, r.To} {
 			role := "active → warm-standby"
 			if site == r.To {
 				role = "warm-standby → active"
 			}
-			row := []string{string(sub), site, role}
+			name := pr.Name
+			if name == "" {
+				name = "-"
+			}
+			row := []string{string(pr.Subsystem), name, site, role}
 			for _, p := range phases {
-				row = append(row, r.cell(sub, site, p))
+				row = append(row, r.cell(pr, site, p))
 			}
 			t.Rows = append(t.Rows, row)
 		}
@@ -96,15 +118,16 @@ func (r *Result) SummaryTable() printers.Table {
 	return t
 }
 
-func (r *Result) cell(sub apic.Subsystem, site string, p Phase) string {
+func (r *Result) cell(pr PairRef, site string, p Phase) string {
 	for _, s := range r.Steps {
-		match := s.Phase == p && ((s.Subsystem == sub && s.Site == site) ||
-			(p == PhasePreflight) || (p == PhaseConfigurator && s.Site == site))
+		mine := s.Subsystem == pr.Subsystem && (pr.Name == "" || s.Instance == "" || s.Instance == pr.Name)
+		match := s.Phase == p && ((mine && s.Site == site) ||
+			(p == PhasePreflight || p == PhaseConfirm) || (p == PhaseConfigurator && s.Site == site))
 		if !match {
 			continue
 		}
 		switch s.Status {
-		case StatusPassed, StatusFailed:
+		case StatusPassed, StatusFailed, StatusInterrupted, StatusUnknown:
 			return fmt.Sprintf("%s (%s)", s.Status, shortDuration(s.ElapsedSeconds))
 		}
 		return s.Status
@@ -123,13 +146,21 @@ func shortDuration(sec float64) string {
 // WriteNextSteps fills NextSteps (and Reconnect for fenced runs) from the outcome.
 func (r *Result) WriteNextSteps(subjects []Subject, namespace string, routerHookRan bool, command string) {
 	switch r.Outcome {
-	case OutcomeSucceeded, OutcomeNothingToDo:
+	case OutcomeNothingToDo:
+		r.NextSteps = []string{fmt.Sprintf("nothing was changed: %s is already the active site and %s the warm-standby", r.To, r.From),
+			fmt.Sprintf("to fail back, run the command reversed: kubectl apic failover --from %s --to %s", r.To, r.From)}
+		return
+	case OutcomeSucceeded:
 	case OutcomePlanned:
 		r.NextSteps = []string{"run the same command without --dry-run to fail over"}
 		return
 	case OutcomeRefused:
 		return
 	default:
+		if !r.stepsBegan() {
+			r.NextSteps = []string{"nothing was changed (the run stopped before its first step): fix what the error says, then run the command again: " + command}
+			return
+		}
 		r.NextSteps = []string{
 			"re-run the same command to resume from where it stopped: " + command,
 			fmt.Sprintf("watch both sites meanwhile: kubectl --context %s get mgmt,ptl; kubectl --context %s get mgmt,ptl", r.From, r.To),
@@ -149,12 +180,26 @@ func (r *Result) WriteNextSteps(subjects []Subject, namespace string, routerHook
 			fmt.Sprintf("then check kubectl --context %s -n %s get mgmt,ptl: no haMode may be active; only then restore connectivity", r.From, namespace),
 			"the longer the site was down, the longer replication takes; a warm-standby offline for more than 24 hours fills the active site's disk",
 		)
+		r.NextSteps = append(r.NextSteps, ConfirmationCleanupCommands(r.From, namespace, subjects)...)
 		return
 	}
 	r.NextSteps = append(r.NextSteps,
 		fmt.Sprintf("verify replication between the data centers (kubectl --context %s get mgmt,ptl -o yaml: haMode passive, haStatus Ready)", r.From),
 		fmt.Sprintf("to fail back later, run the same command reversed: kubectl apic failover --from %s --to %s", r.To, r.From),
 	)
+}
+
+// stepsBegan reports whether a step after pre-flight and the confirmation began.
+func (r *Result) stepsBegan() bool {
+	for _, s := range r.Steps {
+		if s.Phase == PhasePreflight || s.Phase == PhaseConfirm {
+			continue
+		}
+		if s.Status != StatusNotRun && s.Status != StatusPlanned {
+			return true
+		}
+	}
+	return false
 }
 
 // ReconnectCommands are the exact commands that set the fenced site to warm-standby before it may be
@@ -175,6 +220,22 @@ func ReconnectCommands(site, namespace string, subjects []Subject) []string {
 			seen[cmd] = true
 			out = append(out, cmd)
 		}
+	}
+	return out
+}
+
+// ConfirmationCleanupCommands remove IBM's data-deletion confirmation annotation from the fenced
+// site once its demotion is complete (management haMode passive with haStatus Ready), as IBM's
+// public 2DCDR lab does before resuming; otherwise a later change to passive counts as confirmed.
+func ConfirmationCleanupCommands(site, namespace string, subjects []Subject) []string {
+	var out []string
+	for _, s := range subjects {
+		if s.Subsystem != apic.Management {
+			continue
+		}
+		spec := s.To.Spec
+		out = append(out, fmt.Sprintf("once kubectl --context %s -n %s get mgmt shows it passive with HA status Ready, remove the data-deletion confirmation (IBM's 2DCDR lab does): kubectl --context %s -n %s annotate %s %s %s-",
+			site, namespace, site, namespace, kindArg(spec.Kind), spec.Name(), apic.DataDeletionConfirmationAnnotation))
 	}
 	return out
 }

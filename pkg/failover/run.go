@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,15 +36,17 @@ type Config struct {
 	Lock    lock.Options
 	// Holder identifies this run on the lease; zero means lock.CurrentHolder(Command).
 	Holder lock.Holder
-	// Confirm asks a yes/no question; an error refuses.
-	Confirm  func(question string) error
+	// Confirm asks a yes/no question; an error refuses. It must return when ctx ends (Ctrl-C).
+	Confirm  func(ctx context.Context, question string) error
 	Reporter *progress.Reporter
 	// PlanOut receives the plan before the run starts (stderr); nil discards it.
 	PlanOut io.Writer
 	// ReachTimeout bounds the first contact with each site; zero means 15s.
 	ReachTimeout time.Duration
-	Now          func() time.Time
-	Trace        func(TraceEvent)
+	// PeerLost: see Engine.PeerLost.
+	PeerLost time.Duration
+	Now      func() time.Time
+	Trace    func(TraceEvent)
 }
 
 var namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
@@ -70,6 +73,9 @@ func Run(ctx context.Context, cfg Config, from, to *kube.Site) (*Result, error) 
 	r := &run{cfg: cfg, from: from, to: to, res: res}
 	err := r.do(ctx)
 	res.Elapsed = seconds(cfg.Now().Sub(start))
+	if err != nil && len(r.subjects) > 0 && r.started {
+		err = r.afterFailure(ctx, err)
+	}
 	code := exitcode.FromError(err)
 	res.ExitCode, res.ExitName = int(code), code.String()
 	switch {
@@ -92,8 +98,55 @@ func Run(ctx context.Context, cfg Config, from, to *kube.Site) (*Result, error) 
 		res.Message = err.Error()
 	}
 	ns := to.Namespace
+	res.Pairs = pairRefs(r.subjects)
 	res.WriteNextSteps(r.subjects, ns, r.hookRan(), cfg.Command)
+	if len(r.advice) > 0 {
+		// From the state found after the failure, instead of a blind "re-run to resume".
+		res.NextSteps = append(r.advice, fmt.Sprintf("watch both sites: kubectl --context %s get mgmt,ptl; kubectl --context %s get mgmt,ptl", res.From, res.To))
+	}
 	return res, err
+}
+
+// afterFailure reads both sites once the steps stopped and replaces the resume hint by advice from
+// the state found: a hint never suggests a change the current state makes wrong (a stale run's
+// "re-run" would start a new failover once someone else has failed back). PromoteFailed means "no
+// site may be active": when a site is active for every pair it is not the code.
+func (r *run) afterFailure(ctx context.Context, err error) error {
+	code := exitcode.FromError(err)
+	if code == exitcode.Refused && !r.changed() {
+		return err
+	}
+	from := r.from
+	if r.cfg.Req.Fenced {
+		from = nil
+	}
+	lines, allActive := adviceFor(ctx, r.cfg.Req, r.subjects, from, r.to, r.cfg.Command)
+	r.advice = lines
+	if code == exitcode.PromoteFailed && allActive {
+		return exitcode.New(exitcode.Error, fmt.Errorf("%w (a site is active for every pair now: %s)", err, joinLines(lines)))
+	}
+	return err
+}
+
+// changed reports whether a step of this run sent a change.
+func (r *run) changed() bool {
+	for _, s := range r.res.Steps {
+		switch s.Status {
+		case StatusPassed, StatusUnknown, StatusInterrupted, StatusFailed:
+			if s.Phase == PhaseDemote || s.Phase == PhasePromote || s.Phase == PhaseConfigurator {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func pairRefs(ss []Subject) []PairRef {
+	var out []PairRef
+	for _, s := range ss {
+		out = append(out, PairRef{Subsystem: s.Subsystem, Name: s.Name})
+	}
+	return out
 }
 
 type run struct {
@@ -104,6 +157,12 @@ type run struct {
 	nothingToDo bool
 	// observed is the journal read before the lease was taken (dry runs plan with it).
 	observed Journal
+	// started: the steps began (after pre-flight and confirmation).
+	started bool
+	// advice replaces the resume hint after a failure (afterFailure).
+	advice []string
+	// identity: how the two contexts were told apart (cluster identity or, without it, server URLs).
+	identity identityCheck
 }
 
 func (r *run) hookRan() bool {
@@ -161,15 +220,33 @@ func (r *run) do(ctx context.Context) error {
 
 	changes := false
 	for _, s := range r.subjects {
-		changes = changes || s.Situation != Done
+		changes = changes || (s.Situation != Done && s.Situation != AlreadyDone)
 	}
-	r.nothingToDo = !changes
-	if changes && !r.cfg.Yes {
-		if err := r.cfg.Confirm(r.question()); err != nil {
-			return finishPre(err)
-		}
+	r.nothingToDo = allAlreadyDone(r.subjects)
+	if r.nothingToDo {
+		pre.Message = nothingToDoText(r.subjects, r.cfg.Req)
 	}
 	_ = finishPre(nil)
+	if changes && !r.cfg.Yes {
+		// The wait for the answer is its own step: pre-flight's time is the checks' only.
+		c := newResult(Step{Phase: PhaseConfirm, Name: string(PhaseConfirm)}, StatusPassed)
+		c.StartTime = metav1.NewTime(r.cfg.Now())
+		err := r.cfg.Confirm(ctx, r.question())
+		c.ElapsedSeconds = seconds(r.cfg.Now().Sub(c.StartTime.Time))
+		if err != nil {
+			c.Status, c.Message = StatusFailed, err.Error()
+			if exitcode.FromError(err) == exitcode.Interrupted {
+				c.Status = StatusInterrupted
+			}
+		} else {
+			c.Message = "confirmed"
+		}
+		r.res.Steps = append(r.res.Steps, c)
+		if err != nil {
+			return err
+		}
+	}
+	r.started = true
 
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -192,21 +269,27 @@ func (r *run) do(ctx context.Context) error {
 		if fresh || !r.journal(l).Matches(r.cfg.Req) || started == "" {
 			started = r.cfg.Now().UTC().Format(time.RFC3339)
 		}
-		if err := l.Annotate(runCtx, journalStart(r.cfg.Req, started, fresh)); err != nil {
-			return fmt.Errorf("writing the failover journal on the lease: %w", err)
+		// Nothing to do: the journal of the failover that got here stays as it is.
+		if !r.nothingToDo {
+			if err := l.Annotate(runCtx, journalStart(r.cfg.Req, started, fresh, r.journal(l))); err != nil {
+				return fmt.Errorf("writing the failover journal on the lease: %w", err)
+			}
 		}
 	}
+	if r.nothingToDo {
+		rep.Infof("%s", pre.Message)
+	}
 	eng := &Engine{Req: r.cfg.Req, From: r.from, To: r.to, Reporter: rep, Journal: journal, Hook: r.cfg.RouterHook,
-		Now: r.cfg.Now, Trace: r.cfg.Trace}
+		Now: r.cfg.Now, Trace: r.cfg.Trace, Command: r.cfg.Command, PeerLost: r.cfg.PeerLost}
 	if r.cfg.Req.Fenced {
 		eng.From = nil
 	}
 	results, err := eng.Run(runCtx, steps)
 	r.res.Steps = append(r.res.Steps, results...)
 	if cause := context.Cause(runCtx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) && ctx.Err() == nil {
-		err = exitcode.New(exitcode.Error, fmt.Errorf("%w; stopped before the next change. Check kubectl apic status, then re-run the same command", cause))
+		err = exitcode.New(exitcode.Error, fmt.Errorf("%w; stopped before the next change (see the next steps for what to do in the state found now)", cause))
 	}
-	if l != nil {
+	if l != nil && !r.nothingToDo && l.Err() == nil {
 		state := JournalSucceeded
 		if err != nil {
 			state = JournalFailed
@@ -251,22 +334,30 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 	req := &r.cfg.Req
 	rep := r.cfg.Reporter
 	ps.Update("contacting " + req.From + " and " + req.To)
-	reach := func(s *kube.Site) error {
+	reach := func(s *kube.Site) (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, r.cfg.ReachTimeout)
 		defer cancel()
 		_, err := s.ClusterID(cctx)
 		if err == nil {
-			return nil
+			return true, nil
 		}
 		if apierrors.IsForbidden(err) {
-			// Cluster identity needs get on kube-system; kube.CompareClusters falls back to the URLs.
-			rep.Warnf("cannot read the cluster identity of %s (forbidden to get namespace kube-system): comparing API server URLs instead", s.Name)
-			return nil
+			// Cluster identity needs get on kube-system; kube.CompareClusters falls back to the URLs
+			// and identityCheck to the objects' UIDs.
+			rep.Warnf("cannot read the cluster identity of %s (forbidden to get namespace kube-system): comparing API server URLs and object UIDs instead", s.Name)
+			return false, nil
 		}
-		return explain.Error(err, s.Name, namespacesGVR, "get")
+		return false, explain.Error(err, s.Name, namespacesGVR, "get")
 	}
+	var known [2]bool
 	errs := kube.EachSite(ctx, []*kube.Site{r.from, r.to}, func(ctx context.Context, s *kube.Site) error {
-		return reach(s)
+		ok, err := reach(s)
+		i := 1
+		if s == r.from {
+			i = 0
+		}
+		known[i] = ok
+		return err
 	})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -292,6 +383,12 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 		req.Fenced = false
 	}
 	r.res.Fenced = req.Fenced
+	r.identity = identityCheck{req: *req, servers: [2]string{r.from.Server, r.to.Server}}
+	for i, s := range []*kube.Site{r.from, r.to} {
+		if !known[i] && !(i == 0 && req.Fenced) {
+			r.identity.unknown = append(r.identity.unknown, s.Name)
+		}
+	}
 	if !req.Fenced {
 		// One implementation of "is this one cluster?" for every command (pkg/kube).
 		if cmp, err := kube.CompareClusters(ctx, r.from, r.to); err == nil && cmp.Match == kube.OneCluster {
@@ -301,33 +398,34 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 
 	state, err := r.readState(ctx, ps)
 	if err != nil {
-		return nil, err
+		return nil, r.checkRBAC(ctx, nil, err)
 	}
 	r.res.Shape = state.shape
+	if err := r.identity.sameObjects(state.pairs); err != nil {
+		return nil, err
+	}
 
 	targets := r.lockTargets()
 	var observed []*lockLease
 	for _, t := range targets {
 		le, err := lock.Inspect(ctx, t, r.cfg.Lock.Name)
 		if err != nil {
-			return nil, explain.Error(err, t.Site, leases, "get")
+			return nil, r.checkRBAC(ctx, nil, explain.Error(err, t.Site, leases, "get"))
 		}
 		observed = append(observed, le)
 	}
 	r.observed = JournalFromLeases(observed...)
 	if r.subjects, err = Assess(state.pairs, *req, r.observed); err != nil {
-		return nil, err
+		return nil, r.identity.note(err)
 	}
 
 	ps.Update("checking permissions")
-	for _, s := range r.sites() {
-		denied, err := CheckPermissions(ctx, s, RequiredPermissions(r.subjects, s.Name, *req))
-		if err != nil {
-			return nil, explain.Error(err, s.Name, schema.GroupVersionResource{Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectaccessreviews"}, "create")
-		}
-		if len(denied) > 0 {
-			return nil, refusal("missing RBAC %s: ask your cluster administrator for these permissions; nothing was changed", deniedText(s.Name, s.Namespace, denied))
-		}
+	if err := r.checkRBAC(ctx, r.subjects, nil); err != nil {
+		return nil, err
+	}
+	ps.Update("checking the warm-standby")
+	if err := runPreflightChecks(ctx, CheckInput{Req: *req, Subjects: r.subjects, To: r.to}); err != nil {
+		return nil, err
 	}
 
 	if r.cfg.DryRun {
@@ -367,6 +465,39 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 		return nil, err
 	}
 	return l, nil
+}
+
+// checkRBAC asks both sites (SelfSubjectAccessReview) for every permission the run needs and
+// refuses once, listing every gap on every site. cause is the error that made it look (a read
+// denied), returned as it is when no gap explains it.
+func (r *run) checkRBAC(ctx context.Context, subjects []Subject, cause error) error {
+	if cause != nil && !apierrors.IsForbidden(cause) {
+		return cause
+	}
+	var parts []string
+	for _, s := range r.sites() {
+		denied, err := CheckPermissions(ctx, s, RequiredPermissions(subjects, s.Name, r.cfg.Req))
+		if err != nil {
+			if cause != nil {
+				return cause
+			}
+			return explain.Error(err, s.Name, schema.GroupVersionResource{Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectaccessreviews"}, "create")
+		}
+		if len(denied) > 0 {
+			parts = append(parts, deniedText(s.Name, s.Namespace, denied))
+		}
+	}
+	if len(parts) == 0 {
+		if cause != nil {
+			return exitcode.New(exitcode.Refused, fmt.Errorf("%w; nothing was changed", cause))
+		}
+		return nil
+	}
+	more := ""
+	if subjects == nil {
+		more = " (the permissions to patch the CRs that carry multiSiteHA are checked once these reads are allowed)"
+	}
+	return refusal("missing RBAC %s%s: ask your cluster administrator for these permissions; nothing was changed", strings.Join(parts, "; "), more)
 }
 
 type siteState struct {

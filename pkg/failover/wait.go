@@ -36,6 +36,20 @@ type waitSpec struct {
 	onChange func(state string)
 	// now stamps the moment the condition was seen (bench: reaction time).
 	now func() time.Time
+	// peerLost, when positive, ends the wait once the object has reported haStatus PeerNotReachable
+	// for that long: a condition that needs the peer cannot come while the link is down.
+	peerLost time.Duration
+}
+
+// PeerLostError ends a wait whose object could not reach its replication peer for too long.
+type PeerLostError struct {
+	Site, Ref, Message string
+	For                time.Duration
+}
+
+func (e *PeerLostError) Error() string {
+	return fmt.Sprintf("%s on %s has reported haStatus PeerNotReachable for %s (%s): the sites cannot see each other",
+		e.Ref, e.Site, e.For, e.Message)
 }
 
 // waitResult is the object that met the condition and when its event was handled.
@@ -59,10 +73,35 @@ func until(ctx context.Context, w waitSpec) (waitResult, error) {
 			return ri.Watch(ctx, o)
 		},
 	}
-	wctx, cancel := context.WithTimeout(ctx, w.timeout)
+	tctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
+	wctx, lost := context.WithCancelCause(tctx)
+	defer lost(nil)
 	var res waitResult
 	last := ""
+	var peerTimer *time.Timer
+	defer func() {
+		if peerTimer != nil {
+			peerTimer.Stop()
+		}
+	}()
+	watchPeer := func(o apic.Object) {
+		if w.peerLost <= 0 {
+			return
+		}
+		c, ok := o.ActiveHAStatus()
+		if ok && c.Type == apic.HAStatusPeerNotReachable {
+			if peerTimer == nil {
+				e := &PeerLostError{Site: w.site.Name, Ref: o.Ref(), Message: c.Message, For: w.peerLost}
+				peerTimer = time.AfterFunc(w.peerLost, func() { lost(e) })
+			}
+			return
+		}
+		if peerTimer != nil {
+			peerTimer.Stop()
+			peerTimer = nil
+		}
+	}
 	_, err := watchtools.UntilWithSync(wctx, lw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
 		u, ok := ev.Object.(*unstructured.Unstructured)
 		if !ok || ev.Type == watch.Deleted {
@@ -82,6 +121,7 @@ func until(ctx context.Context, w waitSpec) (waitResult, error) {
 			res = waitResult{obj: o, at: w.now()}
 			return true, nil
 		}
+		watchPeer(o)
 		return false, nil
 	})
 	if err == nil {
@@ -90,7 +130,11 @@ func until(ctx context.Context, w waitSpec) (waitResult, error) {
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, watchtools.ErrWatchClosed) || wctx.Err() != nil {
+	var pl *PeerLostError
+	if errors.As(context.Cause(wctx), &pl) {
+		return res, pl
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, watchtools.ErrWatchClosed) || tctx.Err() != nil {
 		return res, exitcode.Newf(exitcode.Timeout, "timed out after %s waiting on %s for %s/%s: %s (last seen: %s). The operator may still complete it: check the API Connect operator log on %s (search for the word Multi), then re-run the same command to resume, or allow more time with --demote-timeout/--promote-timeout",
 			w.timeout, w.site.Name, w.kind.Display(), w.name, w.what, orNone(last), w.site.Name)
 	}

@@ -121,6 +121,14 @@ func (o *Options) defaults() {
 	}
 }
 
+// ReleasedError says this run's lease was released by someone else (another run took it over and
+// finished, or a person cleared it).
+type ReleasedError struct{ Site, Lease string }
+
+func (e *ReleasedError) Error() string {
+	return fmt.Sprintf("lease %s on %s was released by someone else (another run took it over meanwhile)", e.Lease, e.Site)
+}
+
 // HeldError says another run holds the lock.
 type HeldError struct {
 	Site      string
@@ -336,7 +344,10 @@ func (l *Lock) Keep(ctx context.Context) {
 				return
 			}
 			var held *HeldError
-			if errors.As(err, &held) {
+			var released *ReleasedError
+			if errors.As(err, &held) || errors.As(err, &released) {
+				// Someone else holds it, or took it and let it go (a run that went on after this one
+				// was paused): either way this run's changes are no longer its own to make.
 				l.lose(fmt.Errorf("lost the lock: %w", err))
 				return
 			}
@@ -362,7 +373,7 @@ func (l *Lock) update(ctx context.Context, t Target, fn func(*coordinationv1.Lea
 		}
 		if !l.ours(cur) {
 			if ptr.Deref(cur.Spec.HolderIdentity, "") == "" {
-				return fmt.Errorf("lease %s on %s was released by someone else", l.opts.Name, t.Site)
+				return &ReleasedError{Site: t.Site, Lease: l.opts.Name}
 			}
 			return &HeldError{Site: t.Site, Lease: cur.Name, Namespace: cur.Namespace, Holder: holderOf(cur), Renewed: renewTime(cur)}
 		}
@@ -445,7 +456,8 @@ func (l *Lock) Release(ctx context.Context) error {
 			}
 		})
 		var heldErr *HeldError
-		if err != nil && !errors.As(err, &heldErr) {
+		var released *ReleasedError
+		if err != nil && !errors.As(err, &heldErr) && !errors.As(err, &released) {
 			errs = append(errs, fmt.Errorf("releasing lease %s on %s: %w", l.opts.Name, t.Site, err))
 		}
 	}

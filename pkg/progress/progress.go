@@ -52,6 +52,14 @@ const (
 	EventSkip   = "skip"
 	EventInfo   = "info"
 	EventWarn   = "warn"
+	// EventInterrupted ends a step stopped by the user (Ctrl-C) or a cancellation: what it changed
+	// is in the message, not assumed.
+	EventInterrupted = "interrupted"
+	// EventUnknown ends a step whose outcome could not be seen (a timeout, a lost link, a lost
+	// lease): it may still complete. "Result unknown", never "failed", when we do not know.
+	EventUnknown = "unknown"
+	// EventError is the command's final error (ErrorLine), after every step ended.
+	EventError = "error"
 )
 
 // Reporter writes progress events to one stream.
@@ -145,6 +153,12 @@ func (s *Step) Fail(err error) {
 
 // Skip ends the step without doing it, saying why.
 func (s *Step) Skip(reason string) { s.end(EventSkip, reason) }
+
+// Interrupt ends the step because the command was interrupted; msg says what state it left.
+func (s *Step) Interrupt(msg string) { s.end(EventInterrupted, msg) }
+
+// Unknown ends the step without knowing its outcome (it may still complete); msg says why.
+func (s *Step) Unknown(msg string) { s.end(EventUnknown, msg) }
 
 func (s *Step) end(event, msg string) {
 	r := s.r
@@ -323,6 +337,22 @@ type jsonEvent struct {
 	Message         string  `json:"message"`
 	ElapsedSeconds  float64 `json:"elapsedSeconds"`
 	ExpectedSeconds float64 `json:"expectedSeconds,omitempty"`
+	// ExitCode and ExitCodeName are set on the final error event only.
+	ExitCode     *int   `json:"exitCode,omitempty"`
+	ExitCodeName string `json:"exitCodeName,omitempty"`
+}
+
+// ErrorLine is the command's final error as one JSON-lines event (event "error", the message, the
+// exit code and its name), for commands whose progress is JSON lines: the shared CLI path writes it
+// instead of kubectl's "error: ..." so that every line on stderr parses.
+func ErrorLine(now time.Time, msg string, code int, codeName string) string {
+	e := jsonEvent{Time: now.UTC().Format(time.RFC3339Nano), Event: EventError, Message: msg,
+		ExitCode: &code, ExitCodeName: codeName}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Sprintf("{\"event\":%q}\n", EventError)
+	}
+	return string(b) + "\n"
 }
 
 func jsonLine(now time.Time, s *Step, event, msg string, elapsed time.Duration) string {
@@ -360,6 +390,10 @@ func plainText(s *Step, event, msg string, elapsed time.Duration) string {
 		return s.name + ": done in " + took + suffix(msg)
 	case EventFail:
 		return s.name + ": FAILED after " + took + suffix(msg)
+	case EventInterrupted:
+		return s.name + ": INTERRUPTED after " + took + suffix(msg)
+	case EventUnknown:
+		return s.name + ": RESULT UNKNOWN after " + took + suffix(msg)
 	case EventSkip:
 		return s.name + ": skipped" + suffix(msg)
 	}

@@ -354,3 +354,30 @@ func TestTTYWriterAndPause(t *testing.T) {
 		t.Errorf("plain writer %q", p.String())
 	}
 }
+
+// A step stopped by Ctrl-C, or whose outcome was not seen, never says FAILED.
+func TestInterruptedAndUnknown(t *testing.T) {
+	c := newClock()
+	var b bytes.Buffer
+	r := New(&b, Options{Clock: c.Now})
+	s := r.Step("management: demote dc1")
+	c.Advance(3 * time.Second)
+	s.Interrupt("after its change was sent; now dc1 mode passive")
+	u := r.Step("management: promote dc2")
+	u.Unknown("timed out; the operator may still complete it")
+	_ = r.Close()
+	for _, want := range []string{"management: demote dc1: INTERRUPTED after 3s: after its change was sent",
+		"management: promote dc2: RESULT UNKNOWN after 0s: timed out"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("plain output lacks %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "FAILED") {
+		t.Errorf("plain output says FAILED:\n%s", b.String())
+	}
+	line := ErrorLine(c.Now(), "boom", 11, "PromoteFailed")
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(line), &ev); err != nil || ev["event"] != EventError || ev["exitCode"] != float64(11) {
+		t.Errorf("ErrorLine %q: %v", line, err)
+	}
+}

@@ -78,6 +78,10 @@ func (r *Reporter) ttyLine(name, event, msg string, elapsed time.Duration) strin
 		return r.paint(colorGreen, "✓") + " " + name + took + prefixed(" ", msg)
 	case EventFail:
 		return r.paint(colorRed, "✗") + " " + name + took + prefixed(": ", msg)
+	case EventInterrupted:
+		return r.paint(colorYellow, "⏸") + " " + name + " interrupted" + took + prefixed(": ", msg)
+	case EventUnknown:
+		return r.paint(colorYellow, "?") + " " + name + " result unknown" + took + prefixed(": ", msg)
 	case EventSkip:
 		return r.paint(colorDim, "-") + " " + name + " skipped" + prefixed(": ", msg)
 	case EventWarn:

@@ -50,6 +50,7 @@ type Options struct {
 
 	From, To       string
 	Subsystem      string
+	Names          []string
 	Yes            bool
 	DryRun         bool
 	FromFenced     bool
@@ -63,7 +64,7 @@ type Options struct {
 	Now        func() time.Time
 	NewSites   func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
 	RunHook    func(ctx context.Context, command string, env []string, out io.Writer) error
-	Confirm    func(streams genericiooptions.IOStreams, question string) error
+	Confirm    func(ctx context.Context, streams genericiooptions.IOStreams, question string) error
 	IsTerminal func(any) bool
 	Getenv     func(string) string
 	// Lock tunes the lease (tests shorten it); zero values are lock's defaults.
@@ -88,7 +89,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Now:         time.Now,
 		NewSites:    kube.NewSites,
 		RunHook:     runShell,
-		Confirm:     cli.Confirm,
+		Confirm:     cli.ConfirmContext,
 		IsTerminal:  cli.IsTerminal,
 		Getenv:      os.Getenv,
 	}
@@ -99,6 +100,9 @@ const example = `  # Fail over management, then portal, from dc1 to dc2 (kubecon
 
   # Show the plan (each patch, the condition waited for, IBM's documented duration) and change nothing
   kubectl apic failover --from dc1 --to dc2 --dry-run
+
+  # Several portal services: fail over only one of them (default: every pair, in IBM's order)
+  kubectl apic failover --from dc1 --to dc2 --subsystem portal --name portal-b
 
   # Management only, no prompt, run a script that points the router at the new site
   kubectl apic failover --from dc1 --to dc2 --subsystem management --yes --router-hook ./switch-router.sh
@@ -129,7 +133,13 @@ until it is passive, then promote --to, so that both sites are never active (spl
 
 Demoting a site DELETES its management database, to be replaced from the peer. Every run takes the
 Lease apic-failover on both sites, so two failovers cannot interleave. Re-running the same command
-resumes an interrupted failover. Progress goes to stderr, the summary to stdout.`,
+resumes an interrupted failover; once the requested end state holds it does nothing and exits 0.
+Before any change, pre-flight checks that the warm-standby is healthy: replicating (haStatus), phase
+Running, READY complete and every pod of its subsystems ready; otherwise it refuses (exit 5).
+Every pair of each subsystem is failed over (IBM: "If you have multiple Developer Portal services,
+you must repeat these steps for each"); --name narrows. While a step needs the peer, a site that
+reports PeerNotReachable for 30s stops the run with the state it left and how to resume.
+Progress goes to stderr, the summary to stdout.`,
 		Example: example,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -147,6 +157,7 @@ resumes an interrupted failover. Progress goes to stderr, the summary to stdout.
 	f.StringVar(&o.From, "from", "", "Kubeconfig context of the active data center, to be demoted to warm-standby")
 	f.StringVar(&o.To, "to", "", "Kubeconfig context of the warm-standby data center, to be promoted to active")
 	f.StringVar(&o.Subsystem, "subsystem", o.Subsystem, "Subsystem to fail over: management, portal or all (management first, then portal)")
+	f.StringSliceVar(&o.Names, "name", nil, "Fail over only the subsystem pairs whose CR has this name (repeatable, or comma-separated); default every pair of the subsystems, e.g. each of several portal services")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Check and print the plan; change nothing")
 	f.BoolVar(&o.FromFenced, "from-fenced", false, "--from is unreachable AND its network is isolated (fenced): promote --to without demoting --from")
@@ -186,6 +197,10 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 		}
 		if f.Value.Type() == "bool" {
 			parts = append(parts, "--"+f.Name)
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			parts = append(parts, fmt.Sprintf("--%s=%s", f.Name, shellQuote(strings.Join(sv.GetSlice(), ","))))
 			return
 		}
 		parts = append(parts, fmt.Sprintf("--%s=%s", f.Name, shellQuote(f.Value.String())))
@@ -235,16 +250,16 @@ func (o *Options) Run(ctx context.Context) error {
 		side = &lineWriter{emit: func(s string) { rep.Infof("%s", s) }}
 	}
 	cfg := failover.Config{
-		Req:         failover.Request{From: o.From, To: o.To, Subsystems: o.subsystems, Fenced: o.FromFenced},
+		Req:         failover.Request{From: o.From, To: o.To, Subsystems: o.subsystems, Names: o.Names, Fenced: o.FromFenced},
 		Timeouts:    failover.Timeouts{Demote: o.DemoteTimeout, Promote: o.PromoteTimeout},
 		Yes:         o.Yes,
 		DryRun:      o.DryRun,
 		ForceUnlock: o.ForceUnlock,
 		Command:     o.command,
 		Lock:        o.Lock,
-		Confirm: func(q string) error {
+		Confirm: func(ctx context.Context, q string) error {
 			defer rep.Pause()() // no live line redrawn over the question while it waits
-			return o.Confirm(o.IOStreams, q)
+			return o.Confirm(ctx, o.IOStreams, q)
 		},
 		Reporter: rep,
 		PlanOut:  side,

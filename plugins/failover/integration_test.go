@@ -132,11 +132,17 @@ func TestRouterHookFailureThenResume(t *testing.T) {
 	if !strings.Contains(out.Stdout, `"kind": "FailoverResult"`) {
 		t.Errorf("-o json lacks the result kind")
 	}
-	// Same command once more, after it succeeded: --from is no longer active.
-	out = ft.Run(t, l.Kubeconfig(), "--from", from, "--to", to, "--subsystem", "management", "--yes")
-	if out.Code != int(exitcode.Refused) || !strings.Contains(out.Stderr, "nothing to do") {
-		t.Errorf("re-run after completion: exit %d outcome %s", out.Code, out.Result.Outcome)
+	// Same command once more, after it succeeded: the requested end state holds, so there is
+	// nothing to do and it exits 0 (idempotent, as kubectl apply is), changing nothing.
+	before := ft.Snapshot(t, l)
+	out = ft.Run(t, l.Kubeconfig(), "--from", from, "--to", to, "--subsystem", "management", "--yes", "--router-hook", "echo hook ran >&2")
+	if out.Code != 0 || out.Result.Outcome != failover.OutcomeNothingToDo || !strings.Contains(out.Stderr, "nothing to do") {
+		t.Errorf("re-run after completion: exit %d outcome %s, want 0 NothingToDo", out.Code, out.Result.Outcome)
 	}
+	if strings.Contains(out.Stderr, "hook ran") {
+		t.Errorf("the router hook ran again although nothing was failed over")
+	}
+	ft.Unchanged(t, l, before)
 	// Restore portal alignment for the next tests: management alone moved.
 	out = ft.Run(t, l.Kubeconfig(), "--from", from, "--to", to, "--subsystem", "portal", "--yes")
 	if out.Code != 0 {

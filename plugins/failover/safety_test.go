@@ -16,6 +16,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/failover"
 	ft "github.com/kubectl-apic/kubectl-apic/plugins/failover/failovertest"
 )
 
@@ -132,8 +133,15 @@ func TestRefusedWithNothingChanged(t *testing.T) {
 		kc := ft.WriteKubeconfigAlias(t, l.Kubeconfig(), from, from+"-alias")
 		refused(t, kc, "are the same cluster", "--from", from, "--to", from+"-alias")
 	})
-	t.Run("from not active", func(t *testing.T) {
-		refused(t, l.Kubeconfig(), "--from "+to+" is not the active site", "--from", to, "--to", from)
+	t.Run("end state already holds", func(t *testing.T) {
+		// --from the warm-standby --to the active site: what was asked already holds. Like kubectl
+		// apply with nothing to change: exit 0, nothing changed.
+		before := ft.Snapshot(t, l)
+		out := ft.Run(t, l.Kubeconfig(), "--from", to, "--to", from, "--yes")
+		if out.Code != 0 || out.Result.Outcome != failover.OutcomeNothingToDo || !strings.Contains(out.Stderr, "nothing to do") {
+			t.Errorf("exit %d outcome %s, want 0 NothingToDo", out.Code, out.Result.Outcome)
+		}
+		ft.Unchanged(t, l, before)
 	})
 	t.Run("dry run", func(t *testing.T) {
 		before := ft.Snapshot(t, l)
@@ -164,8 +172,37 @@ func TestRefusedWithNothingChanged(t *testing.T) {
 		refused(t, l.Kubeconfig(), "PeerNotReachable", "--from", from, "--to", to)
 	})
 	t.Run("missing RBAC", func(t *testing.T) {
+		// Every gap, on both sites, in one refusal.
 		kc := restrictedUser(t, l)
-		refused(t, kc, "missing RBAC on "+from, "--from", from, "--to", to)
+		before := ft.Snapshot(t, l)
+		out := ft.Run(t, kc, "--from", from, "--to", to, "--yes")
+		if out.Code != int(exitcode.Refused) {
+			t.Errorf("exit %d, want Refused", out.Code)
+		}
+		for _, want := range []string{"missing RBAC on " + from + " (namespace apic): patch managementclusters",
+			"; on " + to + " (namespace apic): ", "list pods, patch managementclusters"} {
+			if !strings.Contains(out.Stderr, want) {
+				t.Errorf("stderr lacks %q", want)
+			}
+		}
+		if n := strings.Count(out.Result.Message, "missing RBAC"); n != 1 {
+			t.Errorf("%d refusals, want one listing every gap", n)
+		}
+		ft.Unchanged(t, l, before)
+	})
+	t.Run("reads denied: every gap of both sites", func(t *testing.T) {
+		kc := noReadUser(t, l)
+		before := ft.Snapshot(t, l)
+		out := ft.Run(t, kc, "--from", from, "--to", to, "--yes")
+		if out.Code != int(exitcode.Refused) {
+			t.Errorf("exit %d, want Refused (5), not Error", out.Code)
+		}
+		for _, want := range []string{"missing RBAC on " + from, "on " + to, "list managementclusters", "list portalclusters", "list pods"} {
+			if !strings.Contains(out.Stderr, want) {
+				t.Errorf("stderr lacks %q", want)
+			}
+		}
+		ft.Unchanged(t, l, before)
 	})
 	t.Run("both active", func(t *testing.T) {
 		rec.Stop() // this subtest makes a split-brain on purpose
@@ -220,6 +257,35 @@ func restrictedUser(t *testing.T, l *lab.Lab) string {
 		_, _ = rbac.Roles(s.Namespace).Create(ctx, role, metav1.CreateOptions{})
 		_, _ = rbac.RoleBindings(s.Namespace).Create(ctx, binding, metav1.CreateOptions{})
 		_, _ = rbac.ClusterRoles().Create(ctx, cr, metav1.CreateOptions{})
+		_, _ = rbac.ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
+	}
+	return kc
+}
+
+// noReadUser may only hold the lease: it cannot even read the API Connect CRs.
+func noReadUser(t *testing.T, l *lab.Lab) string {
+	t.Helper()
+	ctx := context.Background()
+	kc, err := l.UserKubeconfig("lease-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range l.Sites() {
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "lease-only", Namespace: s.Namespace}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+		}}
+		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "lease-only", Namespace: s.Namespace},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "lease-only"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: "lease-only"}}}
+		cr := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "failover-cluster-id"}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get"}}}}
+		_, _ = s.Kube.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{})
+		crb := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "failover-cluster-id-lease-only"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "failover-cluster-id"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: "lease-only"}}}
+		rbac := s.Kube.RbacV1()
+		_, _ = rbac.Roles(s.Namespace).Create(ctx, role, metav1.CreateOptions{})
+		_, _ = rbac.RoleBindings(s.Namespace).Create(ctx, binding, metav1.CreateOptions{})
 		_, _ = rbac.ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
 	}
 	return kc

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -471,4 +472,118 @@ func WriteKubeconfigAlias(t testing.TB, kubeconfig, context, alias string) strin
 		t.Fatalf("set-context: %v %s", err, e)
 	}
 	return path
+}
+
+// MainWith is Main with a lab configuration of its own (e.g. two portal services per site); the
+// failover time scale applies unless cfg sets one.
+func MainWith(m *testing.M, cfg lab.Config, env *Env) int {
+	if cfg.TimeScale == 0 {
+		cfg.TimeScale = TimeScale
+	}
+	return labtest.Main(m, &env.lab, cfg)
+}
+
+// Terminal is the binary running with a pseudo-terminal as its stdin and controlling terminal, as
+// at a user's shell: the confirmation prompt is asked, and typing Ctrl-C sends SIGINT through the
+// terminal driver. Stdout and stderr are captured apart.
+type Terminal struct {
+	Cmd            *exec.Cmd
+	master         *os.File
+	Stdout, Stderr labtest.SyncBuffer
+	done           chan struct{}
+	code           int
+}
+
+// StartOnTerminal starts the binary on a new pseudo-terminal.
+func StartOnTerminal(t testing.TB, kubeconfig string, args ...string) *Terminal {
+	t.Helper()
+	master, slave, err := labtest.OpenPTY()
+	if err != nil {
+		t.Fatalf("opening a pty: %v", err)
+	}
+	defer slave.Close()
+	tm := &Terminal{master: master, done: make(chan struct{})}
+	tm.Cmd = exec.Command(Binary(t), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	tm.Cmd.Stdin, tm.Cmd.Stdout, tm.Cmd.Stderr = slave, &tm.Stdout, &tm.Stderr
+	tm.Cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := tm.Cmd.Start(); err != nil {
+		master.Close()
+		t.Fatal(err)
+	}
+	go func() { // drain the echo
+		b := make([]byte, 1024)
+		for {
+			if _, err := master.Read(b); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		err := tm.Cmd.Wait()
+		tm.code = 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			tm.code = ee.ExitCode()
+		} else if err != nil {
+			tm.code = -1
+		}
+		close(tm.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-tm.done:
+		default:
+			_ = tm.Cmd.Process.Kill()
+			<-tm.done
+		}
+		master.Close()
+	})
+	return tm
+}
+
+// Type writes s to the terminal as typed keys.
+func (tm *Terminal) Type(t testing.TB, s string) {
+	t.Helper()
+	if _, err := tm.master.Write([]byte(s)); err != nil {
+		t.Fatalf("typing on the pty: %v", err)
+	}
+}
+
+// ExpectStderr waits until stderr shows want.
+func (tm *Terminal) ExpectStderr(t testing.TB, want string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(tm.Stderr.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr did not show %q in %s:\n%s", want, timeout, tm.Stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Wait waits up to timeout for the process to exit and returns its exit code (-2 on timeout).
+func (tm *Terminal) Wait(timeout time.Duration) int {
+	select {
+	case <-tm.done:
+		return tm.code
+	case <-time.After(timeout):
+		return -2
+	}
+}
+
+// Events parses JSON-lines stderr; every line must be JSON.
+func ParseEvents(t testing.TB, stderr string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimRight(stderr, "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Errorf("stderr line is not JSON: %q", line)
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
 }
