@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -77,7 +78,7 @@ func checkTargetPhase(_ context.Context, c CheckInput) ([]string, error) {
 		if msg != "" {
 			msg = ": " + msg
 		}
-		out = append(out, fmt.Sprintf("%s %s on %s is phase %s, not Running%s", s.Subsystem, s.To.Name(), c.Req.To, orNone(phase), msg))
+		out = append(out, fmt.Sprintf("%s %s on %s is phase %s, not Running%s", s.Subsystem, s.To.Name(), c.Req.To, cmp.Or(phase, "(none)"), msg))
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package status
 // The judgement: Build turns what was read (SiteInput) into the StatusReport (schema.go).
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -218,7 +219,7 @@ func objectFindings(site string, o apic.Object) []hastate.Finding {
 	// 2DCDR members are judged by hastate (their phase is Blocked/Pending while converting).
 	if o.HAMode() == "" && o.Phase() != "" && o.Phase() != "Running" {
 		fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingSubsystemNotReady, Subsystem: o.Kind.Subsystem, Site: site,
-			Message: fmt.Sprintf("%s is %s (ready %s): %s", o.Ref(), o.Phase(), orDash(o.Ready()), orDash(o.Message())),
+			Message: fmt.Sprintf("%s is %s (ready %s): %s", o.Ref(), o.Phase(), cmp.Or(o.Ready(), "-"), cmp.Or(o.Message(), "-")),
 			Fix:     fmt.Sprintf("kubectl --context %s -n %s describe %s", site, o.Namespace(), o.Ref())})
 	}
 	return fs
@@ -432,11 +433,4 @@ func pairReport(p hastate.Pair) PairReport {
 			Replicating: m.Replicating(), Since: metav1.NewTime(m.Since)})
 	}
 	return pr
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
