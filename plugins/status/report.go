@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
@@ -18,6 +17,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/podstate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/zones"
 )
 
@@ -232,22 +232,13 @@ func gatewayInfo(snap *inventory.Snapshot, o apic.Object, zoneOf map[string]stri
 			continue
 		}
 		pi := PodInfo{Name: p.Name, Node: p.Spec.NodeName, Zone: zoneOf[p.Spec.NodeName], IP: p.Status.PodIP,
-			Phase: string(p.Status.Phase), Ready: podReady(&p)}
+			Phase: string(p.Status.Phase), Ready: podstate.Ready(&p)}
 		for _, cs := range p.Status.ContainerStatuses {
 			pi.Restarts += cs.RestartCount
 		}
 		g.Pods = append(g.Pods, pi)
 	}
 	return g
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue && p.Status.Phase == corev1.PodRunning
-		}
-	}
-	return false
 }
 
 func zoneReport(site, ns string, snap *inventory.Snapshot, fs []hastate.Finding) (*ZoneReport, []hastate.Finding) {
