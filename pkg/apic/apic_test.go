@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
@@ -207,6 +209,36 @@ func TestIsPassiveHAMode(t *testing.T) {
 		"ReadyForPromotion": true, "active": false, "": false, "progressing to active": false} {
 		if got := IsPassiveHAMode(m); got != want {
 			t.Errorf("IsPassiveHAMode(%q) = %v", m, got)
+		}
+	}
+}
+
+func TestParseSubsystems(t *testing.T) {
+	failover := []Subsystem{Management, Portal}
+	tests := []struct {
+		spec    string
+		among   []Subsystem
+		want    []Subsystem
+		wantErr string
+	}{
+		{"gw, mgmt,portal,gateway", Subsystems(), []Subsystem{Gateway, Management, Portal}, ""},
+		{"all", Subsystems(), Subsystems(), ""},
+		{"all", failover, failover, ""},
+		{"ptl", failover, []Subsystem{Portal}, ""},
+		{"Management", failover, []Subsystem{Management}, ""},
+		{"gateway", failover, nil, `unknown subsystem "gateway": use management, portal or all`},
+		{"", failover, nil, `unknown subsystem ""`},
+	}
+	for _, tc := range tests {
+		got, err := ParseSubsystems(tc.spec, tc.among)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: err %v, want %q", tc.spec, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %v %v, want %v", tc.spec, got, err, tc.want)
 		}
 	}
 }
