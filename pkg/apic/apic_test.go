@@ -242,3 +242,33 @@ func TestParseSubsystems(t *testing.T) {
 		}
 	}
 }
+
+func TestConfiguratorJobWarning(t *testing.T) {
+	ibm := "an error occured while running job apic/production-configurator" // IBM's spelling
+	obj := func(kind, group, status, message string) Object {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": group + "/v1beta1", "kind": kind, "metadata": map[string]any{"name": "production", "namespace": "apic"},
+			"status": map[string]any{"phase": "Warning", "conditions": []any{
+				map[string]any{"type": "Warning", "status": status, "message": message}}}}}
+		o, err := Wrap(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	tests := []struct {
+		name string
+		o    Object
+		want bool
+	}{
+		{"top-level with IBM's condition", obj("APIConnectCluster", "apiconnect.ibm.com", "True", ibm), true},
+		{"condition no longer true", obj("APIConnectCluster", "apiconnect.ibm.com", "False", ibm), false},
+		{"another job's error", obj("APIConnectCluster", "apiconnect.ibm.com", "True", "an error occured while running job apic/production-upgrade"), false},
+		{"a subsystem CR is never the CP4I case", obj("ManagementCluster", "management.apiconnect.ibm.com", "True", ibm), false},
+	}
+	for _, tc := range tests {
+		if c, got := tc.o.ConfiguratorJobWarning(); got != tc.want || (got && c.Message != ibm) {
+			t.Errorf("%s: %v %+v, want %v", tc.name, got, c, tc.want)
+		}
+	}
+}

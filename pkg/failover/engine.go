@@ -497,15 +497,8 @@ func (e *Engine) configurator(ctx context.Context, st Step, ps *progress.Step) (
 }
 
 func configuratorWarning(o apic.Object) bool {
-	if o.Phase() != "Warning" {
-		return false
-	}
-	for _, c := range o.Conditions() {
-		if c.IsTrue() && strings.Contains(c.Message, "configurator") {
-			return true
-		}
-	}
-	return false
+	_, warned := o.ConfiguratorJobWarning()
+	return warned
 }
 
 // verify waits for the end state IBM describes: --from passive (management: haStatus Ready, "Warm

@@ -205,16 +205,11 @@ func objectFindings(site string, o apic.Object) []hastate.Finding {
 			Message: fmt.Sprintf("%s has template overrides (spec.template)", o.Ref()),
 			Fix:     "remove the overrides before upgrading API Connect (IBM's upgrade instructions), re-apply them after"})
 	}
-	if o.IsTopLevel() {
-		for _, c := range o.Conditions() {
-			if c.IsTrue() && strings.Contains(c.Message, configuratorMessageMarker) && strings.Contains(c.Message, "configurator") {
-				fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingConfiguratorJob, Site: site,
-					Message: fmt.Sprintf("%s: %s", o.Ref(), c.Message),
-					Fix: fmt.Sprintf("on the new active site run: kubectl --context %s -n %s delete job -l %s=%s",
-						site, o.Namespace(), apic.ComponentLabel, apic.ConfiguratorComponent)})
-				return fs
-			}
-		}
+	if c, warned := o.ConfiguratorJobWarning(); warned {
+		return append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingConfiguratorJob, Site: site,
+			Message: fmt.Sprintf("%s: %s", o.Ref(), c.Message),
+			Fix: fmt.Sprintf("on the new active site run: kubectl --context %s -n %s delete job -l %s=%s",
+				site, o.Namespace(), apic.ComponentLabel, apic.ConfiguratorComponent)})
 	}
 	// 2DCDR members are judged by hastate (their phase is Blocked/Pending while converting).
 	if o.HAMode() == "" && o.Phase() != "" && o.Phase() != "Running" {
