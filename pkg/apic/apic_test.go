@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
@@ -207,6 +209,66 @@ func TestIsPassiveHAMode(t *testing.T) {
 		"ReadyForPromotion": true, "active": false, "": false, "progressing to active": false} {
 		if got := IsPassiveHAMode(m); got != want {
 			t.Errorf("IsPassiveHAMode(%q) = %v", m, got)
+		}
+	}
+}
+
+func TestParseSubsystems(t *testing.T) {
+	failover := []Subsystem{Management, Portal}
+	tests := []struct {
+		spec    string
+		among   []Subsystem
+		want    []Subsystem
+		wantErr string
+	}{
+		{"gw, mgmt,portal,gateway", Subsystems(), []Subsystem{Gateway, Management, Portal}, ""},
+		{"all", Subsystems(), Subsystems(), ""},
+		{"all", failover, failover, ""},
+		{"ptl", failover, []Subsystem{Portal}, ""},
+		{"Management", failover, []Subsystem{Management}, ""},
+		{"gateway", failover, nil, `unknown subsystem "gateway": use management, portal or all`},
+		{"", failover, nil, `unknown subsystem ""`},
+	}
+	for _, tc := range tests {
+		got, err := ParseSubsystems(tc.spec, tc.among)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: err %v, want %q", tc.spec, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%q: %v %v, want %v", tc.spec, got, err, tc.want)
+		}
+	}
+}
+
+func TestConfiguratorJobWarning(t *testing.T) {
+	ibm := "an error occured while running job apic/production-configurator" // IBM's spelling
+	obj := func(kind, group, status, message string) Object {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": group + "/v1beta1", "kind": kind, "metadata": map[string]any{"name": "production", "namespace": "apic"},
+			"status": map[string]any{"phase": "Warning", "conditions": []any{
+				map[string]any{"type": "Warning", "status": status, "message": message}}}}}
+		o, err := Wrap(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	tests := []struct {
+		name string
+		o    Object
+		want bool
+	}{
+		{"top-level with IBM's condition", obj("APIConnectCluster", "apiconnect.ibm.com", "True", ibm), true},
+		{"condition no longer true", obj("APIConnectCluster", "apiconnect.ibm.com", "False", ibm), false},
+		{"another job's error", obj("APIConnectCluster", "apiconnect.ibm.com", "True", "an error occured while running job apic/production-upgrade"), false},
+		{"a subsystem CR is never the CP4I case", obj("ManagementCluster", "management.apiconnect.ibm.com", "True", ibm), false},
+	}
+	for _, tc := range tests {
+		if c, got := tc.o.ConfiguratorJobWarning(); got != tc.want || (got && c.Message != ibm) {
+			t.Errorf("%s: %v %+v, want %v", tc.name, got, c, tc.want)
 		}
 	}
 }

@@ -7,6 +7,10 @@
 package apic
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
@@ -117,3 +121,34 @@ const (
 	ConfiguratorComponent = "configurator"
 	ZoneLabel             = "topology.kubernetes.io/zone"
 )
+
+// ParseSubsystems reads a --subsystem value: subsystem names, kinds' singular or short names
+// (gateway, gw, mgmt, ...), comma-separated, in the order given, or "all" for every one of among.
+// Only subsystems in among are accepted; the error lists them.
+func ParseSubsystems(spec string, among []Subsystem) ([]Subsystem, error) {
+	var out []Subsystem
+	for _, w := range strings.Split(spec, ",") {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if w == "all" {
+			return slices.Clone(among), nil
+		}
+		found := false
+		for _, s := range among {
+			k, _ := SubsystemKind(s)
+			if w == string(s) || w == k.ShortName || w == k.Singular {
+				if !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+				found = true
+			}
+		}
+		if !found {
+			names := make([]string, 0, len(among)+1)
+			for _, s := range among {
+				names = append(names, string(s))
+			}
+			return nil, fmt.Errorf("unknown subsystem %q: use %s or all", w, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}

@@ -2,6 +2,7 @@ package apic
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -162,4 +163,23 @@ func setConditions(obj map[string]interface{}, cs []Condition, path ...string) {
 // SetStatusField sets one status field (phase, haMode, ready, ...), keeping the rest.
 func (o Object) SetStatusField(value string, path ...string) {
 	_ = unstructured.SetNestedField(o.U.Object, value, append([]string{"status"}, path...)...)
+}
+
+// configuratorJobError starts the condition message of the Cloud Pak for Integration warning after
+// a failover, in IBM's spelling ("Failing over to the warm-standby", step 6: "an error occured
+// while running job apic/<name>-configurator").
+const configuratorJobError = "an error occured while running job"
+
+// ConfiguratorJobWarning returns the top-level CR's condition that reports IBM's CP4I configurator
+// job error, which deleting the configurator jobs on the new active site clears.
+func (o Object) ConfiguratorJobWarning() (Condition, bool) {
+	if !o.IsTopLevel() {
+		return Condition{}, false
+	}
+	for _, c := range o.Conditions() {
+		if c.IsTrue() && strings.Contains(c.Message, configuratorJobError) && strings.Contains(c.Message, "configurator") {
+			return c, true
+		}
+	}
+	return Condition{}, false
 }

@@ -19,15 +19,6 @@ import (
 // IsTerminal reports whether w (or r) is a terminal.
 func IsTerminal(f interface{}) bool { return term.IsTerminal(f) }
 
-// ColorEnabled reports whether output to w may use ANSI colour: a terminal, and NO_COLOR unset
-// (https://no-color.org).
-func ColorEnabled(w io.Writer) bool {
-	if _, set := os.LookupEnv("NO_COLOR"); set {
-		return false
-	}
-	return IsTerminal(w)
-}
-
 // Confirm asks question on ErrOut and reads y/yes from In. Mutating commands call it unless --yes.
 // Without a terminal there is nobody to answer, so it refuses rather than guessing. Ctrl-C (SIGINT)
 // or SIGTERM at the prompt aborts at once with exit code Interrupted; ConfirmContext also gives up

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,6 +16,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
+	"github.com/kubectl-apic/kubectl-apic/pkg/podstate"
 )
 
 // PasswordKey is the key of the admin password in the GatewayCluster's spec.adminUser.secretName
@@ -75,7 +75,8 @@ func Discover(ctx context.Context, dyn dynamic.Interface, kube kubernetes.Interf
 			continue
 		}
 		m := Member{Pod: p.Name, Node: p.Spec.NodeName, IP: p.Status.PodIP}
-		m.Ready, m.NotReadyReason = podReady(p)
+		m.NotReadyReason = podstate.Problem(p)
+		m.Ready = m.NotReadyReason == ""
 		g.Members = append(g.Members, m)
 		g.Containers[p.Name] = container(p)
 	}
@@ -84,24 +85,6 @@ func Discover(ctx context.Context, dyn dynamic.Interface, kube kubernetes.Interf
 		return nil, exitcode.Newf(exitcode.Refused, "GatewayCluster %s/%s has no pods labelled %s", namespace, name, sel)
 	}
 	return g, nil
-}
-
-func podReady(p *corev1.Pod) (bool, string) {
-	if p.DeletionTimestamp != nil {
-		return false, "terminating"
-	}
-	if p.Status.Phase != corev1.PodRunning {
-		return false, "phase " + string(p.Status.Phase)
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			if c.Status == corev1.ConditionTrue {
-				return true, ""
-			}
-			return false, strings.TrimSpace(c.Reason + " " + c.Message)
-		}
-	}
-	return false, "no Ready condition"
 }
 
 func container(p *corev1.Pod) string {

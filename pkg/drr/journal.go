@@ -1,6 +1,7 @@
 package drr
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -114,7 +115,7 @@ func (j Journal) Describe() string {
 		s += " at step " + j.Step
 	}
 	if j.State == JournalRunning && !j.InProgress() {
-		s = fmt.Sprintf("DRR stopped at step %s without recording an end (the run was killed or lost its lease)", orNone(j.Step))
+		s = fmt.Sprintf("DRR stopped at step %s without recording an end (the run was killed or lost its lease)", cmp.Or(j.Step, "(none)"))
 	}
 	var more []string
 	if j.Started != "" {
@@ -125,13 +126,6 @@ func (j Journal) Describe() string {
 	}
 	if len(more) > 0 {
 		s += " (" + strings.Join(more, " ") + ")"
-	}
-	return s
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
 	}
 	return s
 }
@@ -152,7 +146,7 @@ func Left(j Journal, adminState map[string]string, members []string) []string {
 	var out []string
 	if j.Unfinished() {
 		out = append(out, fmt.Sprintf("left mid-DRR: %s; the run recorded flushing gateway peering %s (before sending it) and no run finished the DRR since, so the gateway service may hold no configuration from the management server",
-			j.Describe(), orNone(j.Peering)))
+			j.Describe(), cmp.Or(j.Peering, "(none)")))
 	}
 	for _, m := range members {
 		if strings.EqualFold(adminState[m], "disabled") {

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -70,7 +71,7 @@ func (p pairNow) describe() string {
 		if err != nil && o.U == nil {
 			return fmt.Sprintf("%s unknown (%v)", site, err)
 		}
-		return fmt.Sprintf("%s %s mode %s, %s", site, o.Ref(), orNone(mode), describe(o))
+		return fmt.Sprintf("%s %s mode %s, %s", site, o.Ref(), cmp.Or(mode, "(none)"), describe(o))
 	}
 	return side(p.req.From, p.from, p.fromMode, p.fromErr) + "; " + side(p.req.To, p.to, p.toMode, p.toErr)
 }
@@ -104,12 +105,12 @@ func (p pairNow) advice(command string) string {
 		return fmt.Sprintf("%s is active on both %s and %s (split-brain): do not re-run; decide which site's data to keep, then set the other to warm-standby (kubectl apic status shows how)", ref, from, to)
 	case toActive:
 		return fmt.Sprintf("%s is active on %s and %s is %s: the failover's end state holds; re-run %s to finish (verification, router hook)",
-			ref, to, from, orNone(p.from.HAMode()), command)
+			ref, to, from, cmp.Or(p.from.HAMode(), "(none)"), command)
 	case fromActive && p.fromMode == apic.ModePassive:
 		return fmt.Sprintf("%s on %s is set passive but still active: the operator has not started the demotion yet; re-run %s to resume", ref, from, command)
 	case fromActive:
 		return fmt.Sprintf("%s is still active on %s and %s is %s: no failover %s→%s is in progress and nothing of it remains to finish. Running the command again starts a NEW failover (it demotes %s and deletes its management data): do that only if you still mean to",
-			ref, from, to, orNone(p.to.HAMode()), from, to, from)
+			ref, from, to, cmp.Or(p.to.HAMode(), "(none)"), from, to, from)
 	case p.toMode == apic.ModeActive:
 		return fmt.Sprintf("no site is active for %s yet: %s is being promoted (%s); re-run %s to resume", ref, to, describe(p.to), command)
 	default:

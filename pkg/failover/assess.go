@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"fmt"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"strings"
@@ -201,7 +202,7 @@ func assessPair(p hastate.Pair, req Request, j Journal) (Subject, error) {
 	case fromPassive && !to.IsActive():
 		if !j.Matches(req) {
 			return Subject{}, refusal("--from %s is not active for %s (haMode %s, mode %s) and %s is not active either (haMode %s), and no failover %s→%s was started by this command: check kubectl apic status and finish or revert it by hand",
-				req.From, label, orNone(from.HAMode), orNone(from.Mode), req.To, orNone(to.HAMode), req.From, req.To)
+				req.From, label, cmp.Or(from.HAMode, "(none)"), cmp.Or(from.Mode, "(none)"), req.To, cmp.Or(to.HAMode, "(none)"), req.From, req.To)
 		}
 		s.Situation = InProgress
 	case from.IsActive():
@@ -215,7 +216,7 @@ func assessPair(p hastate.Pair, req Request, j Journal) (Subject, error) {
 		s.Situation = Fresh
 	default:
 		return Subject{}, refusal("--from %s is not active for %s (haMode %s): exactly one site must be active, and it must be --from",
-			req.From, label, orNone(from.HAMode))
+			req.From, label, cmp.Or(from.HAMode, "(none)"))
 	}
 	return s, nil
 }
@@ -230,11 +231,11 @@ func checkWarmStandby(sub string, from, to hastate.Member, req Request) error {
 		}
 	}
 	if !apic.IsPassiveHAMode(to.HAMode) {
-		return refusal("%s on %s is not a warm-standby (haMode %s)", sub, req.To, orNone(to.HAMode))
+		return refusal("%s on %s is not a warm-standby (haMode %s)", sub, req.To, cmp.Or(to.HAMode, "(none)"))
 	}
 	if !to.Replicating() {
 		return refusal("warm-standby %s on %s is not ready (haMode %s, haStatus %s, phase %s): IBM requires a healthy, replicating warm-standby before failover; verify replication between the data centers",
-			sub, req.To, orNone(to.HAMode), orNone(to.HAStatus.Type), orNone(to.Phase))
+			sub, req.To, cmp.Or(to.HAMode, "(none)"), cmp.Or(to.HAStatus.Type, "(none)"), cmp.Or(to.Phase, "(none)"))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/podstate"
 )
 
 // Pre-flight checks of the warm-standby that read the cluster (Assess judges haMode and haStatus
@@ -77,7 +79,7 @@ func checkTargetPhase(_ context.Context, c CheckInput) ([]string, error) {
 		if msg != "" {
 			msg = ": " + msg
 		}
-		out = append(out, fmt.Sprintf("%s %s on %s is phase %s, not Running%s", s.Subsystem, s.To.Name(), c.Req.To, orNone(phase), msg))
+		out = append(out, fmt.Sprintf("%s %s on %s is phase %s, not Running%s", s.Subsystem, s.To.Name(), c.Req.To, cmp.Or(phase, "(none)"), msg))
 	}
 	return out, nil
 }
@@ -137,27 +139,10 @@ func checkTargetPods(ctx context.Context, c CheckInput) ([]string, error) {
 
 // podProblem is why a pod is not serving, or "".
 func podProblem(p *corev1.Pod) string {
-	if p.Status.Phase == corev1.PodSucceeded {
+	if p.Status.Phase == corev1.PodSucceeded { // a finished job's pod is not a member
 		return ""
 	}
-	if p.Spec.NodeName == "" {
-		return "not scheduled"
-	}
-	if p.DeletionTimestamp != nil {
-		return "terminating"
-	}
-	if p.Status.Phase != corev1.PodRunning {
-		return string(p.Status.Phase) + " on " + p.Spec.NodeName
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			if c.Status == corev1.ConditionTrue {
-				return ""
-			}
-			return "not ready on " + p.Spec.NodeName
-		}
-	}
-	return "no Ready condition"
+	return podstate.Problem(p)
 }
 
 // runPreflightChecks runs every check and returns one refusal listing every problem, or nil.

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -407,7 +408,7 @@ func (e *Engine) checkFromPassive(ctx context.Context, s *Subject) error {
 	ha, _ := spec.MultiSiteHA(s.Subsystem)
 	if !apic.IsPassiveHAMode(cur.HAMode()) || ha.Mode != apic.ModePassive {
 		return refusal("refusing to promote %s: %s is no longer passive (haMode %s, mode %s): someone or another run changed it since this run demoted it; promoting now would make both sites active. %s was not changed",
-			e.To.Name, e.From.Name, orNone(cur.HAMode()), orNone(ha.Mode), e.To.Name)
+			e.To.Name, e.From.Name, cmp.Or(cur.HAMode(), "(none)"), cmp.Or(ha.Mode, "(none)"), e.To.Name)
 	}
 	return nil
 }
@@ -496,15 +497,8 @@ func (e *Engine) configurator(ctx context.Context, st Step, ps *progress.Step) (
 }
 
 func configuratorWarning(o apic.Object) bool {
-	if o.Phase() != "Warning" {
-		return false
-	}
-	for _, c := range o.Conditions() {
-		if c.IsTrue() && strings.Contains(c.Message, "configurator") {
-			return true
-		}
-	}
-	return false
+	_, warned := o.ConfiguratorJobWarning()
+	return warned
 }
 
 // verify waits for the end state IBM describes: --from passive (management: haStatus Ready, "Warm
@@ -529,7 +523,7 @@ func (e *Engine) verify(ctx context.Context, st Step, ps *progress.Step) (string
 		return "", false, err
 	}
 	if to.HAMode() != apic.HAModeActive {
-		return "", false, fmt.Errorf("%s is no longer active on %s (haMode %s)", s.Ref(), e.To.Name, orNone(to.HAMode()))
+		return "", false, fmt.Errorf("%s is no longer active on %s (haMode %s)", s.Ref(), e.To.Name, cmp.Or(to.HAMode(), "(none)"))
 	}
 	msg := fmt.Sprintf("%s passive and replicating, %s active", e.From.Name, e.To.Name)
 	if s.Subsystem == apic.Management {

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -155,7 +156,7 @@ func Plan(req Request, subjects []Subject, o PlanOptions) []Step {
 			st := Step{Site: req.From, Phase: PhaseDemote, Target: s.From.Spec.Ref(), Patch: mustPatch(s.From.Spec.Kind, s.Subsystem, apic.ModePassive),
 				WaitFor: demoteCondition(s.Subsystem)}
 			if s.Situation == Done || s.Situation == AlreadyDone || apic.IsPassiveHAMode(s.From.HAMode) {
-				st.Skip = fmt.Sprintf("%s is already %s", req.From, orNone(s.From.HAMode))
+				st.Skip = fmt.Sprintf("%s is already %s", req.From, cmp.Or(s.From.HAMode, "(none)"))
 			}
 			add(s, st)
 		}

@@ -8,6 +8,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -73,18 +74,11 @@ func getObject(ctx context.Context, s *kube.Site, k apic.Kind, name string) (api
 
 // describe is the one-line state shown in progress: haMode, the True haStatus and the phase.
 func describe(o apic.Object) string {
-	s := "haMode=" + orNone(o.HAMode())
+	s := "haMode=" + cmp.Or(o.HAMode(), "(none)")
 	if c, ok := o.ActiveHAStatus(); ok {
 		s += " haStatus=" + c.Type
 	}
-	return s + " phase=" + orNone(o.Phase())
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
+	return s + " phase=" + cmp.Or(o.Phase(), "(none)")
 }
 
 var batchJobs = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}

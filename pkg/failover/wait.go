@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -136,7 +137,7 @@ func until(ctx context.Context, w waitSpec) (waitResult, error) {
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, watchtools.ErrWatchClosed) || tctx.Err() != nil {
 		return res, exitcode.Newf(exitcode.Timeout, "timed out after %s waiting on %s for %s/%s: %s (last seen: %s). The operator may still complete it: check the API Connect operator log on %s (search for the word Multi), then re-run the same command to resume, or allow more time with --demote-timeout/--promote-timeout",
-			w.timeout, w.site.Name, w.kind.Display(), w.name, w.what, orNone(last), w.site.Name)
+			w.timeout, w.site.Name, w.kind.Display(), w.name, w.what, cmp.Or(last, "(none)"), w.site.Name)
 	}
 	return res, explain.Error(err, w.site.Name, w.kind.GVR(), "watch")
 }

@@ -5,6 +5,7 @@
 package hastate
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -314,10 +315,10 @@ func judge(p Pair, nsites int, opts Options) []Finding {
 			m := p.Members[0]
 			state := "replicating (" + m.HAStatus.Type + ": " + m.HAStatus.Message + ")"
 			if !m.Replicating() {
-				state = "not replicating (haStatus " + orNone(m.HAStatus.Type) + ")"
+				state = "not replicating (haStatus " + cmp.Or(m.HAStatus.Type, "none") + ")"
 			}
 			add(Info, PeerNotChecked, m.Site, fmt.Sprintf("%s %s on %s is the warm-standby (haMode %s), %s; its active peer was not checked",
-				kind, p.Name, m.Site, orNone(m.HAMode), state),
+				kind, p.Name, m.Site, cmp.Or(m.HAMode, "none"), state),
 				"check the active data center too: add --peer-context with its kubeconfig context")
 		} else {
 			add(Critical, NoActiveSite, "", fmt.Sprintf("no site runs %s %s as active", kind, p.Name), noActiveFix(p))
@@ -470,13 +471,6 @@ func watchCommand(p Pair) string {
 		cmd += " -n " + p.Members[0].Status.Namespace()
 	}
 	return cmd + " --watch"
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 func promoting(p Pair) string {

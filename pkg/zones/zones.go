@@ -15,9 +15,9 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/kubectl/pkg/util/podutils"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/podstate"
 )
 
 // GroupKind says what quorum means for a group.
@@ -236,7 +236,7 @@ func GroupsFromPods(pods []corev1.Pod) []Group {
 			byKey[key] = g
 			order = append(order, key)
 		}
-		g.Members = append(g.Members, Member{Name: p.Name, Node: p.Spec.NodeName, Ready: podutils.IsPodReady(p)})
+		g.Members = append(g.Members, Member{Name: p.Name, Node: p.Spec.NodeName, Ready: podstate.Ready(p)})
 	}
 	sort.Strings(order)
 	out := make([]Group, 0, len(order))

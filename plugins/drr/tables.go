@@ -1,6 +1,7 @@
 package drr
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,22 +17,15 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // preflightTable lists what pre-flight saw of every member.
 func preflightTable(r *pdrr.Report) printers.Table {
 	q := r.Preflight.Quorum
 	quorum := fmt.Sprintf("quorum OK (%d/%d active, %d needed)", q.Active, q.Members, q.Needed)
 	if !q.HasQuorum {
-		quorum = "quorum LOST: " + orDash(q.Reason)
+		quorum = "quorum LOST: " + cmp.Or(q.Reason, "-")
 	}
 	t := printers.Table{
-		Title:       fmt.Sprintf("PRE-FLIGHT %s/%s: peering %s in domain %s, %s", r.Namespace, r.Gateway, orDash(r.Peering), r.Domain, quorum),
+		Title:       fmt.Sprintf("PRE-FLIGHT %s/%s: peering %s in domain %s, %s", r.Namespace, r.Gateway, cmp.Or(r.Peering, "-"), r.Domain, quorum),
 		Headers:     []string{"Member", "Address", "Ready", "Primary", "Link", "Registration", "Check"},
 		WideHeaders: []string{"Node", "Message"},
 	}
@@ -40,8 +34,8 @@ func preflightTable(r *pdrr.Report) printers.Table {
 		if st, ok := r.Result(m.Pod, pdrr.StepPreflight); ok {
 			check, msg = st.Status, st.Message
 		}
-		t.Rows = append(t.Rows, []string{m.Pod, orDash(m.Address), yesNo(m.Ready), yesNo(m.Primary), orDash(m.LinkStatus),
-			orDash(m.Registration), check, orDash(m.Node), orDash(msg)})
+		t.Rows = append(t.Rows, []string{m.Pod, cmp.Or(m.Address, "-"), yesNo(m.Ready), yesNo(m.Primary), cmp.Or(m.LinkStatus, "-"),
+			cmp.Or(m.Registration, "-"), check, cmp.Or(m.Node, "-"), cmp.Or(msg, "-")})
 	}
 	return t
 }
@@ -54,7 +48,7 @@ func planTable(r *pdrr.Report) printers.Table {
 		if len(s.Members) > 1 && len(s.Members) == len(r.Plan.Members) {
 			members = fmt.Sprintf("all %d", len(s.Members))
 		}
-		t.Rows = append(t.Rows, []string{s.Step, members, orDash(strings.Join(s.Commands, "; ")), s.Description})
+		t.Rows = append(t.Rows, []string{s.Step, members, cmp.Or(strings.Join(s.Commands, "; "), "-"), s.Description})
 	}
 	return t
 }
@@ -83,7 +77,7 @@ func summaryTables(r *pdrr.Report, wide bool) []printers.Table {
 	details := printers.Table{Headers: []string{"Member", "Step", "Status", "Message"}}
 	for _, s := range r.Results {
 		if s.Status == pdrr.Failed || (wide && s.Message != "") {
-			details.Rows = append(details.Rows, []string{s.Member, s.Step, s.Status, orDash(s.Message)})
+			details.Rows = append(details.Rows, []string{s.Member, s.Step, s.Status, cmp.Or(s.Message, "-")})
 		}
 	}
 	if len(details.Rows) > 0 {
@@ -99,7 +93,7 @@ func statusTables(st *pdrr.StatusReport) []printers.Table {
 		Headers: []string{"Member", "Address", "Peering", "Owner", "Pending", "Offset", "Link", "Primary"},
 	}
 	for _, r := range st.Rows {
-		rows.Rows = append(rows.Rows, []string{r.Member, r.Address, r.Peering, orDash(r.Owner),
+		rows.Rows = append(rows.Rows, []string{r.Member, r.Address, r.Peering, cmp.Or(r.Owner, "-"),
 			strconv.FormatInt(r.PendingUpdates, 10), strconv.FormatInt(r.ReplicationOffset, 10), r.LinkStatus, yesNo(r.Primary)})
 	}
 	quorum := printers.Table{Title: "QUORUM", Headers: []string{"Peering", "Active", "Needed", "Primary", "Quorum", "Reason"}}
@@ -109,13 +103,13 @@ func statusTables(st *pdrr.StatusReport) []printers.Table {
 			status = "CRITICAL"
 		}
 		quorum.Rows = append(quorum.Rows, []string{q.Peering, fmt.Sprintf("%d/%d", q.Active, q.Members),
-			strconv.Itoa(q.Needed), orDash(q.Primary), status, orDash(q.Reason)})
+			strconv.Itoa(q.Needed), cmp.Or(q.Primary, "-"), status, cmp.Or(q.Reason, "-")})
 	}
 	tables := []printers.Table{rows, quorum}
 	if len(st.Services) > 0 {
 		svc := printers.Table{Title: "APIC-GW-SERVICE", Headers: []string{"Member", "Admin State", "State", "Registration"}}
 		for _, s := range st.Services {
-			svc.Rows = append(svc.Rows, []string{s.Member, orDash(s.AdminState), orDash(s.State), orDash(s.Registration)})
+			svc.Rows = append(svc.Rows, []string{s.Member, cmp.Or(s.AdminState, "-"), cmp.Or(s.State, "-"), cmp.Or(s.Registration, "-")})
 		}
 		tables = append(tables, svc)
 	}

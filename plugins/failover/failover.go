@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -181,13 +182,10 @@ Progress goes to stderr, the summary to stdout.`,
 
 // Complete fills in the subsystems and the command line (for the lease holder and resume hints).
 func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
-	switch o.Subsystem {
-	case SubsystemAll:
-		o.subsystems = []apic.Subsystem{apic.Management, apic.Portal}
-	case string(apic.Management), "mgmt":
-		o.subsystems = []apic.Subsystem{apic.Management}
-	case string(apic.Portal), "ptl":
-		o.subsystems = []apic.Subsystem{apic.Portal}
+	// Either order on the command line, IBM's order in the run: management first, then portal.
+	ibmOrder := []apic.Subsystem{apic.Management, apic.Portal}
+	if subs, err := apic.ParseSubsystems(o.Subsystem, ibmOrder); err == nil {
+		o.subsystems = slices.DeleteFunc(slices.Clone(ibmOrder), func(s apic.Subsystem) bool { return !slices.Contains(subs, s) })
 	}
 	parts := []string{o.name}
 	cmd.Flags().Visit(func(f *pflag.Flag) {

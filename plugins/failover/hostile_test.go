@@ -16,10 +16,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
+	ft "github.com/kubectl-apic/kubectl-apic/hack/lab/labtest/failovertest"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/failover"
-	ft "github.com/kubectl-apic/kubectl-apic/plugins/failover/failovertest"
 )
 
 // Issue 11, item 1: `apic-lab fault zone-down dc2 zone-a; ... zone-b` leaves the warm-standby's

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
+	ft "github.com/kubectl-apic/kubectl-apic/hack/lab/labtest/failovertest"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/failover"
-	ft "github.com/kubectl-apic/kubectl-apic/plugins/failover/failovertest"
 )
 
 var env ft.Env

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -229,27 +228,11 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 
 // ParseSubsystems reads --subsystem: names or short names, comma-separated, or all.
 func ParseSubsystems(spec string) ([]apic.Subsystem, error) {
-	var out []apic.Subsystem
-	for _, w := range strings.Split(spec, ",") {
-		w = strings.ToLower(strings.TrimSpace(w))
-		if w == "all" {
-			return apic.Subsystems(), nil
-		}
-		found := false
-		for _, s := range apic.Subsystems() {
-			k, _ := apic.SubsystemKind(s)
-			if w == string(s) || w == k.ShortName || w == k.Singular {
-				if !slices.Contains(out, s) {
-					out = append(out, s)
-				}
-				found = true
-			}
-		}
-		if !found {
-			return nil, exitcode.UsageErrorf("unknown subsystem %q: use gateway, management, analytics, portal or all", w)
-		}
+	subs, err := apic.ParseSubsystems(spec, apic.Subsystems())
+	if err != nil {
+		return nil, exitcode.UsageErrorf("%v", err)
 	}
-	return out, nil
+	return subs, nil
 }
 
 // Validate checks the options before anything is read or changed.

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -37,9 +38,9 @@ func Tables(r Report, now time.Time, wide bool) []printers.Table {
 			Headers:     []string{"Kind", "Name", "Version", "Phase", "Ready", "HA Mode", "HA Status", "Age"},
 			WideHeaders: []string{"Namespace", "Mode", "Reconciled", "HA Message", "Message"}}
 		for _, x := range s.Subsystems {
-			t.Rows = append(t.Rows, []string{x.Kind, x.Name, dash(x.Version), dash(x.Phase), dash(x.Ready), dash(x.HAMode),
-				dash(x.HAStatus), printers.Age(x.CreationTimestamp.Time, now),
-				x.Namespace, dash(x.Mode), dash(x.ReconciledVersion), dash(x.HAMessage), dash(x.Message)})
+			t.Rows = append(t.Rows, []string{x.Kind, x.Name, cmp.Or(x.Version, "-"), cmp.Or(x.Phase, "-"), cmp.Or(x.Ready, "-"), cmp.Or(x.HAMode, "-"),
+				cmp.Or(x.HAStatus, "-"), printers.Age(x.CreationTimestamp.Time, now),
+				x.Namespace, cmp.Or(x.Mode, "-"), cmp.Or(x.ReconciledVersion, "-"), cmp.Or(x.HAMessage, "-"), cmp.Or(x.Message, "-")})
 		}
 		if len(t.Rows) == 0 {
 			t.Title += ": no API Connect custom resources"
@@ -55,8 +56,8 @@ func Tables(r Report, now time.Time, wide bool) []printers.Table {
 					g.Rows = append(g.Rows, []string{gw.Name, "-", "-", "-", fmt.Sprintf("0/%d", gw.Replicas), "-", "-", "-"})
 				}
 				for _, p := range gw.Pods {
-					g.Rows = append(g.Rows, []string{gw.Name, p.Name, dash(p.Node), dash(p.Zone), strconv.FormatBool(p.Ready),
-						strconv.Itoa(int(p.Restarts)), dash(p.Phase), dash(p.IP)})
+					g.Rows = append(g.Rows, []string{gw.Name, p.Name, cmp.Or(p.Node, "-"), cmp.Or(p.Zone, "-"), strconv.FormatBool(p.Ready),
+						strconv.Itoa(int(p.Restarts)), cmp.Or(p.Phase, "-"), cmp.Or(p.IP, "-")})
 				}
 			}
 			ts = append(ts, g)
@@ -71,7 +72,7 @@ func Tables(r Report, now time.Time, wide bool) []printers.Table {
 					if !o.Quorum {
 						q = "CRITICAL"
 					}
-					p.Rows = append(p.Rows, []string{o.Name, dash(o.Primary), strconv.Itoa(o.Members), strconv.Itoa(o.LinksOK),
+					p.Rows = append(p.Rows, []string{o.Name, cmp.Or(o.Primary, "-"), strconv.Itoa(o.Members), strconv.Itoa(o.LinksOK),
 						strconv.FormatInt(o.PendingUpdates, 10), q})
 				}
 				ts = append(ts, p)
@@ -95,7 +96,7 @@ func Tables(r Report, now time.Time, wide bool) []printers.Table {
 					st = "WARNING"
 				}
 				z.Rows = append(z.Rows, []string{g.Name, strconv.Itoa(g.Members), strconv.Itoa(g.Ready), spread(g.PerZone),
-					dash(strings.Join(g.AtRisk, ",")), st, g.Kind, strconv.Itoa(g.Quorum)})
+					cmp.Or(strings.Join(g.AtRisk, ","), "-"), st, g.Kind, strconv.Itoa(g.Quorum)})
 			}
 			ts = append(ts, z)
 		}
@@ -121,7 +122,7 @@ func Tables(r Report, now time.Time, wide bool) []printers.Table {
 					}
 				}
 			}
-			row = append(row, dash(strings.Join(p.Active, ",")), repl)
+			row = append(row, cmp.Or(strings.Join(p.Active, ","), "-"), repl)
 			t.Rows = append(t.Rows, row)
 		}
 		ts = append(ts, t)
@@ -137,7 +138,7 @@ func memberCell(p PairReport, site string) string {
 	}
 	for _, m := range p.Members {
 		if m.Site == site {
-			return dash(m.HAMode) + " (" + dash(m.HAStatus) + ")"
+			return cmp.Or(m.HAMode, "-") + " (" + cmp.Or(m.HAStatus, "-") + ")"
 		}
 	}
 	return "-"
@@ -187,7 +188,7 @@ func spread(perZone map[string]int) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s=%d", name, perZone[z]))
 	}
-	return dash(strings.Join(parts, " "))
+	return cmp.Or(strings.Join(parts, " "), "-")
 }
 
 func upper(ss []string) []string {
@@ -196,13 +197,6 @@ func upper(ss []string) []string {
 		out[i] = strings.ToUpper(s)
 	}
 	return out
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // collapseReplicaGroups merges the replica groups of one subsystem instance ("production-mgmt apim",

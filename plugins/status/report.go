@@ -3,12 +3,12 @@ package status
 // The judgement: Build turns what was read (SiteInput) into the StatusReport (schema.go).
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
@@ -17,6 +17,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/podstate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/zones"
 )
 
@@ -204,21 +205,16 @@ func objectFindings(site string, o apic.Object) []hastate.Finding {
 			Message: fmt.Sprintf("%s has template overrides (spec.template)", o.Ref()),
 			Fix:     "remove the overrides before upgrading API Connect (IBM's upgrade instructions), re-apply them after"})
 	}
-	if o.IsTopLevel() {
-		for _, c := range o.Conditions() {
-			if c.IsTrue() && strings.Contains(c.Message, configuratorMessageMarker) && strings.Contains(c.Message, "configurator") {
-				fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingConfiguratorJob, Site: site,
-					Message: fmt.Sprintf("%s: %s", o.Ref(), c.Message),
-					Fix: fmt.Sprintf("on the new active site run: kubectl --context %s -n %s delete job -l %s=%s",
-						site, o.Namespace(), apic.ComponentLabel, apic.ConfiguratorComponent)})
-				return fs
-			}
-		}
+	if c, warned := o.ConfiguratorJobWarning(); warned {
+		return append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingConfiguratorJob, Site: site,
+			Message: fmt.Sprintf("%s: %s", o.Ref(), c.Message),
+			Fix: fmt.Sprintf("on the new active site run: kubectl --context %s -n %s delete job -l %s=%s",
+				site, o.Namespace(), apic.ComponentLabel, apic.ConfiguratorComponent)})
 	}
 	// 2DCDR members are judged by hastate (their phase is Blocked/Pending while converting).
 	if o.HAMode() == "" && o.Phase() != "" && o.Phase() != "Running" {
 		fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingSubsystemNotReady, Subsystem: o.Kind.Subsystem, Site: site,
-			Message: fmt.Sprintf("%s is %s (ready %s): %s", o.Ref(), o.Phase(), orDash(o.Ready()), orDash(o.Message())),
+			Message: fmt.Sprintf("%s is %s (ready %s): %s", o.Ref(), o.Phase(), cmp.Or(o.Ready(), "-"), cmp.Or(o.Message(), "-")),
 			Fix:     fmt.Sprintf("kubectl --context %s -n %s describe %s", site, o.Namespace(), o.Ref())})
 	}
 	return fs
@@ -231,22 +227,13 @@ func gatewayInfo(snap *inventory.Snapshot, o apic.Object, zoneOf map[string]stri
 			continue
 		}
 		pi := PodInfo{Name: p.Name, Node: p.Spec.NodeName, Zone: zoneOf[p.Spec.NodeName], IP: p.Status.PodIP,
-			Phase: string(p.Status.Phase), Ready: podReady(&p)}
+			Phase: string(p.Status.Phase), Ready: podstate.Ready(&p)}
 		for _, cs := range p.Status.ContainerStatuses {
 			pi.Restarts += cs.RestartCount
 		}
 		g.Pods = append(g.Pods, pi)
 	}
 	return g
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue && p.Status.Phase == corev1.PodRunning
-		}
-	}
-	return false
 }
 
 func zoneReport(site, ns string, snap *inventory.Snapshot, fs []hastate.Finding) (*ZoneReport, []hastate.Finding) {
@@ -432,11 +419,4 @@ func pairReport(p hastate.Pair) PairReport {
 			Replicating: m.Replicating(), Since: metav1.NewTime(m.Since)})
 	}
 	return pr
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

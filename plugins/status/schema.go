@@ -26,22 +26,21 @@ const (
 
 // Finding codes added by this command (hastate's codes are used as they are).
 const (
-	FindingSiteUnreachable    = hastate.SiteUnreachable
-	FindingSiteError          = "SiteError"
-	FindingNoObjects          = "NoAPIConnectObjects"
-	FindingFewGateways        = "FewGateways"
-	FindingTemplateOverrides  = "TemplateOverrides"
-	FindingConfiguratorJob    = "ConfiguratorJobFailed"
-	FindingSubsystemNotReady  = "SubsystemNotReady"
-	FindingQuorumLost         = "QuorumLost"
-	FindingZoneRisk           = "ZoneRisk"
-	FindingZones              = "ZoneLayout"
-	FindingPeeringQuorumLost  = "PeeringQuorumLost"
-	FindingPeeringLinkDown    = "PeeringLinkDown"
-	FindingPeeringUnreadable  = "PeeringUnreadable"
-	FindingKindNotInstalled   = "KindNotInstalled"
-	FindingClustersUnknown    = "ClusterIdentityUnknown"
-	configuratorMessageMarker = "an error occured while running job" // IBM's spelling (seed 002)
+	FindingSiteUnreachable   = hastate.SiteUnreachable
+	FindingSiteError         = "SiteError"
+	FindingNoObjects         = "NoAPIConnectObjects"
+	FindingFewGateways       = "FewGateways"
+	FindingTemplateOverrides = "TemplateOverrides"
+	FindingConfiguratorJob   = "ConfiguratorJobFailed"
+	FindingSubsystemNotReady = "SubsystemNotReady"
+	FindingQuorumLost        = "QuorumLost"
+	FindingZoneRisk          = "ZoneRisk"
+	FindingZones             = "ZoneLayout"
+	FindingPeeringQuorumLost = "PeeringQuorumLost"
+	FindingPeeringLinkDown   = "PeeringLinkDown"
+	FindingPeeringUnreadable = "PeeringUnreadable"
+	FindingKindNotInstalled  = "KindNotInstalled"
+	FindingClustersUnknown   = "ClusterIdentityUnknown"
 )
 
 // Report is the StatusReport document.

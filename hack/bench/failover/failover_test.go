@@ -26,11 +26,11 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
+	ft "github.com/kubectl-apic/kubectl-apic/hack/lab/labtest/failovertest"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/failover"
 	plugin "github.com/kubectl-apic/kubectl-apic/plugins/failover"
-	ft "github.com/kubectl-apic/kubectl-apic/plugins/failover/failovertest"
 )
 
 var env ft.Env

@@ -14,10 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
+	ft "github.com/kubectl-apic/kubectl-apic/hack/lab/labtest/failovertest"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/failover"
-	ft "github.com/kubectl-apic/kubectl-apic/plugins/failover/failovertest"
 )
 
 const secondPortal = "production-ptl-2"

@@ -12,10 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
+	ft "github.com/kubectl-apic/kubectl-apic/hack/lab/labtest/failovertest"
 	"github.com/kubectl-apic/kubectl-apic/hack/lab/operator"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/failover"
-	ft "github.com/kubectl-apic/kubectl-apic/plugins/failover/failovertest"
 )
 
 var env ft.Env
