@@ -60,14 +60,9 @@ func (g *Guard) TakeOvers() []string {
 	return out
 }
 
-// Keep renews the lease until ctx ends; Lost closes if it is lost (Err says why).
-func (g *Guard) Keep(ctx context.Context) { g.l.Keep(ctx) }
-
-// Lost closes when the lease is lost.
-func (g *Guard) Lost() <-chan struct{} { return g.l.Lost() }
-
-// Err is why the lease was lost.
-func (g *Guard) Err() error { return g.l.Err() }
+// Hold renews the lease while the returned context lives, and ends that context (the lock's error
+// as its cause) once the lease is lost, so that the run stops typing into the consoles.
+func (g *Guard) Hold(ctx context.Context) (context.Context, func()) { return g.l.Hold(ctx) }
 
 // Start records a run starting on peering.
 func (g *Guard) Start(ctx context.Context, peering string) error {

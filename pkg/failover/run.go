@@ -248,19 +248,12 @@ func (r *run) do(ctx context.Context) error {
 	}
 	r.started = true
 
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	runCtx, stop := ctx, func() {}
 	var journal Journaler
 	if l != nil {
 		journal = l
-		go l.Keep(runCtx)
-		go func() {
-			select {
-			case <-l.Lost():
-				cancel(l.Err())
-			case <-runCtx.Done():
-			}
-		}()
+		runCtx, stop = l.Hold(ctx)
+		defer stop()
 		fresh := true
 		for _, s := range r.subjects {
 			fresh = fresh && s.Situation == Fresh

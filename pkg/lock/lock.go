@@ -403,6 +403,22 @@ func (l *Lock) lose(err error) {
 	})
 }
 
+// Hold renews the lock while the returned context lives (Keep) and ends that context, with Err as
+// its cause, as soon as the lock is lost: a run does its changes under it, so that it stops once
+// another run may have taken over. stop ends the renewal.
+func (l *Lock) Hold(ctx context.Context) (held context.Context, stop func()) {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	go l.Keep(runCtx)
+	go func() {
+		select {
+		case <-l.Lost():
+			cancel(l.Err())
+		case <-runCtx.Done():
+		}
+	}()
+	return runCtx, func() { cancel(nil) }
+}
+
 // Lost closes when the lock is lost.
 func (l *Lock) Lost() <-chan struct{} { return l.lost }
 

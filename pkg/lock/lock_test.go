@@ -227,3 +227,49 @@ func TestRacesRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldEndsTheRunWhenTheLockIsLost: the context a run changes things under ends, with the lock's
+// error as its cause, once another run has taken the lease over; stop ends it otherwise.
+func TestHoldEndsTheRunWhenTheLockIsLost(t *testing.T) {
+	ctx := context.Background()
+	ts := sites()
+	clk := clocktesting.NewFakeClock(time.Now())
+	l, err := Acquire(ctx, ts, holder("me", 7), Options{Clock: clk, Alive: func(int) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, stop := l.Hold(ctx)
+	defer stop()
+	le, _ := ts[1].Client.CoordinationV1().Leases("apic").Get(ctx, DefaultName, metav1.GetOptions{})
+	le.Annotations[AnnotationRunID] = "thief"
+	if _, err := ts[1].Client.CoordinationV1().Leases("apic").Update(ctx, le, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		clk.Step(DefaultRenew)
+		select {
+		case <-held.Done():
+			if cause := context.Cause(held); cause == nil || !strings.Contains(cause.Error(), "lost the lock") {
+				t.Errorf("cause = %v, want the lock's error", cause)
+			}
+			return
+		case <-deadline:
+			t.Fatal("the held context did not end when the lock was lost")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func TestHoldStop(t *testing.T) {
+	l, err := Acquire(context.Background(), sites(), holder("me", 8), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, stop := l.Hold(context.Background())
+	stop()
+	<-held.Done()
+	if cause := context.Cause(held); !errors.Is(cause, context.Canceled) {
+		t.Errorf("cause after stop = %v, want context.Canceled", cause)
+	}
+}

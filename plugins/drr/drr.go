@@ -307,9 +307,9 @@ func (o *Options) Run(ctx context.Context) error {
 			}
 		}()
 		prev = guard.Previous()
-		var cancel context.CancelFunc
-		ctx, cancel = keep(ctx, guard)
-		defer cancel()
+		var stop func()
+		ctx, stop = guard.Hold(ctx)
+		defer stop()
 		cfg.Journal = guard
 	}
 	if o.APIManagerURL != "" {

@@ -59,21 +59,6 @@ func (o *Options) takeLease(ctx context.Context, gw *pdrr.Gateway, rep *progress
 	return g, nil
 }
 
-// keep renews the lease while ctx lives; the returned context ends if the lease is lost (another
-// run took it over), so this run stops typing into the consoles.
-func keep(ctx context.Context, g *pdrr.Guard) (context.Context, context.CancelFunc) {
-	runCtx, cancel := context.WithCancelCause(ctx)
-	go g.Keep(runCtx)
-	go func() {
-		select {
-		case <-g.Lost():
-			cancel(g.Err())
-		case <-runCtx.Done():
-		}
-	}()
-	return runCtx, func() { cancel(nil) }
-}
-
 // leftHint adds to a failed run's error what it left behind and the command that finishes it.
 func (o *Options) leftHint(err error, gw *pdrr.Gateway, r *pdrr.Report, prev pdrr.Journal) error {
 	if err == nil {
