@@ -327,30 +327,23 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 	req := &r.cfg.Req
 	rep := r.cfg.Reporter
 	ps.Update("contacting " + req.From + " and " + req.To)
-	reach := func(s *kube.Site) (bool, error) {
+	reach := func(s *kube.Site) error {
 		cctx, cancel := context.WithTimeout(ctx, r.cfg.ReachTimeout)
 		defer cancel()
 		_, err := s.ClusterID(cctx)
 		if err == nil {
-			return true, nil
+			return nil
 		}
 		if apierrors.IsForbidden(err) {
 			// Cluster identity needs get on kube-system; kube.CompareClusters falls back to the URLs
 			// and identityCheck to the objects' UIDs.
 			rep.Warnf("cannot read the cluster identity of %s (forbidden to get namespace kube-system): comparing API server URLs and object UIDs instead", s.Name)
-			return false, nil
+			return nil
 		}
-		return false, explain.Error(err, s.Name, namespacesGVR, "get")
+		return explain.Error(err, s.Name, namespacesGVR, "get")
 	}
-	var known [2]bool
 	errs := kube.EachSite(ctx, []*kube.Site{r.from, r.to}, func(ctx context.Context, s *kube.Site) error {
-		ok, err := reach(s)
-		i := 1
-		if s == r.from {
-			i = 0
-		}
-		known[i] = ok
-		return err
+		return reach(s)
 	})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -378,7 +371,11 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 	r.res.Fenced = req.Fenced
 	r.identity = identityCheck{req: *req, servers: [2]string{r.from.Server, r.to.Server}}
 	for i, s := range []*kube.Site{r.from, r.to} {
-		if !known[i] && !(i == 0 && req.Fenced) {
+		if i == 0 && req.Fenced {
+			continue // unreachable, and fenced: there is no second cluster to mistake it for
+		}
+		// Site.ClusterID keeps what reach read: a site still without an identity was forbidden it.
+		if _, err := s.ClusterID(ctx); err != nil {
 			r.identity.unknown = append(r.identity.unknown, s.Name)
 		}
 	}
