@@ -3,9 +3,7 @@ package drr
 import (
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -215,38 +213,10 @@ func errorLine(stderr string) string {
 	return found[0]
 }
 
-var (
-	drrBinOnce sync.Once
-	drrBin     string
-	drrBinErr  error
-)
-
 // binary builds cmd/kubectl-apic-drr once for the package's subprocess tests.
 func binary(t *testing.T) string {
 	t.Helper()
-	drrBinOnce.Do(func() {
-		root, err := testenv.ModuleRoot()
-		if err != nil {
-			drrBinErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "kubectl-apic-drr-test")
-		if err != nil {
-			drrBinErr = err
-			return
-		}
-		drrBin = filepath.Join(dir, "kubectl-apic-drr")
-		build := exec.Command("go", "build", "-o", drrBin, "./cmd/kubectl-apic-drr")
-		build.Dir = root
-		if out, err := build.CombinedOutput(); err != nil {
-			drrBinErr = err
-			drrBin = string(out)
-		}
-	})
-	if drrBinErr != nil {
-		t.Fatalf("go build: %v\n%s", drrBinErr, drrBin)
-	}
-	return drrBin
+	return testenv.Binary(t, "kubectl-apic-drr")
 }
 
 // A device password that differs from the Secret (`apic-lab fault rotate-password`), and a user

@@ -19,7 +19,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
-	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
 	pdrr "github.com/kubectl-apic/kubectl-apic/pkg/drr"
@@ -357,16 +356,7 @@ func TestLabPasswordNeverShown(t *testing.T) {
 	l := requireLab(t)
 	s, _ := l.Site("dc1")
 	pw := s.AdminPassword
-	bin := filepath.Join(t.TempDir(), "kubectl-apic-drr")
-	root, err := testenv.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-o", bin, "./cmd/kubectl-apic-drr")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	transcripts := t.TempDir()
 	for _, args := range [][]string{
 		append([]string{gw3, "--yes", "--transcript", transcripts, "-o", "wide"}, fastFlags...),

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kubectl-apic/kubectl-apic/hack/lab/labtest"
+	"github.com/kubectl-apic/kubectl-apic/internal/ptytest"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,38 +85,10 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ")
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // Binary builds cmd/kubectl-apic-failover once per test process.
 func Binary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		root, err := testenv.ModuleRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "apic-failover-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "kubectl-apic-failover")
-		c := exec.Command("go", "build", "-o", binPath, "./cmd/kubectl-apic-failover")
-		c.Dir = root
-		out, err := c.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return testenv.Binary(t, "kubectl-apic-failover")
 }
 
 // Event is one JSON-lines progress event.
@@ -497,7 +470,7 @@ type Terminal struct {
 // StartOnTerminal starts the binary on a new pseudo-terminal.
 func StartOnTerminal(t testing.TB, kubeconfig string, args ...string) *Terminal {
 	t.Helper()
-	master, slave, err := labtest.OpenPTY()
+	master, slave, err := ptytest.Open()
 	if err != nil {
 		t.Fatalf("opening a pty: %v", err)
 	}
