@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
+	"github.com/kubectl-apic/kubectl-apic/internal/ptytest"
 )
 
 func kubectlBin() string {
@@ -74,7 +73,7 @@ type TTY struct {
 // AttachTTY runs `kubectl attach -it` to pod on a new pseudo-terminal.
 func AttachTTY(t testing.TB, l *lab.Lab, site, pod string) *TTY {
 	t.Helper()
-	master, slave, err := openPTY()
+	master, slave, err := ptytest.Open()
 	if err != nil {
 		t.Fatalf("opening a pty: %v", err)
 	}
@@ -151,28 +150,4 @@ func (tt *TTY) Wait(timeout time.Duration) error {
 	case <-time.After(timeout):
 		return fmt.Errorf("kubectl attach still running after %s", timeout)
 	}
-}
-
-// openPTY opens a pseudo-terminal pair (what github.com/creack/pty does, without the dependency).
-func openPTY() (master, slave *os.File, err error) {
-	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	master = os.NewFile(uintptr(fd), "/dev/ptmx")
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		master.Close()
-		return nil, nil, fmt.Errorf("unlocking the pty: %w", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		master.Close()
-		return nil, nil, fmt.Errorf("reading the pty number: %w", err)
-	}
-	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		master.Close()
-		return nil, nil, err
-	}
-	return master, slave, nil
 }
