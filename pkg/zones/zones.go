@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	schedulingcorev1 "k8s.io/component-helpers/scheduling/corev1"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/podstate"
@@ -312,21 +313,11 @@ func unplaceable(n *corev1.Node, spec *corev1.PodSpec) string {
 	if spec != nil {
 		tolerations, selector = spec.Tolerations, spec.NodeSelector
 	}
-	for i := range n.Spec.Taints {
-		t := &n.Spec.Taints[i]
-		if t.Effect != corev1.TaintEffectNoSchedule && t.Effect != corev1.TaintEffectNoExecute {
-			continue
-		}
-		tolerated := false
-		for j := range tolerations {
-			if tolerations[j].ToleratesTaint(logr.Discard(), t, false) {
-				tolerated = true
-				break
-			}
-		}
-		if !tolerated {
-			return "taint " + t.ToString()
-		}
+	// The scheduler's own taint filter: NoSchedule and NoExecute taints keep a pod off the node.
+	if t, untolerated := schedulingcorev1.FindMatchingUntoleratedTaint(logr.Discard(), n.Spec.Taints, tolerations, func(t *corev1.Taint) bool {
+		return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+	}, false); untolerated {
+		return "taint " + t.ToString()
 	}
 	for k, v := range selector {
 		if n.Labels[k] != v {
