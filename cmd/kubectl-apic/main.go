@@ -6,15 +6,8 @@ package main
 import (
 	"os"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/plugins/umbrella"
 )
 
-func main() {
-	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	cmd := umbrella.NewCommand(streams)
-	cmd.SetArgs(umbrella.Args(os.Args[0], os.Args[1:]))
-	os.Exit(cli.Main(cmd, streams))
-}
+func main() { os.Exit(umbrella.Main(os.Args, cli.StdStreams())) }

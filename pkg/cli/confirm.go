@@ -11,13 +11,9 @@ import (
 	"syscall"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/kubectl/pkg/util/term"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 )
-
-// IsTerminal reports whether w (or r) is a terminal.
-func IsTerminal(f interface{}) bool { return term.IsTerminal(f) }
 
 // Confirm asks question on ErrOut and reads y/yes from In. Mutating commands call it unless --yes.
 // Without a terminal there is nobody to answer, so it refuses rather than guessing. Ctrl-C (SIGINT)

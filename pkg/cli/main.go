@@ -69,7 +69,7 @@ func JSONLinesProgress(cmd *cobra.Command) bool {
 		return false
 	}
 	f := cmd.Flags().Lookup(ProgressFlag)
-	return f != nil && f.Value.String() == "jsonl"
+	return f != nil && f.Value.String() == progress.ModeJSONL
 }
 
 // Prepare applies our conventions to a command tree: errors are printed once by Execute, flag and

@@ -15,6 +15,7 @@
 package progress
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,8 +74,9 @@ type Reporter struct {
 	frame   int     // spinner frame
 	ticking bool
 	closed  bool
-	paused  bool  // live lines hidden while someone waits at a prompt (Pause)
-	err     error // first write error
+	paused  bool         // live lines hidden while someone waits at a prompt (Pause)
+	pending bytes.Buffer // JSONLines: text written to Writer that has no newline yet
+	err     error        // first write error
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -198,6 +200,10 @@ func (r *Reporter) Close() error {
 		return r.err
 	}
 	r.closed = true
+	if r.pending.Len() > 0 {
+		r.emit(nil, EventInfo, strings.TrimRight(r.pending.String(), "\r"))
+		r.pending.Reset()
+	}
 	if r.opts.TTY {
 		var b strings.Builder
 		r.clear(&b)
@@ -255,7 +261,8 @@ func (r *Reporter) isLive(s *Step) bool {
 
 // Writer is for other output to the reporter's stream (a plan, a hook's output): on a terminal each
 // write first erases the live lines and draws them again after it, so neither overwrites the other.
-// Elsewhere it writes through unchanged.
+// With JSONLines each line becomes an info event (a last line without a newline at Close), so every
+// line on the stream stays JSON. Elsewhere it writes through unchanged.
 func (r *Reporter) Writer() io.Writer { return reporterWriter{r} }
 
 type reporterWriter struct{ r *Reporter }
@@ -264,6 +271,17 @@ func (w reporterWriter) Write(p []byte) (int, error) {
 	r := w.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.opts.JSONLines {
+		r.pending.Write(p)
+		for {
+			i := bytes.IndexByte(r.pending.Bytes(), '\n')
+			if i < 0 {
+				return len(p), nil
+			}
+			line := string(r.pending.Next(i + 1))
+			r.emit(nil, EventInfo, strings.TrimRight(line, "\r\n"))
+		}
+	}
 	if !r.opts.TTY {
 		return r.w.Write(p)
 	}

@@ -4,8 +4,6 @@
 package failover
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -13,7 +11,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,13 +28,6 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
 )
 
-// Progress modes of --progress.
-const (
-	ProgressAuto  = "auto"
-	ProgressPlain = "plain"
-	ProgressJSONL = "jsonl"
-)
-
 // Subsystem values of --subsystem.
 const (
 	SubsystemAll = "all"
@@ -46,6 +36,8 @@ const (
 // Options of `kubectl apic failover`.
 type Options struct {
 	genericiooptions.IOStreams
+	// Terminal is the terminal and colour rule (seams IsTerminal, Getenv).
+	cli.Terminal
 	ConfigFlags *genericclioptions.ConfigFlags
 	Print       *printers.Flags
 
@@ -59,15 +51,13 @@ type Options struct {
 	RouterHook     string
 	DemoteTimeout  time.Duration
 	PromoteTimeout time.Duration
-	Progress       string
+	Progress       progress.Mode
 
 	// Dependencies, replaced by tests.
 	Now        func() time.Time
 	NewSites   func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
 	RunHook    func(ctx context.Context, command string, env []string, out io.Writer) error
 	Confirm    func(ctx context.Context, streams genericiooptions.IOStreams, question string) error
-	IsTerminal func(any) bool
-	Getenv     func(string) string
 	// Lock tunes the lease (tests shorten it); zero values are lock's defaults.
 	Lock  lock.Options
 	Trace func(failover.TraceEvent)
@@ -75,6 +65,7 @@ type Options struct {
 	Result *failover.Result
 
 	name       string
+	sites      []*kube.Site // --from, --to
 	subsystems []apic.Subsystem
 	command    string
 }
@@ -83,16 +74,15 @@ type Options struct {
 func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
 		IOStreams:   streams,
+		Terminal:    cli.NewTerminal(),
 		ConfigFlags: genericclioptions.NewConfigFlags(true),
 		Print:       printers.NewFlags(),
 		Subsystem:   SubsystemAll,
-		Progress:    ProgressAuto,
+		Progress:    progress.ModeAuto,
 		Now:         time.Now,
 		NewSites:    kube.NewSites,
 		RunHook:     runShell,
 		Confirm:     cli.ConfirmContext,
-		IsTerminal:  cli.IsTerminal,
-		Getenv:      os.Getenv,
 	}
 }
 
@@ -143,17 +133,7 @@ reports PeerNotReachable for 30s stops the run with the state it left and how to
 Progress goes to stderr, the summary to stdout.`,
 		Example: example,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
 	}
-	cli.SetDisplayName(cmd, name)
 	f := cmd.Flags()
 	f.StringVar(&o.From, "from", "", "Kubeconfig context of the active data center, to be demoted to warm-standby")
 	f.StringVar(&o.To, "to", "", "Kubeconfig context of the warm-standby data center, to be promoted to active")
@@ -166,7 +146,7 @@ Progress goes to stderr, the summary to stdout.`,
 	f.StringVar(&o.RouterHook, "router-hook", "", "Shell command run after each subsystem's promotion (IBM: update your dynamic router); gets APIC_FAILOVER_FROM, APIC_FAILOVER_TO, APIC_SUBSYSTEM, APIC_NAME, APIC_NAMESPACE, APIC_FAILOVER_FENCED")
 	f.DurationVar(&o.DemoteTimeout, "demote-timeout", 0, "Limit for each demotion wait (default twice IBM's documented time: management 30m, portal 20m)")
 	f.DurationVar(&o.PromoteTimeout, "promote-timeout", 0, "Limit for each promotion wait (default twice IBM's documented time: management 10m, portal 80m, 60m with --from-fenced)")
-	f.StringVar(&o.Progress, "progress", o.Progress, "Progress on stderr: auto (live lines on a terminal), plain, or jsonl (one JSON object per event)")
+	cli.AddProgressFlag(cmd, &o.Progress)
 	o.Print.AddFlags(cmd)
 	o.ConfigFlags.AddFlags(f)
 
@@ -174,13 +154,12 @@ Progress goes to stderr, the summary to stdout.`,
 	_ = cmd.RegisterFlagCompletionFunc("from", contexts)
 	_ = cmd.RegisterFlagCompletionFunc("to", contexts)
 	_ = cmd.RegisterFlagCompletionFunc("subsystem", cobra.FixedCompletions([]string{"management", "portal", SubsystemAll}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("progress", cobra.FixedCompletions([]string{ProgressAuto, ProgressPlain, ProgressJSONL}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(o.Print.AllowedFormats(), cobra.ShellCompDirectiveNoFileComp))
-	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-failover", o.IOStreams))
-	return cmd
+	return cli.Plugin(cmd, name, "kubectl-apic-failover", o.IOStreams, o)
 }
 
-// Complete fills in the subsystems and the command line (for the lease holder and resume hints).
+// Complete resolves the two sites (--from, --to) and fills in the subsystems and the command line
+// (for the lease holder and resume hints).
 func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	// Either order on the command line, IBM's order in the run: management first, then portal.
 	ibmOrder := []apic.Subsystem{apic.Management, apic.Portal}
@@ -204,6 +183,14 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 		parts = append(parts, fmt.Sprintf("--%s=%s", f.Name, shellQuote(f.Value.String())))
 	})
 	o.command = strings.Join(parts, " ")
+	if o.From == "" || o.To == "" || o.From == o.To {
+		return nil // Validate says what is wrong; there is no pair of sites to resolve
+	}
+	sites, err := o.NewSites(o.ConfigFlags, []string{o.From, o.To})
+	if err != nil {
+		return err
+	}
+	o.sites = sites
 	return nil
 }
 
@@ -219,34 +206,16 @@ func (o *Options) Validate() error {
 	case o.DemoteTimeout < 0 || o.PromoteTimeout < 0:
 		return exitcode.UsageErrorf("timeouts must not be negative")
 	}
-	switch o.Progress {
-	case ProgressAuto, ProgressPlain, ProgressJSONL:
-	default:
-		return exitcode.UsageErrorf("--progress must be auto, plain or jsonl, not %q", o.Progress)
-	}
 	return o.Print.Validate()
 }
 
 // Run executes the failover and prints the summary.
 func (o *Options) Run(ctx context.Context) error {
-	sites, err := o.NewSites(o.ConfigFlags, []string{o.From, o.To})
-	if err != nil {
-		return err
-	}
-	popts := progress.Options{Clock: o.Now, NoColor: o.Getenv("NO_COLOR") != ""}
-	switch o.Progress {
-	case ProgressJSONL:
-		popts.JSONLines = true
-	case ProgressAuto:
-		popts.TTY = o.IsTerminal(o.ErrOut)
-	}
-	rep := progress.New(o.ErrOut, popts)
+	sites := o.sites
+	rep := o.Reporter(o.ErrOut, o.Progress, o.Now)
 	// The plan and the hook's output share stderr with the progress lines: on a terminal they go
 	// through the reporter so its live lines are not drawn over them; as JSON lines they become events.
 	side := rep.Writer()
-	if popts.JSONLines {
-		side = &lineWriter{emit: func(s string) { rep.Infof("%s", s) }}
-	}
 	cfg := failover.Config{
 		Req:         failover.Request{From: o.From, To: o.To, Subsystems: o.subsystems, Names: o.Names, Fenced: o.FromFenced},
 		Timeouts:    failover.Timeouts{Demote: o.DemoteTimeout, Promote: o.PromoteTimeout},
@@ -269,9 +238,6 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	res, runErr := failover.Run(ctx, cfg, sites[0], sites[1])
 	_ = rep.Close()
-	if lw, ok := side.(*lineWriter); ok {
-		lw.flush()
-	}
 	o.Result = res
 	if err := o.print(res, sites[1].Namespace, cfg); err != nil && runErr == nil {
 		return err
@@ -294,8 +260,7 @@ func (o *Options) print(res *failover.Result, namespace string, cfg failover.Con
 		failover.WritePlan(o.Out, cfg.Req, steps)
 		fmt.Fprintln(o.Out)
 	}
-	style := printers.StyleFor(o.IsTerminal(o.Out), o.Getenv)
-	if err := printers.RenderSections(o.Out, []printers.Table{res.SummaryTable()}, false, style); err != nil {
+	if err := printers.RenderSections(o.Out, []printers.Table{res.SummaryTable()}, false, o.Style(o.Out)); err != nil {
 		return err
 	}
 	_, err := io.WriteString(o.Out, res.Text())
@@ -308,37 +273,6 @@ func runShell(ctx context.Context, command string, env []string, out io.Writer) 
 	c.Env = append(os.Environ(), env...)
 	c.Stdout, c.Stderr = out, out
 	return c.Run()
-}
-
-// lineWriter turns written text into one callback per line (the plan and the hook's output become
-// JSON-lines info events).
-type lineWriter struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	emit func(string)
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	for {
-		i := bytes.IndexByte(w.buf.Bytes(), '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := string(w.buf.Next(i + 1))
-		w.emit(strings.TrimRight(line, "\r\n"))
-	}
-}
-
-func (w *lineWriter) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	sc := bufio.NewScanner(&w.buf)
-	for sc.Scan() {
-		w.emit(sc.Text())
-	}
 }
 
 func shellQuote(s string) string {

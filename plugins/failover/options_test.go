@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 	plugin "github.com/kubectl-apic/kubectl-apic/plugins/failover"
 )
 
@@ -28,7 +30,11 @@ func TestUsageErrors(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-		cmd := plugin.NewCommand("kubectl apic failover", streams)
+		o := plugin.NewOptions(streams)
+		o.NewSites = func(_ *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error) {
+			return []*kube.Site{{Name: contexts[0]}, {Name: contexts[1]}}, nil // Complete resolves them; no kubeconfig here
+		}
+		cmd := plugin.NewCommandWithOptions("kubectl apic failover", o)
 		cmd.SetArgs(tc.args)
 		if code := cli.Execute(context.Background(), cmd, streams); code != int(exitcode.Usage) || !strings.Contains(errOut.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q", tc.args, code, errOut.String())

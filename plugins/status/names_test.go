@@ -2,7 +2,6 @@ package status
 
 import (
 	"bytes"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +20,7 @@ func TestOutputTemplatesAndNames(t *testing.T) {
 		t.Run(c.format, func(t *testing.T) {
 			streams, _, _, _ := genericiooptions.NewTestIOStreams()
 			o := NewOptions(streams)
-			o.Now, o.IsTTY, o.Getenv = func() time.Time { return now }, func(io.Writer) bool { return false }, func(string) string { return "" }
+			o.Now, o.IsTerminal, o.Getenv = func() time.Time { return now }, func(any) bool { return false }, func(string) string { return "" }
 			cmd := NewCommandWithOptions("kubectl apic status", o)
 			if err := cmd.ParseFlags([]string{"-o", c.format}); err != nil {
 				t.Fatal(err)

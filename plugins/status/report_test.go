@@ -3,7 +3,6 @@ package status
 import (
 	"bytes"
 	"errors"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/kubectl-apic/kubectl-apic/internal/goldenfile"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
@@ -113,7 +113,7 @@ func render(t *testing.T, r Report, format string) []byte {
 	t.Helper()
 	f := printers.NewFlags()
 	*f.PrintFlags.OutputFormat = format
-	o := &Options{Print: f, Now: func() time.Time { return now }, IsTTY: func(io.Writer) bool { return false }, Getenv: func(string) string { return "" }}
+	o := &Options{Print: f, Now: func() time.Time { return now }, Terminal: cli.Terminal{IsTerminal: func(any) bool { return false }, Getenv: func(string) string { return "" }}}
 	var buf bytes.Buffer
 	if err := o.render(&buf, r); err != nil {
 		t.Fatal(err)

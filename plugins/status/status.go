@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -63,6 +62,8 @@ const (
 // Options of `kubectl apic status`.
 type Options struct {
 	genericiooptions.IOStreams
+	// Terminal is the terminal and colour rule (seams IsTerminal, Getenv).
+	cli.Terminal
 	ConfigFlags *genericclioptions.ConfigFlags
 	Print       *printers.Flags
 
@@ -84,8 +85,6 @@ type Options struct {
 	ReadPeering PeeringReader
 	Probe       func(ctx context.Context, s *kube.Site) error
 	Now         func() time.Time
-	IsTTY       func(w io.Writer) bool
-	Getenv      func(string) string
 
 	sites []*kube.Site
 }
@@ -94,6 +93,7 @@ type Options struct {
 func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
 		IOStreams:     streams,
+		Terminal:      cli.NewTerminal(),
 		ConfigFlags:   genericclioptions.NewConfigFlags(true),
 		Print:         printers.NewFlags().WithName(),
 		StuckAfter:    hastate.DefaultStuckAfter,
@@ -109,8 +109,6 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		WatchSite:     inventory.Watch,
 		ReadPeering:   AttachPeeringReader,
 		Now:           time.Now,
-		IsTTY:         isTerminal,
-		Getenv:        os.Getenv,
 	}
 }
 
@@ -165,17 +163,7 @@ Client library log lines are hidden unless -v is 1 or more (kubectl's -v=6 shows
 			DefaultProbeInterval+DefaultProbeTimeout, DefaultProbeInterval, DefaultProbeTimeout, DefaultRetryMax),
 		Example: fmt.Sprintf(example, name),
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
 	}
-	cli.SetDisplayName(cmd, name)
 	o.ConfigFlags.AddFlags(cmd.Flags())
 	o.Print.AddFlags(cmd)
 	f := cmd.Flags()
@@ -188,8 +176,7 @@ Client library log lines are hidden unless -v is 1 or more (kubectl's -v=6 shows
 	completeContexts := cli.CompleteContexts(o.ConfigFlags)
 	_ = cmd.RegisterFlagCompletionFunc("context", completeContexts)
 	_ = cmd.RegisterFlagCompletionFunc("peer-context", completeContexts)
-	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-status", o.IOStreams))
-	return cmd
+	return cli.Plugin(cmd, name, "kubectl-apic-status", o.IOStreams, o)
 }
 
 // Complete resolves the sites from the kubeconfig.
@@ -356,18 +343,10 @@ func (o *Options) render(w io.Writer, r Report) error {
 	if o.Print.IsStructured() {
 		return o.Print.PrintObject(w, ReportKind, r)
 	}
-	style := printers.StyleFor(o.IsTTY(w), o.Getenv)
+	style := o.Style(w)
 	if err := printers.RenderSections(w, Tables(r, o.Now(), o.Print.IsWide()), o.Print.IsWide(), style); err != nil {
 		return err
 	}
 	return RenderFindings(w, r, style)
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}

@@ -56,7 +56,7 @@ func (o *Options) runWatch(ctx context.Context) error {
 		wg.Go(func() { o.followSite(ctx, s, func(in SiteInput) { set(i, in) }) })
 	}
 
-	tty := o.IsTTY(o.Out)
+	tty := o.IsTerminal(o.Out)
 	var last []byte
 	code := exitcode.OK
 	compared := false

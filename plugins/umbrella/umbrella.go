@@ -56,9 +56,26 @@ type Options struct {
 	Exec func(ctx context.Context, path string, args []string, streams genericiooptions.IOStreams, env ...string) error
 }
 
+// NewOptions returns options with the real dependencies.
+func NewOptions(streams genericiooptions.IOStreams) *Options {
+	return &Options{IOStreams: streams, Find: FindSibling, Exec: execPlugin}
+}
+
+// Main is the umbrella binary's main: argv is os.Args (its argv[0] says whether kubectl runs us as
+// the completion executable).
+func Main(argv []string, streams genericiooptions.IOStreams) int {
+	cmd := NewCommand(streams)
+	cmd.SetArgs(Args(argv[0], argv[1:]))
+	return cli.Main(cmd, streams)
+}
+
 // NewCommand builds `kubectl apic`.
 func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
-	o := &Options{IOStreams: streams, Find: FindSibling, Exec: execPlugin}
+	return NewCommandWithOptions(NewOptions(streams))
+}
+
+// NewCommandWithOptions builds `kubectl apic` around o (tests inject dependencies through o).
+func NewCommandWithOptions(o *Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apic",
 		Short: "kubectl plugins for IBM API Connect high availability",
@@ -76,15 +93,21 @@ PATH: with krew, run once
   # Show both data centers
   kubectl apic status --context dc1 --peer-context dc2`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.List() },
 	}
-	cli.SetDisplayName(cmd, "kubectl apic")
 	for _, p := range Plugins() {
 		cmd.AddCommand(o.pluginCommand(p))
 	}
-	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic", streams))
-	return cmd
+	return cli.Plugin(cmd, "kubectl apic", "kubectl-apic", o.IOStreams, o)
 }
+
+// Complete has nothing to resolve: the listing reads no cluster.
+func (o *Options) Complete(*cobra.Command, []string) error { return nil }
+
+// Validate has no flags to check.
+func (o *Options) Validate() error { return nil }
+
+// Run lists the plugins.
+func (o *Options) Run(context.Context) error { return o.List() }
 
 func (o *Options) pluginCommand(p Plugin) *cobra.Command {
 	return &cobra.Command{
