@@ -38,6 +38,8 @@ const (
 // Options of `kubectl apic drr`.
 type Options struct {
 	genericiooptions.IOStreams
+	// Terminal is the terminal and colour rule (seams IsTerminal, Getenv).
+	cli.Terminal
 	ConfigFlags *genericclioptions.ConfigFlags
 	Print       *printers.Flags
 
@@ -58,6 +60,7 @@ type Options struct {
 	APIManagerSecret    string
 	Catalog             string
 	ForceUnlock         bool
+	Progress            progress.Mode
 
 	// Dependencies, replaced in tests.
 
@@ -67,8 +70,6 @@ type Options struct {
 	Attach func(ctx context.Context, site *kube.Site, target datapower.AttachTarget) (datapower.Conn, error)
 	// Confirm asks before changing anything; default cli.Confirm.
 	Confirm func(streams genericiooptions.IOStreams, question string) error
-	// Progress builds the stderr reporter; default: live lines on a terminal, plain lines elsewhere.
-	Progress func(w io.Writer) *progress.Reporter
 
 	site *kube.Site
 }
@@ -77,6 +78,7 @@ type Options struct {
 func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
 		IOStreams:           streams,
+		Terminal:            cli.NewTerminal(),
 		ConfigFlags:         genericclioptions.NewConfigFlags(true),
 		Print:               printers.NewFlags(),
 		AdminUser:           pdrr.DefaultAdminUser,
@@ -88,11 +90,8 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Attach: func(ctx context.Context, site *kube.Site, t datapower.AttachTarget) (datapower.Conn, error) {
 			return datapower.Attach(ctx, site.Config, site.Kube, t)
 		},
-		Confirm: cli.Confirm,
-		Progress: func(w io.Writer) *progress.Reporter {
-			_, noColor := os.LookupEnv("NO_COLOR")
-			return progress.New(w, progress.Options{TTY: cli.IsTerminal(w), NoColor: noColor})
-		},
+		Confirm:  cli.Confirm,
+		Progress: progress.ModeAuto,
 	}
 }
 
@@ -177,17 +176,7 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 			}
 			return o.completeGateways(cmd.Context(), toComplete), cobra.ShellCompDirectiveNoFileComp
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
 	}
-	cli.SetDisplayName(cmd, name)
 	f := cmd.Flags()
 	o.ConfigFlags.AddFlags(f)
 	o.Print.AddFlags(cmd)
@@ -207,8 +196,8 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	f.StringVar(&o.APIManagerSecret, "api-manager-secret", "", "Secret (in the gateway's namespace) with key \"token\": a bearer token for --api-manager-url")
 	f.StringVar(&o.Catalog, "catalog", "", "ORG/CATALOG whose settings to edit with --api-manager-url")
 	f.BoolVar(&o.ForceUnlock, "force-unlock", false, "Take the gateway's DRR lease even from a live holder (only once you are sure that run is gone)")
-	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-drr", o.IOStreams))
-	return cmd
+	cli.AddProgressFlag(cmd, &o.Progress)
+	return cli.Plugin(cmd, name, "kubectl-apic-drr", o.IOStreams, o)
 }
 
 // Complete resolves the kubeconfig context and namespace.
@@ -260,7 +249,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	defer transcripts.close()
-	rep := o.Progress(o.ErrOut)
+	rep := o.Reporter(o.ErrOut, o.Progress, nil)
 	defer func() { _ = rep.Close() }()
 	cfg := pdrr.Config{
 		Gateway: gw.Name, Namespace: gw.Namespace, Context: site.Name, Domain: o.Domain, Members: gw.Members,
@@ -386,9 +375,7 @@ func (o *Options) finish(r *pdrr.Runner, err error, preflightOnly bool) error {
 	return err
 }
 
-func (o *Options) style() printers.Style {
-	return printers.StyleFor(cli.IsTerminal(o.Out), os.Getenv)
-}
+func (o *Options) style() printers.Style { return o.Style(o.Out) }
 
 func (o *Options) renderPreflight(r *pdrr.Report) error {
 	return printers.RenderSections(o.Out, []printers.Table{preflightTable(r)}, o.Print.IsWide(), o.style())

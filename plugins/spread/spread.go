@@ -6,13 +6,13 @@ package spread
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
@@ -35,6 +35,8 @@ const (
 // Options of `kubectl apic spread`.
 type Options struct {
 	genericiooptions.IOStreams
+	// Terminal is the terminal and colour rule (seams IsTerminal, Getenv).
+	cli.Terminal
 	ConfigFlags *genericclioptions.ConfigFlags
 	Print       *printers.Flags
 
@@ -49,12 +51,12 @@ type Options struct {
 	ForceUnlock bool
 	// AllNamespaces reads every namespace (-A, check only).
 	AllNamespaces bool
+	// Progress is --progress of apply and remove.
+	Progress progress.Mode
 
 	// Dependencies, replaced in tests.
 	NewSite func(*genericclioptions.ConfigFlags) (*kube.Site, error)
 	Confirm func(genericiooptions.IOStreams, string) error
-	Getenv  func(string) string
-	IsTTY   func(any) bool
 	// Lock tunes the Leases (tests shorten them); Holder names this run on them (zero:
 	// lock.CurrentHolder of the command line).
 	Lock   lock.Options
@@ -71,14 +73,14 @@ type Options struct {
 func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
 		IOStreams:   streams,
+		Terminal:    cli.NewTerminal(),
 		ConfigFlags: genericclioptions.NewConfigFlags(true),
 		Print:       printers.NewFlags(),
 		Action:      ActionCheck,
 		Timeout:     15 * time.Minute,
 		NewSite:     kube.NewSite,
 		Confirm:     cli.Confirm,
-		Getenv:      os.Getenv,
-		IsTTY:       func(f any) bool { return cli.IsTerminal(f) },
+		Progress:    progress.ModeAuto,
 	}
 }
 
@@ -142,21 +144,16 @@ const examples = `  # Is every gateway peer group safe from the loss of one zone
 
 // NewCommand builds the command; name is how the user invoked it (for usage lines).
 func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
-	return NewCommandWith(name, NewOptions(streams))
+	return NewCommandWithOptions(name, NewOptions(streams))
 }
 
-// NewCommandWith builds the command around o (tests inject dependencies there).
-func NewCommandWith(name string, o *Options) *cobra.Command {
+// NewCommandWithOptions builds the command around o (tests inject dependencies there).
+func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	run := func(action string) func(*cobra.Command, []string) error {
+		runE := cli.RunE(o)
 		return func(cmd *cobra.Command, args []string) error {
 			o.Action = action
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
+			return runE(cmd, args)
 		}
 	}
 	cmd := &cobra.Command{
@@ -167,9 +164,8 @@ func NewCommandWith(name string, o *Options) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE:    run(ActionCheck),
 	}
-	cli.SetDisplayName(cmd, name)
 	o.ConfigFlags.AddFlags(cmd.PersistentFlags())
-	o.Print.PrintFlags.OutputFormat = ptr(o.Print.Format())
+	o.Print.PrintFlags.OutputFormat = ptr.To(o.Print.Format())
 	cmd.PersistentFlags().StringVarP(o.Print.PrintFlags.OutputFormat, "output", "o", printers.FormatTable,
 		fmt.Sprintf("Output format. One of: (%s).", strings.Join(o.Print.AllowedFormats(), ", ")))
 	cmd.PersistentFlags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false,
@@ -189,6 +185,7 @@ func NewCommandWith(name string, o *Options) *cobra.Command {
 			c.Flags().BoolVar(&o.Wait, "wait", false, "Wait until the operator has rolled the StatefulSets and the pods have moved, then check again")
 			c.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long --wait waits for the rollout")
 			c.Flags().BoolVar(&o.ForceUnlock, "force-unlock", false, "Take a CR's apic-spread-* lease over even if another run holds it (only when that run is certainly dead)")
+			cli.AddProgressFlag(c, &o.Progress)
 		}
 		return c
 	}
@@ -197,14 +194,11 @@ func NewCommandWith(name string, o *Options) *cobra.Command {
 		sub(ActionPlan, "Show the zone anti-affinity overrides as a diff of each CR's template list", false),
 		sub(ActionApply, "Add the zone anti-affinity overrides to the CRs' templates", true),
 		sub(ActionRemove, "Remove the overrides this command added (recommended before upgrading)", true),
-		cli.NewVersionCommand("kubectl-apic-spread", o.IOStreams),
 	)
-	return cmd
+	return cli.Plugin(cmd, name, "kubectl-apic-spread", o.IOStreams, o)
 }
 
-func ptr[T any](v T) *T { return &v }
-
-// Complete fills in defaults from the flags and kubeconfig.
+// Complete resolves the site from the kubeconfig flags and fills in defaults from the flags.
 func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	o.explicit = o.Subsystem != ""
 	spec := o.Subsystem
@@ -219,10 +213,13 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	o.subs = subs
-	isTTY := o.IsTTY != nil && o.IsTTY(o.Out)
-	o.style = printers.StyleFor(isTTY, o.Getenv)
-	errTTY := o.IsTTY != nil && o.IsTTY(o.ErrOut)
-	o.progress = progress.New(o.ErrOut, progress.Options{TTY: errTTY, NoColor: o.Getenv("NO_COLOR") != ""})
+	site, err := o.NewSite(o.ConfigFlags)
+	if err != nil {
+		return err
+	}
+	o.site = site
+	o.style = o.Style(o.Out)
+	o.progress = o.Reporter(o.ErrOut, o.Progress, nil)
 	return nil
 }
 
@@ -258,11 +255,6 @@ func (o *Options) Validate() error {
 // Run executes the action.
 func (o *Options) Run(ctx context.Context) error {
 	defer func() { _ = o.progress.Close() }()
-	site, err := o.NewSite(o.ConfigFlags)
-	if err != nil {
-		return err
-	}
-	o.site = site
 	switch o.Action {
 	case ActionCheck:
 		res, err := o.check(ctx)

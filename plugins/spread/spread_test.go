@@ -108,7 +108,7 @@ func runWith(t *testing.T, site *kube.Site, args ...string) (string, string, exi
 	o := NewOptions(streams)
 	o.NewSite = func(*genericclioptions.ConfigFlags) (*kube.Site, error) { return site, nil }
 	o.Getenv = func(string) string { return "" }
-	cmd := NewCommandWith("kubectl apic spread", o)
+	cmd := NewCommandWithOptions("kubectl apic spread", o)
 	cmd.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
 	code := exitcode.Code(cli.Execute(context.Background(), cmd, streams))
 	return out.String(), errOut.String(), code

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
@@ -22,6 +23,7 @@ import (
 	pkgfailover "github.com/kubectl-apic/kubectl-apic/pkg/failover"
 	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
+	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 	"github.com/kubectl-apic/kubectl-apic/plugins/drr"
 	"github.com/kubectl-apic/kubectl-apic/plugins/failover"
 	"github.com/kubectl-apic/kubectl-apic/plugins/spread"
@@ -136,6 +138,9 @@ func checkOurs(t *testing.T, args []string, st fixState) {
 	switch args[0] {
 	case "failover":
 		o := failover.NewOptions(discard())
+		o.NewSites = func(_ *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error) {
+			return []*kube.Site{{Name: contexts[0]}, {Name: contexts[1]}}, nil // Complete resolves them; no kubeconfig here
+		}
 		cmd, run := parse(t, failover.NewCommandWithOptions("kubectl apic failover", o), args[1:])
 		if !run {
 			return
@@ -162,7 +167,8 @@ func checkOurs(t *testing.T, args []string, st fixState) {
 		}
 	case "spread":
 		o := spread.NewOptions(discard())
-		cmd, run := parse(t, spread.NewCommandWith("kubectl apic spread", o), args[1:])
+		o.NewSite = func(*genericclioptions.ConfigFlags) (*kube.Site, error) { return &kube.Site{}, nil } // no kubeconfig here
+		cmd, run := parse(t, spread.NewCommandWithOptions("kubectl apic spread", o), args[1:])
 		if !run {
 			return
 		}
