@@ -5,6 +5,10 @@
 // line, wait for the re-registration, check peering health) and the report. It talks to the
 // DataPower CLI through pkg/datapower sessions; how a session is opened (kubectl attach) is the
 // caller's business.
+//
+// Layout: an engine, the mechanics of one command (kubectl apic drr), imported by plugins/drr alone
+// (and by plugins/status for the journal only; README, "Code layout", tested by internal/layout).
+// What another command needs goes into a shared package (pkg/datapower, pkg/inventory, ...).
 package drr
 
 import (

@@ -5,6 +5,10 @@
 //
 // The one rule it never breaks: the promote patch is sent only after re-reading --from and seeing it
 // in a passive state (or, with the active site down, after the user confirmed it is fenced).
+//
+// Layout: an engine, the mechanics of one command (kubectl apic failover), imported by
+// plugins/failover alone (README, "Code layout", tested by internal/layout). What another command
+// needs goes into a shared package (pkg/hastate, pkg/inventory, pkg/lock, ...).
 package failover
 
 import (

@@ -24,6 +24,10 @@
 // takes out exactly those terms, then whatever of the created keys and entries is left empty, so
 // the template is what it was before apply plus whatever others changed meanwhile (e.g. a
 // replicaCount set on our entry stays, and so does the entry).
+//
+// Layout: an engine, the mechanics of one command (kubectl apic spread), imported by plugins/spread
+// alone (README, "Code layout", tested by internal/layout). What another command needs goes into a
+// shared package (pkg/apic, pkg/inventory, pkg/zones, ...).
 package spread
 
 import (
