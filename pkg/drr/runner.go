@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
 	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
 )
 
@@ -853,9 +854,7 @@ func (r *Runner) result(member, step string) (StepState, bool) {
 	return r.report.Result(member, step)
 }
 
-func seconds(d time.Duration) float64 {
-	return float64(d.Round(time.Millisecond)) / float64(time.Second)
-}
+func seconds(d time.Duration) float64 { return printers.Seconds(d) }
 
 func sortResults(rs []StepState, members []Member) {
 	order := map[string]int{}

@@ -15,6 +15,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
 	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
 )
 
@@ -211,7 +212,7 @@ func (e *Engine) now2(ctx context.Context, st Step) pairNow {
 	return readNow(ctx, e.Req, st.subject, e.From, e.To)
 }
 
-func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
+func seconds(d time.Duration) float64 { return printers.Seconds(d) }
 
 // phaseError gives err the exit code of st's phase unless it is a timeout or an interruption.
 func phaseError(st Step, err error) error {

@@ -16,3 +16,9 @@ func Age(t, now time.Time) string {
 	}
 	return duration.HumanDuration(now.Sub(t))
 }
+
+// Seconds is d in seconds, rounded to the millisecond: how every JSON document and JSON-lines
+// event of ours carries a duration (elapsedSeconds, durationSeconds).
+func Seconds(d time.Duration) float64 {
+	return float64(d.Round(time.Millisecond)) / float64(time.Second)
+}

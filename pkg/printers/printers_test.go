@@ -384,3 +384,12 @@ func TestStyleFor(t *testing.T) {
 		t.Error("StyleFor must color only a TTY without NO_COLOR")
 	}
 }
+
+func TestSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]float64{0: 0, 1500 * time.Microsecond: 0.002, 1499 * time.Microsecond: 0.001,
+		90 * time.Second: 90, 2*time.Second + 345678*time.Microsecond: 2.346} {
+		if got := Seconds(d); got != want {
+			t.Errorf("Seconds(%v) = %v, want %v", d, got, want)
+		}
+	}
+}

@@ -4,7 +4,7 @@
 // finished steps leave one permanent line. Elsewhere (CI, files, pipes) each event is one plain,
 // timestamped line without escape codes, or with JSONLines one JSON object per event.
 //
-//	rep := progress.New(os.Stderr, progress.Options{TTY: isTTY, NoColor: os.Getenv("NO_COLOR") != ""})
+//	rep := progress.New(os.Stderr, progress.Mode(mode).Options(isTTY, color)) // or cli.Terminal.Reporter
 //	defer rep.Close()
 //	s := rep.StepWithExpected("Demote dc1 mgmt", 15*time.Minute)
 //	s.Update("haMode=BlockedWarmStandbyConversion")
@@ -19,12 +19,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
 )
 
 // Options chooses the output mode. The caller decides TTY and NoColor (from the stream and the
@@ -375,7 +376,7 @@ func ErrorLine(now time.Time, msg string, code int, codeName string) string {
 
 func jsonLine(now time.Time, s *Step, event, msg string, elapsed time.Duration) string {
 	e := jsonEvent{Time: now.UTC().Format(time.RFC3339Nano), Event: event, Message: msg,
-		ElapsedSeconds: math.Round(elapsed.Seconds()*1000) / 1000}
+		ElapsedSeconds: printers.Seconds(elapsed)}
 	if s != nil {
 		e.Step = s.name
 		if event == EventStart {
