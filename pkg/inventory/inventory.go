@@ -17,8 +17,8 @@ import (
 	"context"
 	"errors"
 	"sort"
-	"sync"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -161,29 +161,28 @@ func Read(ctx context.Context, c Clients, req Request) (*Snapshot, error) {
 	var pods *corev1.PodList
 	var nodes *metav1.PartialObjectMetadataList
 
-	var wg sync.WaitGroup
+	// Every LIST runs to its end: a kind that is not served is not an error (errors are sorted out
+	// below), so the group is not WithContext and its functions return nil.
+	var g errgroup.Group
 	for i, k := range kinds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			lists[i], kindErrs[i] = c.Dynamic.Resource(k.GVR()).Namespace(req.Namespace).List(ctx, metav1.ListOptions{})
-		}()
+			return nil
+		})
 	}
 	if req.Pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			pods, podErr = c.Kube.CoreV1().Pods(req.Namespace).List(ctx, metav1.ListOptions{LabelSelector: PodSelector()})
-		}()
+			return nil
+		})
 	}
 	if req.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			nodes, nodeErr = c.Metadata.Resource(NodesGVR).List(ctx, metav1.ListOptions{})
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 
 	// The first hard error wins; connection errors are the same for every call, so any one says it.
 	var firstMissing error

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
@@ -181,14 +182,13 @@ func (s *Site) String() string { return s.Name }
 // EachSite runs fn for every site in parallel and returns the errors by site index.
 func EachSite(ctx context.Context, sites []*Site, fn func(ctx context.Context, s *Site) error) []error {
 	errs := make([]error, len(sites))
-	var wg sync.WaitGroup
+	var g errgroup.Group // not WithContext: one site's error does not stop the others
 	for i, s := range sites {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			errs[i] = fn(ctx, s)
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	return errs
 }

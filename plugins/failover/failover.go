@@ -54,10 +54,10 @@ type Options struct {
 	Progress       progress.Mode
 
 	// Dependencies, replaced by tests.
-	Now        func() time.Time
-	NewSites   func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
-	RunHook    func(ctx context.Context, command string, env []string, out io.Writer) error
-	Confirm    func(ctx context.Context, streams genericiooptions.IOStreams, question string) error
+	Now      func() time.Time
+	NewSites func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
+	RunHook  func(ctx context.Context, command string, env []string, out io.Writer) error
+	Confirm  func(ctx context.Context, streams genericiooptions.IOStreams, question string) error
 	// Lock tunes the lease (tests shorten it); zero values are lock's defaults.
 	Lock  lock.Options
 	Trace func(failover.TraceEvent)

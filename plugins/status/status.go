@@ -27,10 +27,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -249,15 +250,14 @@ func (o *Options) request(s *kube.Site) inventory.Request {
 func (o *Options) readAll(ctx context.Context) []SiteInput {
 	inputs := make([]SiteInput, len(o.sites))
 	kube.EachSite(ctx, o.sites, func(ctx context.Context, s *kube.Site) error {
-		i := indexOf(o.sites, s)
-		var wg sync.WaitGroup
+		i := slices.Index(o.sites, s)
+		var g errgroup.Group
 		if len(o.sites) == 2 {
 			// The cluster identity, for compareSites: read beside the inventory (cached by Site).
-			wg.Go(func() { _, _ = s.ClusterID(ctx) })
+			g.Go(func() error { _, _ = s.ClusterID(ctx); return nil })
 		}
 		inputs[i] = o.readSite(ctx, s)
-		wg.Wait()
-		return nil
+		return g.Wait()
 	})
 	return inputs
 }
@@ -308,15 +308,6 @@ func (o *Options) readSite(ctx context.Context, s *kube.Site) SiteInput {
 	return in
 }
 
-func indexOf(sites []*kube.Site, s *kube.Site) int {
-	for i, x := range sites {
-		if x == s {
-			return i
-		}
-	}
-	return 0
-}
-
 // allFailed returns the sites' errors when no site could be read: there is no report to show.
 func allFailed(inputs []SiteInput) error {
 	var errs []error
@@ -349,4 +340,3 @@ func (o *Options) render(w io.Writer, r Report) error {
 	}
 	return RenderFindings(w, r, style)
 }
-
