@@ -16,6 +16,7 @@ package inventory
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 
 	"golang.org/x/sync/errgroup"
@@ -111,12 +112,7 @@ func (s *Snapshot) ObjectsOf(k apic.Kind) []apic.Object {
 
 // IsMissing reports whether kind k is not served by the site.
 func (s *Snapshot) IsMissing(k apic.Kind) bool {
-	for _, m := range s.Missing {
-		if m.Kind == k.Kind {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(s.Missing, sameKind(k))
 }
 
 // PodsOfInstance returns the pods labelled crd.apiconnect.ibm.com/instance=name in namespace ns.
@@ -235,11 +231,7 @@ func servesAnySubsystem(kinds, missing []apic.Kind) bool {
 		if k.Kind == apic.DataPowerServiceKind.Kind {
 			continue
 		}
-		gone := false
-		for _, m := range missing {
-			gone = gone || m.Kind == k.Kind
-		}
-		if !gone {
+		if !slices.ContainsFunc(missing, sameKind(k)) {
 			return true
 		}
 	}
@@ -260,11 +252,14 @@ func IsNotServed(err error) bool {
 	return false
 }
 
+// sameKind matches the kinds of k's name.
+func sameKind(k apic.Kind) func(apic.Kind) bool {
+	return func(x apic.Kind) bool { return x.Kind == k.Kind }
+}
+
 func kindIndex(k apic.Kind) int {
-	for i, x := range apic.Kinds() {
-		if x.Kind == k.Kind {
-			return i
-		}
+	if i := slices.IndexFunc(apic.Kinds(), sameKind(k)); i >= 0 {
+		return i
 	}
 	return len(apic.Kinds())
 }

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -171,12 +172,7 @@ func (s *Step) end(event, msg string) {
 		return
 	}
 	s.ended = true
-	for i, l := range r.live {
-		if l == s {
-			r.live = append(r.live[:i:i], r.live[i+1:]...)
-			break
-		}
-	}
+	r.live = slices.DeleteFunc(slices.Clone(r.live), func(l *Step) bool { return l == s })
 	r.emit(s, event, msg)
 }
 
@@ -251,14 +247,7 @@ func (r *Reporter) startTicker() {
 	}()
 }
 
-func (r *Reporter) isLive(s *Step) bool {
-	for _, l := range r.live {
-		if l == s {
-			return true
-		}
-	}
-	return false
-}
+func (r *Reporter) isLive(s *Step) bool { return slices.Contains(r.live, s) }
 
 // Writer is for other output to the reporter's stream (a plan, a hook's output): on a terminal each
 // write first erases the live lines and draws them again after it, so neither overwrites the other.
