@@ -22,6 +22,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
 	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
+	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 )
 
@@ -31,24 +32,15 @@ func haKinds() []apic.Kind {
 	return []apic.Kind{apic.ManagementClusterKind, apic.PortalClusterKind, apic.APIConnectClusterKind}
 }
 
-// ReadSite lists a site's management, portal and APIConnectCluster objects in its namespace. A
-// missing APIConnectCluster CRD is normal (the subsystem-CR shape); other errors are explained.
+// ReadSite lists a site's management, portal and APIConnectCluster objects in its namespace
+// (pkg/inventory). A missing APIConnectCluster CRD is normal (the subsystem-CR shape); other errors
+// are explained.
 func ReadSite(ctx context.Context, s *kube.Site) hastate.SiteObjects {
-	out := hastate.SiteObjects{Site: s.Name}
-	for _, k := range haKinds() {
-		list, err := s.Dynamic.Resource(k.GVR()).Namespace(s.Namespace).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			if k == apic.APIConnectClusterKind && apierrors.IsNotFound(err) {
-				continue
-			}
-			out.Err = explain.Error(err, s.Name, k.GVR(), "list")
-			return out
-		}
-		for i := range list.Items {
-			out.Objects = append(out.Objects, apic.Object{Kind: k, U: &list.Items[i]})
-		}
+	snap, err := inventory.Read(ctx, inventory.ClientsOf(s), inventory.Request{Namespace: s.Namespace, Kinds: haKinds()})
+	if err != nil {
+		return hastate.SiteObjects{Site: s.Name, Err: err}
 	}
-	return out
+	return hastate.SiteObjects{Site: s.Name, Objects: snap.Objects}
 }
 
 // Shape is the deployment shape of a site: where multiSiteHA.mode is set.

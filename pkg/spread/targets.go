@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
+	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
 )
 
 // Target is one CR whose template carries overrides, with the subsystem CRs whose pods it places.
@@ -65,32 +64,13 @@ func TopLevelInstance(top string, sub apic.Subsystem) string {
 // CR with an ownerReference to an APIConnectCluster belongs to the top-level shape: the operator
 // rewrites it from the top-level CR, so the override goes on the APIConnectCluster (as
 // spec.<subsystem>.template with prefixed entry names). Every other subsystem CR is its own target.
-// A cluster without the APIConnectCluster CRD is simply of the subsystem shape.
+// A cluster without the APIConnectCluster CRD is simply of the subsystem shape, and one without a
+// subsystem's CRD has no target for it. The CRs are read by pkg/inventory (one LIST per kind).
 func FindTargets(ctx context.Context, dyn dynamic.Interface, site, ns string) ([]Target, error) {
 	kinds := append([]apic.Kind{apic.APIConnectClusterKind}, subsystemKinds()...)
-	lists := make([][]unstructured.Unstructured, len(kinds))
-	errs := make([]error, len(kinds))
-	var wg sync.WaitGroup
-	for i, k := range kinds {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l, err := dyn.Resource(k.GVR()).Namespace(ns).List(ctx, metav1.ListOptions{})
-			switch {
-			case err == nil:
-				lists[i] = l.Items
-			case k == apic.APIConnectClusterKind && apierrors.IsNotFound(err):
-				// no top-level CRD: subsystem shape
-			default:
-				errs[i] = explain.Error(err, site, k.GVR(), "list")
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	snap, err := inventory.Read(ctx, inventory.Clients{Site: site, Dynamic: dyn}, inventory.Request{Namespace: ns, Kinds: kinds})
+	if err != nil {
+		return nil, err
 	}
 	byName := map[string]*Target{}
 	var order []string
@@ -105,17 +85,15 @@ func FindTargets(ctx context.Context, dyn dynamic.Interface, site, ns string) ([
 		return t
 	}
 	tops := map[string]apic.Object{}
-	for i := range lists[0] {
-		o := apic.Object{Kind: apic.APIConnectClusterKind, U: &lists[0][i]}
+	for _, o := range snap.ObjectsOf(apic.APIConnectClusterKind) {
 		tops[o.Name()] = o
 		t := add(o)
 		for _, s := range apic.Subsystems() {
 			t.Instances[s] = TopLevelInstance(o.Name(), s)
 		}
 	}
-	for ki, k := range kinds[1:] {
-		for i := range lists[ki+1] {
-			o := apic.Object{Kind: k, U: &lists[ki+1][i]}
+	for _, k := range kinds[1:] {
+		for _, o := range snap.ObjectsOf(k) {
 			if owner, ok := topLevelOwner(o); ok {
 				if top, ok := tops[owner]; ok {
 					add(top).Instances[k.Subsystem] = o.Name()
