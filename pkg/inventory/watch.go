@@ -7,9 +7,10 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
@@ -20,16 +21,18 @@ import (
 )
 
 // Watch keeps snap (from Read with the same req) current: it watches every resource Read listed,
-// from that LIST's resourceVersion (no second LIST), applies the events to a copy and, after each
-// change, calls changed with a new Snapshot. Kinds in snap.Missing are not watched.
+// from that LIST's resourceVersion (no second LIST), keeps each resource's objects in a client-go
+// cache.Store and, after each change, calls changed with a new Snapshot. Kinds in snap.Missing are
+// not watched.
 //
 // Connection failures are retried by client-go's RetryWatcher, so a site that goes away and comes
-// back resumes by itself; req.WatchFailed hears of each failure (status --watch then probes the site). Watch returns when ctx ends (nil) or a watch ends for good, e.g. its
-// resourceVersion expired (410 Gone): the caller then Reads again and calls Watch anew.
+// back resumes by itself; req.WatchFailed hears of each failure (status --watch then probes the
+// site). Watch returns when ctx ends (nil) or a watch ends for good, e.g. its resourceVersion
+// expired (410 Gone): the caller then Reads again and calls Watch anew.
 func Watch(ctx context.Context, c Clients, req Request, snap *Snapshot, changed func(*Snapshot)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st := newStore(snap)
+	st := newState(snap)
 	type source struct {
 		gvr   schema.GroupVersionResource
 		watch cache.WatchFuncWithContext
@@ -87,10 +90,10 @@ func Watch(ctx context.Context, c Clients, req Request, snap *Snapshot, changed 
 						return
 					}
 					if ev.Type == watch.Error {
-						errs <- explain.Error(apiErr(ev.Object), c.Site, src.gvr, "watch")
+						errs <- explain.Error(apierrors.FromObject(ev.Object), c.Site, src.gvr, "watch")
 						return
 					}
-					if st.apply(ev) {
+					if st.apply(src.gvr, ev) {
 						changed(st.snapshot())
 					}
 				}
@@ -106,115 +109,101 @@ func Watch(ctx context.Context, c Clients, req Request, snap *Snapshot, changed 
 	return err
 }
 
-// store is the state Watch maintains, keyed by namespace/name per kind.
-type store struct {
-	mu       sync.Mutex
-	site     string
-	missing  []apic.Kind
-	rvs      map[string]string
-	objects  map[string]apic.Object // kind|ns/name
-	pods     map[string]corev1.Pod
-	nodes    map[string]metav1.PartialObjectMetadata
-	kindsFor map[string]apic.Kind // GroupKind string → kind
+// state is what Watch maintains: one cache.Store (keyed namespace/name) per watched resource, and
+// the resourceVersion each last reached.
+type state struct {
+	mu      sync.Mutex
+	site    string
+	missing []apic.Kind
+	rvs     map[string]string
+	stores  map[schema.GroupVersionResource]cache.Store
+	kinds   map[schema.GroupVersionResource]apic.Kind
 }
 
-func newStore(s *Snapshot) *store {
-	st := &store{site: s.Site, missing: s.Missing, rvs: map[string]string{}, objects: map[string]apic.Object{},
-		pods: map[string]corev1.Pod{}, nodes: map[string]metav1.PartialObjectMetadata{}, kindsFor: map[string]apic.Kind{}}
+func newState(s *Snapshot) *state {
+	st := &state{site: s.Site, missing: s.Missing, rvs: map[string]string{},
+		stores: map[schema.GroupVersionResource]cache.Store{}, kinds: map[schema.GroupVersionResource]apic.Kind{}}
 	for k, v := range s.ResourceVersions {
 		st.rvs[k] = v
 	}
+	store := func(gvr schema.GroupVersionResource) cache.Store {
+		if st.stores[gvr] == nil {
+			st.stores[gvr] = cache.NewStore(cache.MetaNamespaceKeyFunc)
+		}
+		return st.stores[gvr]
+	}
 	for _, k := range apic.Kinds() {
-		st.kindsFor[k.Group+"/"+k.Kind] = k
+		st.kinds[k.GVR()] = k
+		store(k.GVR())
 	}
 	for _, o := range s.Objects {
-		st.objects[objKey(o)] = o
+		_ = store(o.Kind.GVR()).Add(o.U)
 	}
-	for _, p := range s.Pods {
-		st.pods[p.Namespace+"/"+p.Name] = p
+	for i := range s.Pods {
+		_ = store(PodsGVR).Add(&s.Pods[i])
 	}
-	for _, n := range s.Nodes {
-		st.nodes[n.Name] = n
+	for i := range s.Nodes {
+		_ = store(NodesGVR).Add(&s.Nodes[i])
 	}
 	return st
 }
 
-func objKey(o apic.Object) string { return o.Kind.Kind + "|" + o.Namespace() + "/" + o.Name() }
-
-// apply records one event; it reports whether the state changed.
-func (st *store) apply(ev watch.Event) bool {
+// apply records one event of resource gvr; it reports whether the state changed.
+func (st *state) apply(gvr schema.GroupVersionResource, ev watch.Event) bool {
 	if ev.Type == watch.Bookmark {
+		return false
+	}
+	switch ev.Object.(type) {
+	case *unstructured.Unstructured, *corev1.Pod, *metav1.PartialObjectMetadata:
+	default:
 		return false
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	del := ev.Type == watch.Deleted
-	switch obj := ev.Object.(type) {
-	case *unstructured.Unstructured:
-		gvk := obj.GroupVersionKind()
-		k, ok := st.kindsFor[gvk.Group+"/"+gvk.Kind]
-		if !ok {
-			return false
-		}
-		o := apic.Object{Kind: k, U: obj}
-		if del {
-			delete(st.objects, objKey(o))
-		} else {
-			st.objects[objKey(o)] = o
-		}
-		st.rvs[k.GVR().String()] = obj.GetResourceVersion()
-	case *corev1.Pod:
-		key := obj.Namespace + "/" + obj.Name
-		if del {
-			delete(st.pods, key)
-		} else {
-			st.pods[key] = *obj
-		}
-		st.rvs[PodsGVR.String()] = obj.ResourceVersion
-	case *metav1.PartialObjectMetadata:
-		if del {
-			delete(st.nodes, obj.Name)
-		} else {
-			st.nodes[obj.Name] = *obj
-		}
-		st.rvs[NodesGVR.String()] = obj.ResourceVersion
-	default:
+	store := st.stores[gvr]
+	if store == nil {
+		store = cache.NewStore(cache.MetaNamespaceKeyFunc)
+		st.stores[gvr] = store
+	}
+	var err error
+	if ev.Type == watch.Deleted {
+		err = store.Delete(ev.Object)
+	} else {
+		err = store.Update(ev.Object)
+	}
+	if err != nil {
 		return false
+	}
+	if m, err := meta.Accessor(ev.Object); err == nil {
+		st.rvs[gvr.String()] = m.GetResourceVersion()
 	}
 	return true
 }
 
 // snapshot copies the state into a new Snapshot, ordered as Read orders it.
-func (st *store) snapshot() *Snapshot {
+func (st *state) snapshot() *Snapshot {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s := &Snapshot{Site: st.site, Missing: st.missing, ResourceVersions: map[string]string{}}
 	for k, v := range st.rvs {
 		s.ResourceVersions[k] = v
 	}
-	for _, o := range st.objects {
-		s.Objects = append(s.Objects, o)
+	for gvr, store := range st.stores {
+		for _, obj := range store.List() {
+			switch obj := obj.(type) {
+			case *unstructured.Unstructured:
+				if k, ok := st.kinds[gvr]; ok {
+					s.Objects = append(s.Objects, apic.Object{Kind: k, U: obj})
+				}
+			case *corev1.Pod:
+				s.Pods = append(s.Pods, *obj)
+			case *metav1.PartialObjectMetadata:
+				s.Nodes = append(s.Nodes, *obj)
+			}
+		}
 	}
 	sortObjects(s.Objects)
-	for _, p := range st.pods {
-		s.Pods = append(s.Pods, p)
-	}
 	sort.Slice(s.Pods, func(i, j int) bool { return podKey(&s.Pods[i]) < podKey(&s.Pods[j]) })
-	for _, n := range st.nodes {
-		s.Nodes = append(s.Nodes, n)
-	}
 	sort.Slice(s.Nodes, func(i, j int) bool { return s.Nodes[i].Name < s.Nodes[j].Name })
 	return s
 }
-
-func apiErr(obj runtime.Object) error {
-	if st, ok := obj.(*metav1.Status); ok {
-		return &statusError{st}
-	}
-	return fmt.Errorf("watch error: %v", obj)
-}
-
-type statusError struct{ s *metav1.Status }
-
-func (e *statusError) Error() string         { return e.s.Message }
-func (e *statusError) Status() metav1.Status { return *e.s }
