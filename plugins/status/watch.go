@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -129,58 +130,61 @@ func allSet(inputs []SiteInput) bool {
 
 // followSite reads s, reports it, then keeps the snapshot current with watches while probing the
 // site; when the probe fails it reports the site unreachable, when a watch ends for good (e.g.
-// resourceVersion expired) or the site cannot be read, it reads again after a backoff.
+// resourceVersion expired) or the site cannot be read, it reads again after a backoff (wait's
+// exponential backoff, 1s doubling up to RetryMax, started afresh whenever a read succeeds).
 func (o *Options) followSite(ctx context.Context, s *kube.Site, report func(SiteInput)) {
-	newBackoff := func() wait.Backoff {
-		return wait.Backoff{Duration: time.Second, Factor: 2, Steps: 1 << 30, Cap: o.RetryMax}
+	newBackoff := func() wait.DelayFunc {
+		return wait.Backoff{Duration: time.Second, Factor: 2, Steps: math.MaxInt32, Cap: o.RetryMax}.DelayFunc()
 	}
 	backoff := newBackoff()
-	for ctx.Err() == nil {
+	delay := wait.DelayFunc(func() time.Duration { return backoff() })
+	// Sliding: the next delay is taken when a round (a read, and the watches after it) ends.
+	_ = delay.Until(ctx, true, true, func(ctx context.Context) (bool, error) {
 		rctx, cancel := context.WithTimeout(ctx, o.ReadTimeout)
 		in := o.readSite(rctx, s)
 		cancel()
 		if ctx.Err() != nil {
-			return
+			return true, nil
 		}
 		in.Err = asUnreachable(in.Err, s, o.ReadTimeout)
 		report(in)
 		if in.Err != nil {
-			if !sleep(ctx, backoff.Step()) {
-				return
-			}
-			continue
+			return false, nil
 		}
 		backoff = newBackoff()
-		wctx, stop := context.WithCancelCause(ctx)
-		kick := make(chan struct{}, 1)
-		req := o.request(s)
-		req.WatchFailed = func(error) {
-			select {
-			case kick <- struct{}{}:
-			default:
-			}
+		o.watchSite(ctx, s, in, report)
+		return ctx.Err() != nil, nil
+	})
+}
+
+// watchSite follows s from the snapshot in with watches (pkg/inventory.Watch) and a probe, until a
+// watch ends for good or the probe finds the site down (reported unreachable) or ctx ends.
+func (o *Options) watchSite(ctx context.Context, s *kube.Site, in SiteInput, report func(SiteInput)) {
+	wctx, stop := context.WithCancelCause(ctx)
+	kick := make(chan struct{}, 1)
+	req := o.request(s)
+	req.WatchFailed = func(error) {
+		select {
+		case kick <- struct{}{}:
+		default:
 		}
-		var probes sync.WaitGroup
-		probes.Go(func() { o.probeSite(wctx, s, kick, stop) })
-		base := in
-		_ = o.WatchSite(wctx, inventory.ClientsOf(s), req, in.Snapshot, func(snap *inventory.Snapshot) {
-			next := base
-			next.Snapshot = snap
-			report(next)
-		})
-		cause := context.Cause(wctx)
-		stop(nil)
-		probes.Wait()
-		if ctx.Err() != nil {
-			return
-		}
-		var down *siteDown
-		if errors.As(cause, &down) {
-			report(SiteInput{Name: s.Name, Server: s.Server, Namespace: req.Namespace, Err: down.err})
-		}
-		if !sleep(ctx, backoff.Step()) {
-			return
-		}
+	}
+	var probes sync.WaitGroup
+	probes.Go(func() { o.probeSite(wctx, s, kick, stop) })
+	_ = o.WatchSite(wctx, inventory.ClientsOf(s), req, in.Snapshot, func(snap *inventory.Snapshot) {
+		next := in
+		next.Snapshot = snap
+		report(next)
+	})
+	cause := context.Cause(wctx)
+	stop(nil)
+	probes.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	var down *siteDown
+	if errors.As(cause, &down) {
+		report(SiteInput{Name: s.Name, Server: s.Server, Namespace: req.Namespace, Err: down.err})
 	}
 }
 
@@ -230,17 +234,6 @@ func asUnreachable(err error, s *kube.Site, within time.Duration) error {
 		return exitcode.Newf(exitcode.Unreachable, "context %s unreachable (%s): no answer within %s", s.Name, s.Server, within)
 	}
 	return err
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // withoutGeneratedAt drops the generatedAt line so unchanged reports compare equal.
