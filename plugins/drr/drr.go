@@ -37,11 +37,8 @@ const (
 
 // Options of `kubectl apic drr`.
 type Options struct {
-	genericiooptions.IOStreams
-	// Terminal is the terminal and colour rule (seams IsTerminal, Getenv).
-	cli.Terminal
-	ConfigFlags *genericclioptions.ConfigFlags
-	Print       *printers.Flags
+	// Shell: streams, terminal rule (IsTerminal, Getenv), ConfigFlags, Print; the same in every plugin.
+	cli.Shell
 
 	Gateway             string
 	AdminUser           string
@@ -77,10 +74,7 @@ type Options struct {
 // NewOptions returns options with production dependencies.
 func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
-		IOStreams:           streams,
-		Terminal:            cli.NewTerminal(),
-		ConfigFlags:         genericclioptions.NewConfigFlags(true),
-		Print:               printers.NewFlags(),
+		Shell:               cli.NewShell(streams, printers.NewFlags()),
 		AdminUser:           pdrr.DefaultAdminUser,
 		Domain:              "apiconnect",
 		RegistrationTimeout: pdrr.DefaultRegistrationTimeout,

@@ -35,11 +35,8 @@ const (
 
 // Options of `kubectl apic failover`.
 type Options struct {
-	genericiooptions.IOStreams
-	// Terminal is the terminal and colour rule (seams IsTerminal, Getenv).
-	cli.Terminal
-	ConfigFlags *genericclioptions.ConfigFlags
-	Print       *printers.Flags
+	// Shell: streams, terminal rule (IsTerminal, Getenv), ConfigFlags, Print; the same in every plugin.
+	cli.Shell
 
 	From, To       string
 	Subsystem      string
@@ -73,16 +70,13 @@ type Options struct {
 // NewOptions returns options with the real dependencies.
 func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
-		IOStreams:   streams,
-		Terminal:    cli.NewTerminal(),
-		ConfigFlags: genericclioptions.NewConfigFlags(true),
-		Print:       printers.NewFlags(),
-		Subsystem:   SubsystemAll,
-		Progress:    progress.ModeAuto,
-		Now:         time.Now,
-		NewSites:    kube.NewSites,
-		RunHook:     runShell,
-		Confirm:     cli.ConfirmContext,
+		Shell:     cli.NewShell(streams, printers.NewFlags()),
+		Subsystem: SubsystemAll,
+		Progress:  progress.ModeAuto,
+		Now:       time.Now,
+		NewSites:  kube.NewSites,
+		RunHook:   runShell,
+		Confirm:   cli.ConfirmContext,
 	}
 }
 

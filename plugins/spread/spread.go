@@ -34,11 +34,8 @@ const (
 
 // Options of `kubectl apic spread`.
 type Options struct {
-	genericiooptions.IOStreams
-	// Terminal is the terminal and colour rule (seams IsTerminal, Getenv).
-	cli.Terminal
-	ConfigFlags *genericclioptions.ConfigFlags
-	Print       *printers.Flags
+	// Shell: streams, terminal rule (IsTerminal, Getenv), ConfigFlags, Print; the same in every plugin.
+	cli.Shell
 
 	Action    string
 	Subsystem string // --subsystem as given; "" means the action's default
@@ -72,15 +69,12 @@ type Options struct {
 // NewOptions returns options with the real dependencies.
 func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
-		IOStreams:   streams,
-		Terminal:    cli.NewTerminal(),
-		ConfigFlags: genericclioptions.NewConfigFlags(true),
-		Print:       printers.NewFlags(),
-		Action:      ActionCheck,
-		Timeout:     15 * time.Minute,
-		NewSite:     kube.NewSite,
-		Confirm:     cli.Confirm,
-		Progress:    progress.ModeAuto,
+		Shell:    cli.NewShell(streams, printers.NewFlags()),
+		Action:   ActionCheck,
+		Timeout:  15 * time.Minute,
+		NewSite:  kube.NewSite,
+		Confirm:  cli.Confirm,
+		Progress: progress.ModeAuto,
 	}
 }
 

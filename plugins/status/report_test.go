@@ -113,7 +113,7 @@ func render(t *testing.T, r Report, format string) []byte {
 	t.Helper()
 	f := printers.NewFlags()
 	*f.PrintFlags.OutputFormat = format
-	o := &Options{Print: f, Now: func() time.Time { return now }, Terminal: cli.Terminal{IsTerminal: func(any) bool { return false }, Getenv: func(string) string { return "" }}}
+	o := &Options{Shell: cli.Shell{Print: f, Terminal: cli.Terminal{IsTerminal: func(any) bool { return false }, Getenv: func(string) string { return "" }}}, Now: func() time.Time { return now }}
 	var buf bytes.Buffer
 	if err := o.render(&buf, r); err != nil {
 		t.Fatal(err)

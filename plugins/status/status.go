@@ -62,11 +62,8 @@ const (
 
 // Options of `kubectl apic status`.
 type Options struct {
-	genericiooptions.IOStreams
-	// Terminal is the terminal and colour rule (seams IsTerminal, Getenv).
-	cli.Terminal
-	ConfigFlags *genericclioptions.ConfigFlags
-	Print       *printers.Flags
+	// Shell: streams, terminal rule (IsTerminal, Getenv), ConfigFlags, Print; the same in every plugin.
+	cli.Shell
 
 	PeerContext   string
 	AllNamespaces bool
@@ -93,10 +90,7 @@ type Options struct {
 // NewOptions returns options with the real dependencies.
 func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
-		IOStreams:     streams,
-		Terminal:      cli.NewTerminal(),
-		ConfigFlags:   genericclioptions.NewConfigFlags(true),
-		Print:         printers.NewFlags().WithName(),
+		Shell:         cli.NewShell(streams, printers.NewFlags().WithName()),
 		StuckAfter:    hastate.DefaultStuckAfter,
 		PeeringDomain: DefaultPeeringDomain,
 		Debounce:      DefaultDebounce,
