@@ -15,17 +15,20 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 )
 
-// Confirm asks question on ErrOut and reads y/yes from In. Mutating commands call it unless --yes.
-// Without a terminal there is nobody to answer, so it refuses rather than guessing. Ctrl-C (SIGINT)
-// or SIGTERM at the prompt aborts at once with exit code Interrupted; ConfirmContext also gives up
-// when its context ends.
+// ConfirmFunc is the confirmation seam of every mutating command's Options (default
+// ConfirmContext; tests answer for the user).
+type ConfirmFunc func(ctx context.Context, streams genericiooptions.IOStreams, question string) error
+
+// Confirm is ConfirmContext without a context of its own.
 func Confirm(streams genericiooptions.IOStreams, question string) error {
 	return ConfirmContext(context.Background(), streams, question)
 }
 
-// ConfirmContext is Confirm that also gives up at once when ctx ends (Main cancels the command's
-// context on the first SIGINT), with exit code Interrupted: nothing was changed. The read from In
-// goes on in the background until the process exits, which it does right after.
+// ConfirmContext asks question on ErrOut and reads y/yes from In. Mutating commands call it unless
+// --yes. Without a terminal there is nobody to answer, so it refuses rather than guessing. Ctrl-C
+// (SIGINT) or SIGTERM at the prompt aborts at once with exit code Interrupted, and so does the end
+// of ctx (Main cancels the command's context on the first SIGINT): nothing was changed. The read
+// from In goes on in the background until the process exits, which it does right after.
 func ConfirmContext(ctx context.Context, streams genericiooptions.IOStreams, question string) error {
 	// Signals are watched here too, so that a caller whose context no signal cancels still stops.
 	sigs := make(chan os.Signal, 1)

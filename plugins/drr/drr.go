@@ -65,8 +65,8 @@ type Options struct {
 	NewSite func(*genericclioptions.ConfigFlags) (*kube.Site, error)
 	// Attach opens a member's console stream; default: pods/attach (datapower.Attach).
 	Attach func(ctx context.Context, site *kube.Site, target datapower.AttachTarget) (datapower.Conn, error)
-	// Confirm asks before changing anything; default cli.Confirm.
-	Confirm func(streams genericiooptions.IOStreams, question string) error
+	// Confirm asks before changing anything; default cli.ConfirmContext.
+	Confirm cli.ConfirmFunc
 
 	site *kube.Site
 }
@@ -84,7 +84,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Attach: func(ctx context.Context, site *kube.Site, t datapower.AttachTarget) (datapower.Conn, error) {
 			return datapower.Attach(ctx, site.Config, site.Kube, t)
 		},
-		Confirm:  cli.Confirm,
+		Confirm:  cli.ConfirmContext,
 		Progress: progress.ModeAuto,
 	}
 }
@@ -325,7 +325,10 @@ func (o *Options) Run(ctx context.Context) error {
 	if !o.Yes {
 		q := fmt.Sprintf("Flush gateway peering %s and re-register gateway %s/%s (%d members)?", r.Report().Peering,
 			gw.Namespace, gw.Name, len(plan.Members))
-		if err := o.Confirm(o.IOStreams, q); err != nil {
+		resume := rep.Pause() // no live line redrawn over the question while it waits
+		err := o.Confirm(ctx, o.IOStreams, q)
+		resume()
+		if err != nil {
 			return err
 		}
 	}

@@ -54,7 +54,7 @@ type Options struct {
 	Now      func() time.Time
 	NewSites func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
 	RunHook  func(ctx context.Context, command string, env []string, out io.Writer) error
-	Confirm  func(ctx context.Context, streams genericiooptions.IOStreams, question string) error
+	Confirm  cli.ConfirmFunc
 	// Lock tunes the lease (tests shorten it); zero values are lock's defaults.
 	Lock  lock.Options
 	Trace func(failover.TraceEvent)

@@ -116,7 +116,7 @@ func (o *Options) change(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := o.confirm(changed, plans); err != nil {
+	if err := o.confirm(ctx, changed, plans); err != nil {
 		return err
 	}
 	leases, err := o.lock(ctx, targets, plans)
@@ -300,7 +300,7 @@ func (o *Options) command() string {
 	return fmt.Sprintf("kubectl apic spread %s --context %s -n %s%s", o.Action, o.site.Name, o.site.Namespace, o.subsystemFlag())
 }
 
-func (o *Options) confirm(changed int, plans []spread.Plan) error {
+func (o *Options) confirm(ctx context.Context, changed int, plans []spread.Plan) error {
 	if o.Yes || o.DryRun {
 		return nil
 	}
@@ -312,7 +312,8 @@ func (o *Options) confirm(changed int, plans []spread.Plan) error {
 	if !anyTemplateChanged(plans) {
 		restart = " Only our record annotation changes."
 	}
-	return o.Confirm(o.IOStreams, fmt.Sprintf("%s %d CR(s) in context %s?%s", verb, changed, o.site.Name, restart))
+	defer o.progress.Pause()() // no live line redrawn over the question while it waits
+	return o.Confirm(ctx, o.IOStreams, fmt.Sprintf("%s %d CR(s) in context %s?%s", verb, changed, o.site.Name, restart))
 }
 
 func anyTemplateChanged(plans []spread.Plan) bool {

@@ -53,7 +53,7 @@ type Options struct {
 
 	// Dependencies, replaced in tests.
 	NewSite func(*genericclioptions.ConfigFlags) (*kube.Site, error)
-	Confirm func(genericiooptions.IOStreams, string) error
+	Confirm cli.ConfirmFunc
 	// Lock tunes the Leases (tests shorten them); Holder names this run on them (zero:
 	// lock.CurrentHolder of the command line).
 	Lock   lock.Options
@@ -73,7 +73,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Action:   ActionCheck,
 		Timeout:  15 * time.Minute,
 		NewSite:  kube.NewSite,
-		Confirm:  cli.Confirm,
+		Confirm:  cli.ConfirmContext,
 		Progress: progress.ModeAuto,
 	}
 }
