@@ -9,7 +9,7 @@
 //	...
 //	if err := o.Print.Validate(); err != nil { return err }   // Usage exit code
 //	...
-//	style := printers.Style{Color: isTTY && os.Getenv("NO_COLOR") == ""} // decided in main/cmd
+//	style := o.Style(o.Out) // cli.Terminal: a terminal, NO_COLOR unset or empty
 //	return o.Print.Print(out, "HAStatus", result, style, printers.Table{
 //		Title:   "SITE dc1",
 //		Headers: []string{"Kind", "Name", "HA Mode", "Status"},

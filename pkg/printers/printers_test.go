@@ -371,20 +371,6 @@ func TestAge(t *testing.T) {
 	}
 }
 
-func TestStyleFor(t *testing.T) {
-	env := func(v string) func(string) string {
-		return func(k string) string {
-			if k == "NO_COLOR" {
-				return v
-			}
-			return ""
-		}
-	}
-	if !StyleFor(true, env("")).Color || StyleFor(false, env("")).Color || StyleFor(true, env("1")).Color {
-		t.Error("StyleFor must color only a TTY without NO_COLOR")
-	}
-}
-
 func TestSeconds(t *testing.T) {
 	for d, want := range map[time.Duration]float64{0: 0, 1500 * time.Microsecond: 0.002, 1499 * time.Microsecond: 0.001,
 		90 * time.Second: 90, 2*time.Second + 345678*time.Microsecond: 2.346} {

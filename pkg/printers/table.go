@@ -30,7 +30,8 @@ type Table struct {
 // Style carries decisions made by the caller about the terminal. The renderer never inspects the
 // environment itself, so output in tests and pipes is exactly what the caller asked for.
 type Style struct {
-	// Color paints status words (see StatusColor). Set it only for a TTY with NO_COLOR unset.
+	// Color paints status words (see StatusColor). Commands set it from cli.Terminal's rule: a
+	// terminal, NO_COLOR unset or empty.
 	Color bool
 }
 
@@ -180,10 +181,4 @@ func tableOptions(ncols int) []tablewriter.Option {
 		tablewriter.WithConfig(tablewriter.Config{Header: cell(), Row: cell(), Footer: cell()}),
 		tablewriter.WithTrimSpace(tw.Off),
 	}
-}
-
-// StyleFor is the Style for output to a terminal (isTTY) given the environment (os.Getenv):
-// color only on a TTY and only when NO_COLOR is unset or empty (https://no-color.org).
-func StyleFor(isTTY bool, getenv func(string) string) Style {
-	return Style{Color: isTTY && getenv("NO_COLOR") == ""}
 }
