@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
@@ -94,16 +93,8 @@ func haCR(k apic.Kind, mode, haMode, haStatus, phase string) apic.Object {
 // fixtureCR loads a custom resource from internal/fixtures (real shapes from public sources).
 func fixtureCR(t *testing.T, name string) apic.Object {
 	t.Helper()
-	f, err := fixtures.Get(name)
+	u, err := fixtures.Unstructured(name)
 	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := f.JSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(raw); err != nil {
 		t.Fatal(err)
 	}
 	o, err := apic.Wrap(u)

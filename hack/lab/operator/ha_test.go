@@ -355,16 +355,8 @@ func wantHAStatus(t *testing.T, what string, o, want apic.Object) {
 // fixtureObject loads a custom resource from internal/fixtures.
 func fixtureObject(t *testing.T, name string) apic.Object {
 	t.Helper()
-	f, err := fixtures.Get(name)
+	u, err := fixtures.Unstructured(name)
 	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := f.JSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(raw); err != nil {
 		t.Fatal(err)
 	}
 	o, err := apic.Wrap(u)
