@@ -36,7 +36,10 @@ func TestBuildOnThePublic2DCDRLab(t *testing.T) {
 	pnr := fixtureCR(t, "objects/managementcluster-dc1-peer-not-reachable.yaml")
 	blocked := fixtureCR(t, "objects/managementcluster-dc1-blocked-warm-standby-conversion.yaml")
 	active := fixtureCR(t, "objects/managementcluster-dc2-active.yaml")
-	at := func(o apic.Object) time.Time { c, _ := o.ActiveHAStatus(); return c.LastTransitionTime.Time.Add(time.Minute) }
+	at := func(o apic.Object) time.Time {
+		c, _ := o.ActiveHAStatus()
+		return c.LastTransitionTime.Time.Add(time.Minute)
+	}
 
 	r := Build([]SiteInput{site("dc1", pnr)}, BuildOptions{Now: at(pnr)})
 	m := r.Pairs[0].Members[0]
