@@ -92,12 +92,7 @@ func haCR(k apic.Kind, mode, haMode, haStatus, phase string) apic.Object {
 
 // fixtureCR loads a custom resource from internal/fixtures (real shapes from public sources).
 func fixtureCR(t *testing.T, name string) apic.Object {
-	t.Helper()
-	u, err := fixtures.Unstructured(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := apic.Wrap(u)
+	o, err := apic.Wrap(fixtures.MustUnstructured(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}

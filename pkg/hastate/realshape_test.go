@@ -13,12 +13,7 @@ import (
 // fixtureCR loads a custom resource from internal/fixtures (real shapes, each from a named public
 // source).
 func fixtureCR(t *testing.T, name string) apic.Object {
-	t.Helper()
-	u, err := fixtures.Unstructured(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := apic.Wrap(u)
+	o, err := apic.Wrap(fixtures.MustUnstructured(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}

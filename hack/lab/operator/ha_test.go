@@ -354,12 +354,7 @@ func wantHAStatus(t *testing.T, what string, o, want apic.Object) {
 
 // fixtureObject loads a custom resource from internal/fixtures.
 func fixtureObject(t *testing.T, name string) apic.Object {
-	t.Helper()
-	u, err := fixtures.Unstructured(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := apic.Wrap(u)
+	o, err := apic.Wrap(fixtures.MustUnstructured(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
