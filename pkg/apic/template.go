@@ -130,7 +130,12 @@ func (o Object) HasTemplateOverrides() bool {
 // admin credentials.
 func (o Object) AdminSecretName() string { return o.str("spec", "adminUser", "secretName") }
 
-// ProfileReplicas is the replica count encoded in spec.profile (n3xc4.m8 → 3); 0 when absent.
+// ProfileReplicas is the digit after n in spec.profile (n3xc4.m8 → 3); 0 when absent. IBM: "For one
+// replica profiles, specified by n1x...., the replica count is 1. For three replica profiles,
+// specified by n3x..., replica count is 3. Note, however, that for Cloud Pak for Integration the API
+// Connect Cluster profile n3xc4.m16 replica count is 1" (Replica override for microservices). It is
+// the lab simulator's sizing rule only: the product never reads it as a replica count (it counts
+// pods, a template replicaCount or the DataPowerService's spec.replicas).
 func (o Object) ProfileReplicas() int {
 	p := o.str("spec", "profile")
 	if len(p) < 2 || p[0] != 'n' {
@@ -146,20 +151,28 @@ func (o Object) ProfileReplicas() int {
 	return n
 }
 
-// Replicas is the number of gateway pods the operator deploys: the datapower template entry's
-// replicaCount if set, else the profile's count.
-func (o Object) Replicas() int {
+// TemplateReplicas is the gateway's datapower template entry's replicaCount, when one is set.
+func (o Object) TemplateReplicas() (int, bool) {
 	t, _ := o.Template(Gateway)
 	want := o.TemplateEntryName(Gateway, "datapower")
 	for _, e := range t {
 		if e["name"] == want {
 			if n, ok, _ := unstructured.NestedInt64(e, "replicaCount"); ok {
-				return int(n)
+				return int(n), true
 			}
 			if f, ok := e["replicaCount"].(float64); ok {
-				return int(f)
+				return int(f), true
 			}
 		}
+	}
+	return 0, false
+}
+
+// Replicas is the number of gateway pods the lab simulator deploys: the datapower template entry's
+// replicaCount if set, else the profile's digit (ProfileReplicas: the lab's rule, not the product's).
+func (o Object) Replicas() int {
+	if n, ok := o.TemplateReplicas(); ok {
+		return n
 	}
 	return o.ProfileReplicas()
 }

@@ -26,6 +26,21 @@ func mgmt(site, mode, haMode, haStatus string) hastate.SiteObjects {
 func TestAssess(t *testing.T) {
 	req := Request{From: "dc1", To: "dc2", Subsystems: []apic.Subsystem{apic.Management}}
 	running := Journal{From: "dc1", To: "dc2", State: JournalRunning}
+	// The public 2DCDR lab's objects (fixtures objects/managementcluster-*): a site whose peer does
+	// not exist yet, or that cannot reach it, is not failed over; its demoted and promoted states
+	// resume a failover this command started.
+	real := func(site string, names ...string) hastate.SiteObjects {
+		so := hastate.SiteObjects{Site: site}
+		for _, n := range names {
+			if n == "dc2-ready-for-promotion" { // no sample: the warm-standby's object in that haMode
+				so.Objects = append(so.Objects, withHAMode(fixtureCR(t, "objects/managementcluster-dc2-warm-standby.yaml"),
+					apic.HAModeReadyForPromotion, apic.HAStatusReadyToPromote))
+				continue
+			}
+			so.Objects = append(so.Objects, fixtureCR(t, "objects/managementcluster-"+n+".yaml"))
+		}
+		return so
+	}
 	tests := []struct {
 		name       string
 		dc1, dc2   hastate.SiteObjects
@@ -45,6 +60,13 @@ func TestAssess(t *testing.T) {
 		{"resume: demoted", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "passive", "ReadyForPromotion", "ReadyForPromotion"), running, InProgress, ""},
 		{"demoted by someone else", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "passive", "ReadyForPromotion", "ReadyForPromotion"), Journal{}, "", "was started by this command"},
 		{"journal of the other direction", mgmt("dc1", "passive", "BlockedWarmStandbyConversion", "BlockedWarmStandbyConversion"), mgmt("dc2", "passive", "ReadyForPromotion", "ReadyForPromotion"), Journal{From: "dc2", To: "dc1", State: JournalRunning}, "", "not active"},
+		{"real: dc2 not installed yet", real("dc1", "dc1-peer-not-reachable"), real("dc2"), Journal{}, "", "has no peer on dc2"},
+		{"real: active (Warning False first) to a replicating warm-standby", real("dc1", "dc2-active"), real("dc2", "dc2-warm-standby"), Journal{}, Fresh, ""},
+		{"real: active that cannot reach its peer", real("dc1", "dc1-peer-not-reachable"), real("dc2", "dc2-warm-standby"), Journal{}, "",
+			"cannot reach its replication peer (haStatus PeerNotReachable: Cannot communicate with replication peer FQDN https://mgmt-replication.apps.dc2.example.com/)"},
+		{"real: resume, dc1 demoted, dc2 ReadyForPromotion", real("dc1", "dc1-blocked-warm-standby-conversion"), real("dc2", "dc2-ready-for-promotion"), running, InProgress, ""},
+		{"real: resume, dc1 converting, dc2 promoted", real("dc1", "dc1-blocked-warm-standby-conversion"), real("dc2", "dc2-active"), running, Done, ""},
+		{"real: demoted by hand, no journal", real("dc1", "dc1-blocked-warm-standby-conversion"), real("dc2", "dc2-ready-for-promotion"), Journal{}, "", "was started by this command"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

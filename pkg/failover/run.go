@@ -174,11 +174,12 @@ func (r *run) hookRan() bool {
 	return false
 }
 
+// do is the runbook's phases: pre-flight (checks and the lease), the plan (a dry run stops there),
+// the confirmation, then the steps under the lease with their journal.
 func (r *run) do(ctx context.Context) error {
-	rep := r.cfg.Reporter
 	pre := newResult(Step{Phase: PhasePreflight, Name: string(PhasePreflight)}, StatusPassed)
 	pre.StartTime = metav1.NewTime(r.cfg.Now())
-	ps := rep.Step(string(PhasePreflight))
+	ps := r.cfg.Reporter.Step(string(PhasePreflight))
 	finishPre := func(err error) error {
 		pre.ElapsedSeconds = seconds(r.cfg.Now().Sub(pre.StartTime.Time))
 		if err != nil {
@@ -198,7 +199,7 @@ func (r *run) do(ctx context.Context) error {
 	if l != nil {
 		defer func() {
 			if err := l.Release(context.WithoutCancel(ctx)); err != nil {
-				rep.Warnf("%v", err)
+				r.cfg.Reporter.Warnf("%v", err)
 			}
 		}()
 	}
@@ -207,70 +208,76 @@ func (r *run) do(ctx context.Context) error {
 	pre.Message = describeSubjects(r.subjects)
 	if r.cfg.DryRun {
 		_ = finishPre(nil)
-		for _, st := range steps {
-			res := newResult(st, StatusPlanned)
-			if st.Skip != "" {
-				res.Status, res.Message = StatusSkipped, st.Skip
-			}
-			r.res.Steps = append(r.res.Steps, res)
-		}
+		r.planned(steps)
 		return nil
 	}
 	WritePlan(r.cfg.PlanOut, r.cfg.Req, steps)
 
-	changes := false
-	for _, s := range r.subjects {
-		changes = changes || (s.Situation != Done && s.Situation != AlreadyDone)
-	}
 	r.nothingToDo = allAlreadyDone(r.subjects)
 	if r.nothingToDo {
 		pre.Message = nothingToDoText(r.subjects, r.cfg.Req)
 	}
 	_ = finishPre(nil)
-	if changes && !r.cfg.Yes {
-		// The wait for the answer is its own step: pre-flight's time is the checks' only.
-		c := newResult(Step{Phase: PhaseConfirm, Name: string(PhaseConfirm)}, StatusPassed)
-		c.StartTime = metav1.NewTime(r.cfg.Now())
-		err := r.cfg.Confirm(ctx, r.question())
-		c.ElapsedSeconds = seconds(r.cfg.Now().Sub(c.StartTime.Time))
-		if err != nil {
-			c.Status, c.Message = StatusFailed, err.Error()
-			if exitcode.FromError(err) == exitcode.Interrupted {
-				c.Status = StatusInterrupted
-			}
-		} else {
-			c.Message = "confirmed"
-		}
-		r.res.Steps = append(r.res.Steps, c)
-		if err != nil {
-			return err
-		}
+	if err := r.confirm(ctx); err != nil {
+		return err
 	}
 	r.started = true
+	return r.execute(ctx, l, steps, pre.Message)
+}
 
+// planned records a dry run's steps: PLANNED, or SKIPPED with the reason.
+func (r *run) planned(steps []Step) {
+	for _, st := range steps {
+		res := newResult(st, StatusPlanned)
+		if st.Skip != "" {
+			res.Status, res.Message = StatusSkipped, st.Skip
+		}
+		r.res.Steps = append(r.res.Steps, res)
+	}
+}
+
+// confirm asks the question (not with --yes, nor when nothing would change). The wait for the answer
+// is its own step: pre-flight's time is the checks' only.
+func (r *run) confirm(ctx context.Context) error {
+	changes := false
+	for _, s := range r.subjects {
+		changes = changes || (s.Situation != Done && s.Situation != AlreadyDone)
+	}
+	if !changes || r.cfg.Yes {
+		return nil
+	}
+	c := newResult(Step{Phase: PhaseConfirm, Name: string(PhaseConfirm)}, StatusPassed)
+	c.StartTime = metav1.NewTime(r.cfg.Now())
+	err := r.cfg.Confirm(ctx, r.question())
+	c.ElapsedSeconds = seconds(r.cfg.Now().Sub(c.StartTime.Time))
+	if err != nil {
+		c.Status, c.Message = StatusFailed, err.Error()
+		if exitcode.FromError(err) == exitcode.Interrupted {
+			c.Status = StatusInterrupted
+		}
+	} else {
+		c.Message = "confirmed"
+	}
+	r.res.Steps = append(r.res.Steps, c)
+	return err
+}
+
+// execute runs the steps while holding the lease (l is nil without one): it starts the journal,
+// runs the engine and records the outcome on the lease.
+func (r *run) execute(ctx context.Context, l *lock.Lock, steps []Step, preMessage string) error {
+	rep := r.cfg.Reporter
 	runCtx, stop := ctx, func() {}
 	var journal Journaler
 	if l != nil {
 		journal = l
 		runCtx, stop = l.Hold(ctx)
 		defer stop()
-		fresh := true
-		for _, s := range r.subjects {
-			fresh = fresh && s.Situation == Fresh
-		}
-		started := r.journal(l).Started
-		if fresh || !r.journal(l).Matches(r.cfg.Req) || started == "" {
-			started = r.cfg.Now().UTC().Format(time.RFC3339)
-		}
-		// Nothing to do: the journal of the failover that got here stays as it is.
-		if !r.nothingToDo {
-			if err := l.Annotate(runCtx, journalStart(r.cfg.Req, started, fresh, r.journal(l))); err != nil {
-				return fmt.Errorf("writing the failover journal on the lease: %w", err)
-			}
+		if err := r.startJournal(runCtx, l); err != nil {
+			return err
 		}
 	}
 	if r.nothingToDo {
-		rep.Infof("%s", pre.Message)
+		rep.Infof("%s", preMessage)
 	}
 	eng := &Engine{Req: r.cfg.Req, From: r.from, To: r.to, Reporter: rep, Journal: journal, Hook: r.cfg.RouterHook,
 		Now: r.cfg.Now, Trace: r.cfg.Trace, Command: r.cfg.Command, PeerLost: r.cfg.PeerLost}
@@ -292,6 +299,27 @@ func (r *run) do(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// startJournal writes the failover's start on the lease (kept from the interrupted run it resumes).
+// Nothing to do: the journal of the failover that got here stays as it is.
+func (r *run) startJournal(ctx context.Context, l *lock.Lock) error {
+	if r.nothingToDo {
+		return nil
+	}
+	fresh := true
+	for _, s := range r.subjects {
+		fresh = fresh && s.Situation == Fresh
+	}
+	j := r.journal(l)
+	started := j.Started
+	if fresh || !j.Matches(r.cfg.Req) || started == "" {
+		started = r.cfg.Now().UTC().Format(time.RFC3339)
+	}
+	if err := l.Annotate(ctx, journalStart(r.cfg.Req, started, fresh, j)); err != nil {
+		return fmt.Errorf("writing the failover journal on the lease: %w", err)
+	}
+	return nil
 }
 
 func (r *run) journal(l *lock.Lock) Journal {
@@ -322,34 +350,48 @@ func (r *run) question() string {
 	return q + "Management and portal UIs are unavailable until the promotion completes. Proceed"
 }
 
-// preflight runs every check that precedes a change and takes the lease. It fills r.subjects.
+// preflight is the runbook's pre-flight, in the README's order: contact both sites, check that they
+// are two different clusters, that exactly one site is active and it is --from with the warm-standby
+// replicating, the RBAC the run needs and that the warm-standby can take over; then take the lease on
+// both sites (a dry run only says who holds it). It fills r.subjects; nothing is changed before it
+// returns.
 func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, error) {
-	req := &r.cfg.Req
-	rep := r.cfg.Reporter
-	ps.Update("contacting " + req.From + " and " + req.To)
-	reach := func(s *kube.Site) error {
-		cctx, cancel := context.WithTimeout(ctx, r.cfg.ReachTimeout)
-		defer cancel()
-		_, err := s.ClusterID(cctx)
-		if err == nil {
-			return nil
-		}
-		if apierrors.IsForbidden(err) {
-			// Cluster identity needs get on kube-system; kube.CompareClusters falls back to the URLs
-			// and identityCheck to the objects' UIDs.
-			rep.Warnf("cannot read the cluster identity of %s (forbidden to get namespace kube-system): comparing API server URLs and object UIDs instead", s.Name)
-			return nil
-		}
-		return explain.Error(err, s.Name, namespacesGVR, "get")
+	if err := r.contactSites(ctx, ps); err != nil {
+		return nil, err
 	}
-	errs := kube.EachSite(ctx, []*kube.Site{r.from, r.to}, func(ctx context.Context, s *kube.Site) error {
-		return reach(s)
-	})
+	if err := r.checkTwoClusters(ctx); err != nil {
+		return nil, err
+	}
+	leases, err := r.checkActiveSite(ctx, ps)
+	if err != nil {
+		return nil, err
+	}
+	ps.Update("checking permissions")
+	if err := r.checkRBAC(ctx, r.subjects, nil); err != nil {
+		return nil, err
+	}
+	if err := r.checkWarmStandby(ctx, ps); err != nil {
+		return nil, err
+	}
+	if r.cfg.DryRun {
+		r.warnHeldLeases(leases)
+		return nil, nil
+	}
+	return r.takeLease(ctx, ps)
+}
+
+// contactSites reaches both sites (bounded by ReachTimeout) and settles --from-fenced: --to must
+// answer; --from down is refused unless the user confirmed it is fenced, and a reachable --from
+// overrides --from-fenced.
+func (r *run) contactSites(ctx context.Context, ps *progress.Step) error {
+	req := &r.cfg.Req
+	ps.Update("contacting " + req.From + " and " + req.To)
+	errs := kube.EachSite(ctx, []*kube.Site{r.from, r.to}, r.reach)
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	if errs[1] != nil {
-		return nil, errs[1]
+		return errs[1]
 	}
 	fromDown := false
 	if errs[0] != nil {
@@ -357,19 +399,44 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 		case exitcode.Unreachable, exitcode.Timeout:
 			fromDown = true
 		default:
-			return nil, errs[0]
+			return errs[0]
 		}
 	}
 	switch {
 	case fromDown && !req.Fenced:
-		return nil, refusal("%v. If %s is down, IBM requires disabling the network to and from its management and portal subsystems before promoting %s (otherwise it may come back active: split-brain); once it is isolated, re-run with --from-fenced. Nothing was changed",
+		return refusal("%v. If %s is down, IBM requires disabling the network to and from its management and portal subsystems before promoting %s (otherwise it may come back active: split-brain); once it is isolated, re-run with --from-fenced. Nothing was changed",
 			errs[0], req.From, req.To)
 	case !fromDown && req.Fenced:
-		rep.Warnf("%s is reachable: ignoring --from-fenced and failing over normally (demote %s first)", req.From, req.From)
+		r.cfg.Reporter.Warnf("%s is reachable: ignoring --from-fenced and failing over normally (demote %s first)", req.From, req.From)
 		req.Fenced = false
 	}
 	r.res.Fenced = req.Fenced
-	r.identity = identityCheck{req: *req, servers: [2]string{r.from.Server, r.to.Server}}
+	return nil
+}
+
+// reach is the first contact with s: reading its cluster identity. A user forbidden to read it is
+// warned and compared another way (checkTwoClusters).
+func (r *run) reach(ctx context.Context, s *kube.Site) error {
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.ReachTimeout)
+	defer cancel()
+	_, err := s.ClusterID(cctx)
+	if err == nil {
+		return nil
+	}
+	if apierrors.IsForbidden(err) {
+		// Cluster identity needs get on kube-system; kube.CompareClusters falls back to the URLs
+		// and identityCheck to the objects' UIDs.
+		r.cfg.Reporter.Warnf("cannot read the cluster identity of %s (forbidden to get namespace kube-system): comparing API server URLs and object UIDs instead", s.Name)
+		return nil
+	}
+	return explain.Error(err, s.Name, namespacesGVR, "get")
+}
+
+// checkTwoClusters refuses when --from and --to are one cluster, and records which sites lack a
+// cluster identity (checkActiveSite then compares object UIDs).
+func (r *run) checkTwoClusters(ctx context.Context) error {
+	req := r.cfg.Req
+	r.identity = identityCheck{req: req, servers: [2]string{r.from.Server, r.to.Server}}
 	for i, s := range []*kube.Site{r.from, r.to} {
 		if i == 0 && req.Fenced {
 			continue // unreachable, and fenced: there is no second cluster to mistake it for
@@ -379,13 +446,20 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 			r.identity.unknown = append(r.identity.unknown, s.Name)
 		}
 	}
-	if !req.Fenced {
-		// One implementation of "is this one cluster?" for every command (pkg/kube).
-		if cmp, err := kube.CompareClusters(ctx, r.from, r.to); err == nil && cmp.Match == kube.OneCluster {
-			return nil, refusal("contexts %s and %s are the same cluster (%s): a failover needs two data centers", req.From, req.To, cmp.Evidence)
-		}
+	if req.Fenced {
+		return nil
 	}
+	// One implementation of "is this one cluster?" for every command (pkg/kube).
+	if cmp, err := kube.CompareClusters(ctx, r.from, r.to); err == nil && cmp.Match == kube.OneCluster {
+		return refusal("contexts %s and %s are the same cluster (%s): a failover needs two data centers", req.From, req.To, cmp.Evidence)
+	}
+	return nil
+}
 
+// checkActiveSite reads both sites' API Connect objects and the leases' journal, and judges each
+// pair (Assess): exactly one site active and it is --from, the warm-standby replicating, or a
+// failover of this command to resume. It fills r.subjects and returns the leases as read.
+func (r *run) checkActiveSite(ctx context.Context, ps *progress.Step) ([]*lockLease, error) {
 	state, err := r.readState(ctx, ps)
 	if err != nil {
 		return nil, r.checkRBAC(ctx, nil, err)
@@ -394,10 +468,8 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 	if err := r.identity.sameObjects(state.pairs); err != nil {
 		return nil, err
 	}
-
-	targets := r.lockTargets()
 	var observed []*lockLease
-	for _, t := range targets {
+	for _, t := range r.lockTargets() {
 		le, err := lock.Inspect(ctx, t, r.cfg.Lock.Name)
 		if err != nil {
 			return nil, r.checkRBAC(ctx, nil, explain.Error(err, t.Site, leases, "get"))
@@ -405,28 +477,34 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 		observed = append(observed, le)
 	}
 	r.observed = JournalFromLeases(observed...)
-	if r.subjects, err = Assess(state.pairs, *req, r.observed); err != nil {
+	if r.subjects, err = Assess(state.pairs, r.cfg.Req, r.observed); err != nil {
 		return nil, r.identity.note(err)
 	}
+	return observed, nil
+}
 
-	ps.Update("checking permissions")
-	if err := r.checkRBAC(ctx, r.subjects, nil); err != nil {
-		return nil, err
-	}
+// checkWarmStandby runs the checks that the warm-standby can take over (PreflightChecks: phase,
+// READY, pods).
+func (r *run) checkWarmStandby(ctx context.Context, ps *progress.Step) error {
 	ps.Update("checking the warm-standby")
-	if err := runPreflightChecks(ctx, CheckInput{Req: *req, Subjects: r.subjects, To: r.to}); err != nil {
-		return nil, err
-	}
+	return runPreflightChecks(ctx, CheckInput{Req: r.cfg.Req, Subjects: r.subjects, To: r.to})
+}
 
-	if r.cfg.DryRun {
-		for i, le := range observed {
-			if h, held := lock.HolderOf(le); held {
-				rep.Warnf("lease %s on %s is held by %s: a real run would be refused until it is released or expires", lockName(r.cfg.Lock), targets[i].Site, h)
-			}
+// warnHeldLeases is the dry run's lease check: it says who holds a lease that a real run would be
+// refused by.
+func (r *run) warnHeldLeases(observed []*lockLease) {
+	targets := r.lockTargets()
+	for i, le := range observed {
+		if h, held := lock.HolderOf(le); held {
+			r.cfg.Reporter.Warnf("lease %s on %s is held by %s: a real run would be refused until it is released or expires", lockName(r.cfg.Lock), targets[i].Site, h)
 		}
-		return nil, nil
 	}
+}
 
+// takeLease holds the lease on both sites (refusing while another failover holds it), then reads
+// and judges both sites again under it: another run may have finished just before it was taken.
+func (r *run) takeLease(ctx context.Context, ps *progress.Step) (*lock.Lock, error) {
+	targets := r.lockTargets()
 	ps.Update("taking lease " + lockName(r.cfg.Lock) + " on " + siteNames(targets))
 	lopts := r.cfg.Lock
 	lopts.Force = lopts.Force || r.cfg.ForceUnlock
@@ -442,13 +520,12 @@ func (r *run) preflight(ctx context.Context, ps *progress.Step) (*lock.Lock, err
 	for _, t := range l.TakeOvers {
 		msg := fmt.Sprintf("took over lease %s on %s from %s: %s", lockName(r.cfg.Lock), t.Site, t.Previous, t.Reason)
 		r.res.Lock.TakeOvers = append(r.res.Lock.TakeOvers, msg)
-		rep.Warnf("%s", msg)
+		r.cfg.Reporter.Warnf("%s", msg)
 	}
 
-	// Under the lease, read again: another run may have finished just before we took it.
-	state, err = r.readState(ctx, ps)
+	state, err := r.readState(ctx, ps)
 	if err == nil {
-		r.subjects, err = Assess(state.pairs, *req, r.journal(l))
+		r.subjects, err = Assess(state.pairs, r.cfg.Req, r.journal(l))
 	}
 	if err != nil {
 		_ = l.Release(context.WithoutCancel(ctx))

@@ -74,6 +74,8 @@ func until(ctx context.Context, w waitSpec) (waitResult, error) {
 			return ri.Watch(ctx, o)
 		},
 	}
+	// Streaming lists (WatchList) where the client supports them; client-go's fakes say they do not.
+	slw := cache.ToListWatcherWithWatchListSemantics(lw, w.site.Dynamic)
 	tctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	wctx, lost := context.WithCancelCause(tctx)
@@ -103,7 +105,7 @@ func until(ctx context.Context, w waitSpec) (waitResult, error) {
 			peerTimer = nil
 		}
 	}
-	_, err := watchtools.UntilWithSync(wctx, lw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
+	_, err := watchtools.UntilWithSync(wctx, slw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
 		u, ok := ev.Object.(*unstructured.Unstructured)
 		if !ok || ev.Type == watch.Deleted {
 			if ev.Type == watch.Deleted {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
@@ -112,7 +113,7 @@ func Build(sites []SiteInput, opts BuildOptions) Report {
 			if n := max(gi.Replicas, len(gi.Pods)); n < 3 {
 				add(hastate.Finding{Severity: hastate.Warning, Code: FindingFewGateways, Site: in.Name,
 					Message: fmt.Sprintf("%s runs %d gateway(s): gateway peering needs 3 to keep quorum when one is lost", o.Ref(), n),
-					Fix:     "deploy 3 gateways: a profile with 3 replicas (e.g. n3xc4.m8) in spec.profile"})
+					Fix:     "deploy 3 gateways: a three replica profile (n3...) on the GatewayCluster, or a template override replicaCount 3 (on Cloud Pak for Integration the profile n3xc4.m16 runs 1 replica: IBM, Replica override for microservices)"})
 			}
 		}
 		sr.Zones, findings = zoneReport(in.Name, in.Namespace, snap, findings)
@@ -220,8 +221,26 @@ func objectFindings(site string, o apic.Object) []hastate.Finding {
 	return fs
 }
 
+// gatewayReplicas is how many gateway pods are asked for, never guessed from spec.profile (its digit
+// is not always the replica count: IBM, Replica override for microservices): the datapower template
+// entry's replicaCount, else the DataPowerService's spec.replicas, else 0 (unknown: gatewayInfo then
+// reports the pods found).
+func gatewayReplicas(snap *inventory.Snapshot, gw apic.Object) int {
+	if n, ok := gw.TemplateReplicas(); ok {
+		return n
+	}
+	for _, o := range snap.Objects {
+		if o.Kind.Kind == apic.DataPowerServiceKind.Kind && o.Namespace() == gw.Namespace() && o.Name() == gw.Name() {
+			if n, ok, _ := unstructured.NestedInt64(o.U.Object, "spec", "replicas"); ok {
+				return int(n)
+			}
+		}
+	}
+	return 0
+}
+
 func gatewayInfo(snap *inventory.Snapshot, o apic.Object, zoneOf map[string]string) GatewayInfo {
-	g := GatewayInfo{Name: o.Name(), Namespace: o.Namespace(), Replicas: o.Replicas(), Pods: []PodInfo{}}
+	g := GatewayInfo{Name: o.Name(), Namespace: o.Namespace(), Replicas: gatewayReplicas(snap, o), Pods: []PodInfo{}}
 	for _, p := range snap.PodsOfInstance(o.Namespace(), o.Name()) {
 		if p.Labels[apic.KindLabel] != apic.DataPowerKindValue {
 			continue
@@ -232,6 +251,9 @@ func gatewayInfo(snap *inventory.Snapshot, o apic.Object, zoneOf map[string]stri
 			pi.Restarts += cs.RestartCount
 		}
 		g.Pods = append(g.Pods, pi)
+	}
+	if g.Replicas == 0 {
+		g.Replicas = len(g.Pods)
 	}
 	return g
 }

@@ -80,7 +80,7 @@ func fixture() []SiteInput {
 	dc2 := &inventory.Snapshot{Site: "dc2", Missing: []apic.Kind{apic.DataPowerServiceKind}, Nodes: nodes(),
 		Objects: []apic.Object{
 			object(apic.ManagementClusterKind, "production-mgmt", ha("passive"), "Warning", "24/24", "passive", "PeerNotReachable",
-				"Cannot communicate with replication peer FQDN https://mgmt-replication.dc1"),
+				"Cannot communicate with replication peer FQDN https://mgmt-replication.dc1/"),
 			object(apic.PortalClusterKind, "production-ptl", ha("passive"), "Running", "9/9", "passive", "Ready", "Warm Standby DB is ready"),
 			object(apic.GatewayClusterKind, "production-gw", map[string]interface{}{"profile": "n1xc4.m8",
 				"template": []interface{}{map[string]interface{}{"name": "datapower", "replicaCount": int64(1)}}}, "Running", "1/1", "", "", ""),

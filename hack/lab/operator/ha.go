@@ -239,6 +239,20 @@ const (
 // HAStatus in CR for details".
 func haStatusMessage(t string) string { return "HA status " + t + msgSeeHAStatus }
 
+// peerNotReachableMessage is IBM's PeerNotReachable haStatus message, trailing slash included (the
+// public 2DCDR lab: "Cannot communicate with replication peer FQDN https://mgmt-replication.<host>/").
+func peerNotReachableMessage(peerFQDN string) string {
+	return "Cannot communicate with replication peer FQDN https://" + peerFQDN + "/"
+}
+
+// blockedMessage is the BlockedWarmStandbyConversion haStatus message of the public 2DCDR lab, with
+// its spelling ("ReadyForPromotion. phase") and without a final period.
+func blockedMessage(remote, remoteHAMode string) string {
+	return "Progressing to WarmStandby: Backend ms and DB is in shutdown mode. Remote is " + remote +
+		". Remote HAMode is " + remoteHAMode + ". Expected it to be in either active or setup complete phase." +
+		" If remote is in ReadyForPromotion. phase, continue with remote promotion"
+}
+
 func readyMessage(sub apic.Subsystem) string {
 	if sub == apic.Portal {
 		return msgPortalReady
@@ -265,15 +279,12 @@ func viewHA(st haState, in haInput, peerFQDN string) haView {
 		v = haView{HAMode: apic.HAModeReadyForPromotion, Phase: phaseBlocked, HAType: apic.HAStatusReadyToPromote,
 			HAMessage: fmt.Sprintf("Ready for promotion to active. Remote is %s. Remote HAMode is %s.", remote, peerMode)}
 	case stageDemotionBlocked, stageConverting:
-		// IBM's sample: "Progressing to WarmStandby: Backend ms and DB is in shutdown mode. Remote is
-		// https://mgmt-replication…/. Remote HAMode is ReadyForPromotion. …"; the last sentence is ours.
-		next := "Waiting for remote to become active."
-		if st.Stage == stageConverting {
-			next = "Copying data from remote."
-		}
+		// The public 2DCDR lab's message, verbatim with the remote's URL and haMode filled in
+		// (fixture managementcluster-dc1-blocked-warm-standby-conversion). It was seen with the remote
+		// ReadyForPromotion; the simulator shows the same words for every remote haMode and while it
+		// copies the remote's data (our choice: no other sample).
 		v = haView{HAMode: apic.HAModeBlockedWarmStandbyConversion, Phase: phaseBlocked, HAType: apic.HAStatusBlocked,
-			HAMessage: fmt.Sprintf("Progressing to WarmStandby: Backend ms and DB is in shutdown mode. Remote is %s. Remote HAMode is %s. %s",
-				remote, peerMode, next)}
+			HAMessage: blockedMessage(remote, peerMode)}
 	case stageProgressingToPassive:
 		v = haView{HAMode: apic.HAModeProgressingToPassive, Phase: phasePending, HAType: apic.HAStatusPending,
 			HAMessage: "Progressing to passive. Remote is " + remote + "."}
@@ -286,11 +297,13 @@ func viewHA(st haState, in haInput, peerFQDN string) haView {
 	}
 
 	steady := st.Stage == stageActive || st.Stage == stageWarmStandby || st.Stage == stageReadyForPromotion
-	if steady && !in.LinkUp {
-		// IBM: haStatus PeerNotReachable "Cannot communicate with replication peer FQDN https://…",
-		// MESSAGE "HA status PeerNotReachable - see HAStatus in CR for details"; haMode unchanged.
+	if steady && !in.peerKnown() {
+		// IBM: haStatus PeerNotReachable "Cannot communicate with replication peer FQDN https://…/",
+		// MESSAGE "HA status PeerNotReachable - see HAStatus in CR for details"; haMode unchanged. The
+		// public 2DCDR lab shows it True on a new site whose peer is not installed yet: the link up
+		// and no peer CR (or none with a haMode yet) is the same as the link down.
 		v.Phase, v.HAType = phaseWarning, apic.HAStatusPeerNotReachable
-		v.HAMessage = "Cannot communicate with replication peer FQDN https://" + peerFQDN
+		v.HAMessage = peerNotReachableMessage(peerFQDN)
 		v.CondType, v.CondMessage = condWarning, haStatusMessage(apic.HAStatusPeerNotReachable)
 	}
 	if st.Stage == stageActive && in.Sub == apic.Management && in.Mode == apic.ModePassive && !in.Confirmed {
@@ -298,7 +311,7 @@ func viewHA(st haState, in haInput, peerFQDN string) haView {
 	}
 
 	switch {
-	case !in.LinkUp:
+	case !in.LinkUp, v.HAType == apic.HAStatusPeerNotReachable:
 		v.Replication = ReplicationPeerNotReachable
 	case st.Stage == stageActive && in.PeerHAMode == apic.HAModeActive:
 		v.Replication = ReplicationSplitBrain

@@ -1,10 +1,14 @@
 package operator
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubectl-apic/kubectl-apic/internal/fixtures"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 )
 
@@ -209,8 +213,8 @@ func TestPeerNotReachable(t *testing.T) {
 	l.link.down.Store(true)
 	l.settle()
 	for i, want := range []struct{ haMode, fqdn string }{
-		{"active", "https://mgmt-replication.dc2.example.com"},
-		{"passive", "https://mgmt-replication.dc1.sim.local"},
+		{"active", "https://mgmt-replication.dc2.example.com/"},
+		{"passive", "https://mgmt-replication.dc1.sim.local/"},
 	} {
 		o := l.get(i, k, "production-mgmt")
 		ha := activeHA(t, o)
@@ -274,4 +278,92 @@ func TestSplitBrain(t *testing.T) {
 			t.Errorf("site %d: no divergedSince", i)
 		}
 	}
+}
+
+// TestStatusTextOfThePublic2DCDRLab replays the public 2DCDR lab (sbodapati06/labs-apiconnect
+// 2dcdr-cp4i, fixtures objects/managementcluster-*) on the simulator, from the fixtures' own specs,
+// and checks that every haStatus list it writes is the one the lab printed: types and order,
+// status, reason, the messages verbatim and `"message": ""` on the False entries.
+func TestStatusTextOfThePublic2DCDRLab(t *testing.T) {
+	k := apic.ManagementClusterKind
+	peerNotReachable := fixtureObject(t, "objects/managementcluster-dc1-peer-not-reachable.yaml")
+	warmStandby := fixtureObject(t, "objects/managementcluster-dc2-warm-standby.yaml")
+	blocked := fixtureObject(t, "objects/managementcluster-dc1-blocked-warm-standby-conversion.yaml")
+	active := fixtureObject(t, "objects/managementcluster-dc2-active.yaml")
+	name := peerNotReachable.Name()
+	l := newLab(t)
+
+	// Data center 1 installed as active while data center 2 does not exist yet.
+	l.create(0, specOnly(peerNotReachable))
+	l.settle()
+	wantHAStatus(t, "dc1 without its peer", l.get(0, k, name), peerNotReachable)
+
+	// Data center 2 installed as warm-standby: both sites see each other.
+	l.create(1, specOnly(warmStandby))
+	l.settle()
+	wantHAStatus(t, "dc2 warm-standby", l.get(1, k, name), warmStandby)
+	wantHAStatus(t, "dc1 active", l.get(0, k, name), active)
+
+	// Data center 1 demoted (the lab's dc1-3-suspend-mgmt.yaml) while data center 2 waits for promotion.
+	l.patch(0, k, name, []byte(`{"metadata":{"annotations":{"`+apic.DataDeletionConfirmationAnnotation+`":"true"}},"spec":{"multiSiteHA":{"mode":"passive"}}}`))
+	l.settle()
+	if dc2 := l.get(1, k, name); dc2.HAMode() != apic.HAModeReadyForPromotion {
+		t.Fatalf("dc2 haMode %q, want ReadyForPromotion", dc2.HAMode())
+	}
+	dc1 := l.get(0, k, name)
+	if dc1.HAMode() != blocked.HAMode() {
+		t.Fatalf("dc1 haMode %q, want %q", dc1.HAMode(), blocked.HAMode())
+	}
+	if got, want := activeHA(t, dc1), activeHA(t, blocked); got.Type != want.Type || got.Message != want.Message || got.Reason != want.Reason {
+		t.Errorf("dc1 demoted: haStatus %+v\nwant the lab's %+v", got, want)
+	}
+
+	// Data center 2 promoted.
+	l.setMode(1, k, name, apic.Management, apic.ModeActive)
+	l.settle()
+	l.step(scaled(5 * time.Minute))
+	wantHAStatus(t, "dc2 promoted", l.get(1, k, name), active)
+}
+
+// wantHAStatus compares o's status.haStatus with want's entry by entry, lastTransitionTime aside,
+// on the raw objects (so that a missing "message" key is a difference).
+func wantHAStatus(t *testing.T, what string, o, want apic.Object) {
+	t.Helper()
+	entries := func(o apic.Object) []map[string]interface{} {
+		raw, _, _ := unstructured.NestedSlice(o.U.Object, "status", "haStatus")
+		var out []map[string]interface{}
+		for _, r := range raw {
+			m, _ := r.(map[string]interface{})
+			c := map[string]interface{}{}
+			for k, v := range m {
+				if k != "lastTransitionTime" {
+					c[k] = v
+				}
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+	if got, w := entries(o), entries(want); !reflect.DeepEqual(got, w) {
+		t.Errorf("%s: haStatus\n%v\nwant the public lab's\n%v", what, got, w)
+	}
+	if o.HAMode() != want.HAMode() {
+		t.Errorf("%s: haMode %q, want %q", what, o.HAMode(), want.HAMode())
+	}
+}
+
+// fixtureObject loads a custom resource from internal/fixtures.
+func fixtureObject(t *testing.T, name string) apic.Object {
+	o, err := apic.Wrap(fixtures.MustUnstructured(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// specOnly is o as a user creates it: metadata and spec, no status.
+func specOnly(o apic.Object) apic.Object {
+	c := apic.Object{Kind: o.Kind, U: o.U.DeepCopy()}
+	delete(c.U.Object, "status")
+	return c
 }

@@ -12,13 +12,26 @@ import (
 )
 
 // Condition and haStatus lists. IBM's own jsonpath/jq filters select the entry whose status is "True"
-// (seed 002), which implies lists holding several types; the simulator writes every type below with
-// exactly one True, so the MESSAGE printer column always shows one message.
+// (seed 002), which implies lists holding several types; the simulator writes exactly one True, so
+// the MESSAGE printer column always shows one message. A False entry keeps reason "na" and
+// `"message": ""`, as in the public 2DCDR lab's output.
 func conditionTypes() []string { return []string{condReady, condPending, condWarning} }
 
-func haStatusTypes() []string {
-	return []string{apic.HAStatusReady, apic.HAStatusPeerNotReachable, apic.HAStatusBlocked,
-		apic.HAStatusReadyToPromote, apic.HAStatusPending, apic.HAStatusWarning}
+// haStatusTypes are the entries of v's haStatus list, in order. The public 2DCDR lab
+// (sbodapati06/labs-apiconnect 2dcdr-cp4i, fixtures objects/managementcluster-*) shows two entries
+// per state: PeerNotReachable True then BlockedWarmStandbyConversion False (a new site without its
+// peer), Ready True then Pending False (the warm-standby), Warning False then Ready True (active);
+// for the other states it printed the True entry only, and so does the simulator (our choice).
+func haStatusTypes(v haView) []string {
+	switch {
+	case v.HAType == apic.HAStatusPeerNotReachable:
+		return []string{apic.HAStatusPeerNotReachable, apic.HAStatusBlocked}
+	case v.HAType == apic.HAStatusReady && v.HAMode == apic.HAModeActive:
+		return []string{apic.HAStatusWarning, apic.HAStatusReady}
+	case v.HAType == apic.HAStatusReady:
+		return []string{apic.HAStatusReady, apic.HAStatusPending}
+	}
+	return []string{v.HAType}
 }
 
 // oneTrue builds a list of types with trueType True (reason "na", as in IBM's sample), keeping each

@@ -48,7 +48,7 @@ func (o *Operator) syncSubsystem(ctx context.Context, u *unstructured.Unstructur
 		transitional = st.Stage != stageActive && st.Stage != stageWarmStandby && st.Stage != stageReadyForPromotion
 
 		out.SetStatusField(v.HAMode, "haMode")
-		out.SetHAStatus(oneTrue(haStatusTypes(), v.HAType, v.HAMessage, obj.HAStatus(), now))
+		out.SetHAStatus(oneTrue(haStatusTypes(v), v.HAType, v.HAMessage, obj.HAStatus(), now))
 		writeHAState(out.U, st)
 		writeReplication(out.U, v.Replication, in.PeerHAMode, st.DivergedSince)
 	} else {
