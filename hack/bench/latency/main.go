@@ -11,9 +11,11 @@
 //
 //   - status: kubectl-apic-status --context dc1 --peer-context dc2, against
 //     kubectl get apiconnectcluster,mgmt,ptl,a7s,gw,dp,pods,nodes on each site (two kubectl runs);
-//   - drr --status (read-only peering of every member through pods/attach) against
-//     kubectl get gw, get pods, get secret and kubectl attach -i to each member with the console
-//     commands (login, show gateway-peering-status, exit);
+//   - status --peering: the same, and every member's peering through pods/attach, against the
+//     same kubectl get and, per site, kubectl get secret and kubectl attach -i to each member with
+//     the console commands (login, show gateway-peering-status, exit);
+//   - drr --status (read-only peering of dc1's members) against kubectl get gw, get pods and the
+//     same console reads on dc1;
 //   - drr (a whole DRR, ours only: there is no kubectl equivalent);
 //   - failover --dry-run against kubectl get mgmt,ptl -o yaml on each site;
 //   - failover dc1→dc2 and back (ours only) with -failover real.
@@ -37,6 +39,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -210,15 +213,6 @@ func run() error {
 func (b *bench) scenarios(bins map[string]string, failover string) ([]scenario, error) {
 	kc := b.l.Kubeconfig()
 	ns := "apic"
-	g, err := b.l.Gateway("dc1", lab.GatewayName)
-	if err != nil {
-		return nil, err
-	}
-	members := g.Members()
-	dc1, err := b.l.Site("dc1")
-	if err != nil {
-		return nil, err
-	}
 	kubectl := func(site string, args ...string) step {
 		return step{argv: append([]string{b.kubectl, "--kubeconfig", kc, "--context", site, "-n", ns}, args...)}
 	}
@@ -227,22 +221,42 @@ func (b *bench) scenarios(bins map[string]string, failover string) ([]scenario, 
 	}
 	one := func(s ...step) func(int) []step { return func(int) []step { return s } }
 
-	// What a user types at each member's console to read its peering (drr --status's reads).
-	console := strings.Join([]string{"admin", dc1.AdminPassword, "switch apiconnect", "show gateway-peering-status", "exit"}, "\n") + "\n"
-	drrReads := []step{
-		kubectl("dc1", "get", "gw", lab.GatewayName),
-		kubectl("dc1", "get", "pods"),
-		kubectl("dc1", "get", "secret", lab.AdminSecretName, "-o", "jsonpath={.data.password}"),
+	// consoleReads is what a user runs to read a site's gateway peering by hand: the admin
+	// password from the Secret, then at each member's console (kubectl attach -i) a login,
+	// show gateway-peering-status and exit.
+	consoleReads := func(site string) ([]step, error) {
+		g, err := b.l.Gateway(site, lab.GatewayName)
+		if err != nil {
+			return nil, err
+		}
+		s, err := b.l.Site(site)
+		if err != nil {
+			return nil, err
+		}
+		console := strings.Join([]string{"admin", s.AdminPassword, "switch apiconnect", "show gateway-peering-status", "exit"}, "\n") + "\n"
+		steps := []step{kubectl(site, "get", "secret", lab.AdminSecretName, "-o", "jsonpath={.data.password}")}
+		for _, m := range g.Members() {
+			a := kubectl(site, "attach", "-i", m)
+			a.stdin = console
+			steps = append(steps, a)
+		}
+		return steps, nil
 	}
-	for _, m := range members {
-		s := kubectl("dc1", "attach", "-i", m)
-		s.stdin = console
-		drrReads = append(drrReads, s)
+	dc1Console, err := consoleReads("dc1")
+	if err != nil {
+		return nil, err
 	}
+	dc2Console, err := consoleReads("dc2")
+	if err != nil {
+		return nil, err
+	}
+	drrReads := append([]step{kubectl("dc1", "get", "gw", lab.GatewayName), kubectl("dc1", "get", "pods")}, dc1Console...)
 	get := "apiconnectcluster,mgmt,ptl,a7s,gw,dp,pods,nodes"
 	out := []scenario{
 		{name: "status", ours: one(ours("kubectl-apic-status", "--context", "dc1", "--peer-context", "dc2")),
 			theirs: one(kubectl("dc1", "get", get), kubectl("dc2", "get", get))},
+		{name: "status --peering", ours: one(ours("kubectl-apic-status", "--context", "dc1", "--peer-context", "dc2", "--peering")),
+			theirs: one(slices.Concat([]step{kubectl("dc1", "get", get), kubectl("dc2", "get", get)}, dc1Console, dc2Console)...)},
 		{name: "drr --status", ours: one(ours("kubectl-apic-drr", "--context", "dc1", "-n", ns, lab.GatewayName, "--status")),
 			theirs: one(drrReads...)},
 		{name: "drr (whole)", ours: one(ours("kubectl-apic-drr", "--context", "dc1", "-n", ns, lab.GatewayName, "--yes",
