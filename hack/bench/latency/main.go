@@ -97,48 +97,27 @@ func run() error {
 		return fmt.Errorf("-failover must be real, dry-run or none")
 	}
 
-	root, err := testenv.ModuleRoot()
+	env, err := testenv.NewBench("apic-bench-latency-", "kubectl-apic-status", "kubectl-apic-drr", "kubectl-apic-failover")
 	if err != nil {
 		return err
 	}
-	assets, err := testenv.Assets()
-	if err != nil {
-		return err
-	}
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "apic-bench-latency-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	bins := map[string]string{}
-	for _, name := range []string{"kubectl-apic-status", "kubectl-apic-drr", "kubectl-apic-failover"} {
-		bins[name] = filepath.Join(dir, name)
-		build := exec.Command("go", "build", "-o", bins[name], "./cmd/"+name)
-		build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building %s: %w", name, err)
-		}
-	}
+	defer env.Close()
 
 	ctx := context.Background()
 	start := time.Now()
-	l, err := lab.Start(ctx, lab.Config{Dir: filepath.Join(dir, "lab"), Assets: assets})
+	l, err := lab.Start(ctx, lab.Config{Dir: filepath.Join(env.Dir, "lab"), Assets: env.Assets})
 	if err != nil {
 		return err
 	}
 	defer l.Stop()
 	fmt.Fprintf(os.Stderr, "lab up in %s\n", time.Since(start).Round(time.Millisecond))
-	b := &bench{l: l, sites: strings.Split(*sitesFlag, ","), kubectl: kubectl, debug: *debug}
+	b := &bench{l: l, sites: strings.Split(*sitesFlag, ","), kubectl: env.Kubectl, debug: *debug}
 	for _, s := range b.sites {
 		if err := l.SetLatency(s, 0); err != nil {
 			return err
 		}
 	}
-	scenarios, err := b.scenarios(bins, *failover)
+	scenarios, err := b.scenarios(env.Bin, *failover)
 	if err != nil {
 		return err
 	}
