@@ -2,7 +2,7 @@
 // sites' kube-apiservers (the lab's latency fault: hack/lab/latency.go), against kubectl doing the
 // same reads:
 //
-//	go run ./hack/bench/latency [-rtt 100ms] [-sites dc1,dc2] [-runs 3] [-failover real|dry-run|none]
+//	go run ./hack/bench/latency [-rtt 100ms] [-sites dc1,dc2] [-runs 5] [-failover real|dry-run|none] [-only REGEXP]
 //
 // It starts the two-site lab (subsystem CRs, one 3-member gateway), builds kubectl-apic-status,
 // -drr and -failover, puts the latency proxy in front of the -sites apiservers and runs every
@@ -92,6 +92,7 @@ func run() error {
 	runs := flag.Int("runs", 5, "measured pairs per command and round-trip time")
 	failover := flag.String("failover", "real", "real: fail over dc1→dc2 and back; dry-run: only the --dry-run row; none")
 	debug := flag.Bool("debug", false, "print each run's request lines")
+	only := flag.String("only", "", "run only the commands whose row name matches this regular expression")
 	flag.Parse()
 	if *failover != "real" && *failover != "dry-run" && *failover != "none" {
 		return fmt.Errorf("-failover must be real, dry-run or none")
@@ -120,6 +121,13 @@ func run() error {
 	scenarios, err := b.scenarios(env.Bin, *failover)
 	if err != nil {
 		return err
+	}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			return fmt.Errorf("-only: %w", err)
+		}
+		scenarios = slices.DeleteFunc(scenarios, func(sc scenario) bool { return !re.MatchString(sc.name) })
 	}
 
 	type row struct {
