@@ -47,6 +47,10 @@ type SiteStatus struct {
 	Name      string `json:"name"`
 	Server    string `json:"server"`
 	APIServer bool   `json:"apiServerUp"`
+	// Latency is the latency fault's round-trip time ("100ms"), Proxy the address the kubeconfig
+	// uses meanwhile; both empty when the fault is off.
+	Latency string `json:"latency,omitempty"`
+	Proxy   string `json:"proxy,omitempty"`
 	// Objects summarises the API Connect CRs like `kubectl get`; Error says why they could not be read.
 	Objects []ObjectStatus `json:"objects,omitempty"`
 	Error   string         `json:"error,omitempty"`
@@ -176,6 +180,27 @@ func FaultKinds() []FaultKind {
 			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
 				return done("DataPower admin password of " + a[0] + "/" + a[1] + " follows its Secret again")(l.RestoreDataPowerPassword(a[0], a[1]))
 			}},
+		{Name: "latency", Args: []string{"site", "rtt"},
+			Help: "delay the workstation's traffic to a site's kube-apiserver: rtt is the round-trip time (100ms: 50ms each way)",
+			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
+				rtt, err := parseRTT(a[1])
+				if err != nil {
+					return "", err
+				}
+				if err := l.SetLatency(a[0], rtt); err != nil {
+					return "", err
+				}
+				s, _ := l.Site(a[0])
+				return fmt.Sprintf("%s round trip to the kube-apiserver of %s: its kubeconfig context goes through %s", rtt, a[0], s.ClientServer()), nil
+			}},
+		{Name: "clear-latency", Args: []string{"[site]"}, Help: "remove the latency fault of a site (default: every site)",
+			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
+				site, what := "", "every site"
+				if len(a) > 0 {
+					site, what = a[0], a[0]
+				}
+				return done("latency of " + what + " cleared: the kubeconfig points at the kube-apiserver again")(l.ClearLatency(site))
+			}},
 		{Name: "heartbeat", Args: []string{"site"}, Help: "send the simulated management heartbeat to the site's gateways now",
 			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
 				return done("heartbeat sent to the gateways of " + a[0])(l.Heartbeat(a[0]))
@@ -226,6 +251,9 @@ func (l *Lab) Status(ctx context.Context) Status {
 		TimeScale: l.cfg.TimeScale, Namespace: l.cfg.Namespace, LinkUp: l.LinkUp()}
 	for _, s := range l.sites {
 		ss := SiteStatus{Name: s.Name, Server: s.Server(), APIServer: s.APIServerRunning()}
+		if s.proxied.Load() {
+			ss.Latency, ss.Proxy = s.Latency().String(), s.ClientServer()
+		}
 		if !ss.APIServer {
 			ss.Error = "kube-apiserver stopped"
 		} else {

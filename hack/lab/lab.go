@@ -94,6 +94,10 @@ type Site struct {
 	cp       *controlPlane
 	kubelet  *kubelet.Kubelet
 	gateways *gatewaySimulator
+	// proxy is the latency fault's proxy (latency.go), started the first time the fault is on;
+	// proxied says whether the kubeconfig points through it.
+	proxy   atomic.Pointer[latencyProxy]
+	proxied atomic.Bool
 }
 
 // Lab is a running two-site lab.
@@ -105,6 +109,8 @@ type Lab struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	stopOnce   sync.Once
+	// latencyMu serialises the latency fault's changes and the kubeconfig rewrites they make.
+	latencyMu sync.Mutex
 }
 
 // link is the simulated inter-site network link.
@@ -327,6 +333,7 @@ func (l *Lab) Stop() {
 			}()
 		}
 		wg.Wait()
+		l.stopLatencyProxies()
 	})
 }
 
@@ -352,15 +359,22 @@ func (l *Lab) Shape() Shape { return l.cfg.Shape }
 // TimeScale is the factor applied to IBM's documented durations.
 func (l *Lab) TimeScale() float64 { return l.cfg.TimeScale }
 
+// writeKubeconfig writes the lab's kubeconfig, each site's context pointing at ClientServer (the
+// latency proxy while that fault is on). It replaces the file by a rename, so a kubectl reading it
+// meanwhile sees the old or the new file, never half of one.
 func (l *Lab) writeKubeconfig() error {
 	cfg := clientcmdapi.NewConfig()
 	for _, s := range l.sites {
-		cfg.Clusters[s.Name] = &clientcmdapi.Cluster{Server: s.cp.server(), CertificateAuthority: s.cp.pki.CACert}
+		cfg.Clusters[s.Name] = &clientcmdapi.Cluster{Server: s.ClientServer(), CertificateAuthority: s.cp.pki.CACert}
 		cfg.AuthInfos[s.Name+"-admin"] = &clientcmdapi.AuthInfo{ClientCertificate: s.cp.pki.AdminCert, ClientKey: s.cp.pki.AdminKey}
 		cfg.Contexts[s.Name] = &clientcmdapi.Context{Cluster: s.Name, AuthInfo: s.Name + "-admin", Namespace: l.cfg.Namespace}
 	}
 	cfg.CurrentContext = l.sites[0].Name
-	return clientcmd.WriteToFile(*cfg, l.kubeconfig)
+	tmp := l.kubeconfig + ".new"
+	if err := clientcmd.WriteToFile(*cfg, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, l.kubeconfig)
 }
 
 // UserKubeconfig writes a kubeconfig whose contexts (one per site) authenticate as user in groups,
@@ -372,7 +386,7 @@ func (l *Lab) UserKubeconfig(user string, groups ...string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		cfg.Clusters[s.Name] = &clientcmdapi.Cluster{Server: s.cp.server(), CertificateAuthority: s.cp.pki.CACert}
+		cfg.Clusters[s.Name] = &clientcmdapi.Cluster{Server: s.ClientServer(), CertificateAuthority: s.cp.pki.CACert}
 		cfg.AuthInfos[s.Name+"-"+user] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
 		cfg.Contexts[s.Name] = &clientcmdapi.Context{Cluster: s.Name, AuthInfo: s.Name + "-" + user, Namespace: l.cfg.Namespace}
 	}

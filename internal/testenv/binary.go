@@ -26,25 +26,31 @@ func Binary(t testing.TB, name string) string {
 	v, _ := builds.LoadOrStore(name, &build{})
 	b := v.(*build)
 	b.once.Do(func() {
-		root, err := ModuleRoot()
-		if err != nil {
-			b.err = err
-			return
-		}
 		dir, err := os.MkdirTemp("", name+"-bin-")
 		if err != nil {
 			b.err = err
 			return
 		}
-		b.path = filepath.Join(dir, name)
-		c := exec.Command("go", "build", "-o", b.path, "./cmd/"+name)
-		c.Dir = root
-		if out, err := c.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
-		}
+		b.path, b.err = Build(dir, name)
 	})
 	if b.err != nil {
 		t.Fatal(b.err)
 	}
 	return b.path
+}
+
+// Build builds this module's ./cmd/<name> into dir and returns the binary's path: for tests
+// (through Binary) and for the benchmark programs under hack/bench.
+func Build(dir, name string) (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	c := exec.Command("go", "build", "-o", path, "./cmd/"+name)
+	c.Dir = root
+	if out, err := c.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/%s: %v\n%s", name, err, out)
+	}
+	return path, nil
 }

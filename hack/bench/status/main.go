@@ -63,33 +63,16 @@ func run() error {
 	nodes := flag.Int("nodes", 500, "nodes per site")
 	flag.Parse()
 
-	root, err := testenv.ModuleRoot()
+	env, err := testenv.NewBench("apic-bench-status-", "kubectl-apic-status")
 	if err != nil {
 		return err
 	}
-	assets, err := testenv.Assets()
-	if err != nil {
-		return err
-	}
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "apic-bench-status-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "kubectl-apic-status")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/kubectl-apic-status")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("building: %w", err)
-	}
+	defer env.Close()
+	dir, bin, kubectl := env.Dir, env.Bin["kubectl-apic-status"], env.Kubectl
 
 	ctx := context.Background()
 	start := time.Now()
-	l, err := lab.Start(ctx, lab.Config{Dir: filepath.Join(dir, "lab"), Assets: assets,
+	l, err := lab.Start(ctx, lab.Config{Dir: filepath.Join(dir, "lab"), Assets: env.Assets,
 		Nodes: lab.DefaultNodes(*nodes, "zone-a", "zone-b", "zone-c")})
 	if err != nil {
 		return err

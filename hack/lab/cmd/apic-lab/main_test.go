@@ -24,7 +24,7 @@ func TestRenderStatus(t *testing.T) {
 	st := lab.Status{PID: 4242, Dir: "/work/.lab", Kubeconfig: "/work/.lab/kubeconfig", Shape: lab.ShapeSubsystems,
 		TimeScale: 1.0 / 300, Namespace: "apic", LinkUp: false,
 		Sites: []lab.SiteStatus{
-			{Name: "dc1", Server: "https://127.0.0.1:40657", APIServer: true, Objects: []lab.ObjectStatus{
+			{Name: "dc1", Server: "https://127.0.0.1:40657", APIServer: true, Latency: "100ms", Proxy: "https://127.0.0.1:41003", Objects: []lab.ObjectStatus{
 				{Kind: "mgmt", Name: "production-mgmt", Ready: "24/24", Phase: "Warning", HAMode: "active",
 					Message: "HA status PeerNotReachable - see HAStatus in CR for details"},
 				{Kind: "gw", Name: "production-gw", Ready: "3/3", Phase: "Running", Message: "Gateway is ready"},
@@ -63,6 +63,11 @@ func TestFaultArguments(t *testing.T) {
 		{[]string{"fail-command", "dc1", "gw", "pod", "show", "% boom", "extra"}, "usage: fault fail-command <site> <gateway> <pod> <prefix> [message]"},
 		{[]string{"rotate-password", "dc1", "production-gw"}, ""},
 		{[]string{"rotate-password", "dc1"}, "usage: fault rotate-password <site> <gateway>"},
+		{[]string{"latency", "dc2", "100ms"}, ""},
+		{[]string{"latency", "dc2"}, "usage: fault latency <site> <rtt>"},
+		{[]string{"clear-latency"}, ""},
+		{[]string{"clear-latency", "dc2"}, ""},
+		{[]string{"clear-latency", "dc1", "dc2"}, "usage: fault clear-latency [site]"},
 		{[]string{"explode"}, `unknown fault "explode"`},
 	}
 	for _, tt := range tests {

@@ -58,10 +58,11 @@ func newFaultCommand(p func() (paths, error)) *cobra.Command {
 	}
 	return &cobra.Command{
 		Use:   "fault <kind> [args]",
-		Short: "Inject a fault (cut-link, stop-apiserver, node-down, fail-command, ...)",
+		Short: "Inject a fault (cut-link, stop-apiserver, node-down, fail-command, latency, ...)",
 		Long:  b.String(),
 		Example: "  apic-lab fault cut-link\n  apic-lab fault stop-apiserver dc1\n  apic-lab fault zone-down dc1 zone-a\n" +
-			"  apic-lab fault fail-command dc1 production-gw production-gw-0 gateway-peering-flush",
+			"  apic-lab fault fail-command dc1 production-gw production-gw-0 gateway-peering-flush\n" +
+			"  apic-lab fault latency dc2 100ms\n  apic-lab fault clear-latency",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := lab.LookupFault(args[0], args[1:]); err != nil {

@@ -52,6 +52,9 @@ func renderStatus(out io.Writer, st lab.Status) error {
 		if !s.APIServer {
 			state = "kube-apiserver stopped (apic-lab fault start-apiserver " + s.Name + ")"
 		}
+		if s.Latency != "" {
+			state += fmt.Sprintf(", %s round trip through %s (apic-lab fault clear-latency %s)", s.Latency, s.Proxy, s.Name)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Server, state)
 	}
 	if err := tw.Flush(); err != nil {
