@@ -37,7 +37,11 @@ func (p PeeringStatus) LinkOK() bool { return strings.EqualFold(p.LinkStatus, "o
 
 var (
 	statusHeaderRE = regexp.MustCompile(`(?i)^address\s+configuration\s+name\s+pending\s+updates\s+replication\s+offset\s+link\s+status\s+primary$`)
-	logLineRE      = regexp.MustCompile(`^(\d{8}T\d{6}(?:\.\d+)?Z) \[(0x[0-9a-fA-F]+)\]\[([^\]]*)\]\[([^\]]*)\] (.*)$`)
+	// A DataPower log line; in an application domain the domain's tag comes before the message id
+	// (`[apiconnect][0x80e0027d][system][error] : tid(17680): ...`, fixture async-log-lines.log).
+	logLineRE = regexp.MustCompile(`^(\d{8}T\d{6}(?:\.\d+)?Z) (?:\[([^\]\s]+)\])?\[(0x[0-9a-fA-F]+)\]\[([^\]]*)\]\[([^\]]*)\] (.*)$`)
+	// "tid(17680): " or, with the client that caused it, "tid(17696)[192.168.99.1]: ".
+	tidRE = regexp.MustCompile(`^tid\((\d+)\)(?:\[([^\]]*)\])?: ?`)
 )
 
 // ParsePeeringStatus parses `show gateway-peering-status` (apic-reference.md):
@@ -156,13 +160,17 @@ func GatewayServicePeering(ps []Peering) (string, bool) {
 // LogLine is one DataPower log line:
 // 20200618T232339.332Z [0x88e000d7][apic-gw-service][notice] apic-gw-service(default): tid(2653): Waiting for gateway service registration.
 type LogLine struct {
-	Time     time.Time
+	Time time.Time
+	// Domain is the application domain's tag, "" when the line has none (the default domain).
+	Domain   string
 	ID       string
 	Category string
 	Level    string
 	Object   string
 	TID      int64
-	Message  string
+	// Client is what follows tid in brackets (a client address, "scheduled"), "" when absent.
+	Client  string
+	Message string
 }
 
 // ParseLogLine parses one DataPower log line.
@@ -175,19 +183,17 @@ func ParseLogLine(line string) (LogLine, bool) {
 	if err != nil {
 		return LogLine{}, false
 	}
-	l := LogLine{Time: t, ID: m[2], Category: m[3], Level: m[4]}
-	rest := m[5]
+	l := LogLine{Time: t, Domain: m[2], ID: m[3], Category: m[4], Level: m[5]}
+	rest := m[6]
 	// "<object>: tid(<n>): <message>" — object and tid are optional (e.g. ": User ... logged in").
 	if i := strings.Index(rest, ": "); i >= 0 && !strings.Contains(rest[:i], " ") {
 		l.Object, rest = rest[:i], rest[i+2:]
 	} else {
 		rest = strings.TrimPrefix(rest, ": ")
 	}
-	if strings.HasPrefix(rest, "tid(") {
-		if j := strings.Index(rest, "): "); j > 4 {
-			if n, err := strconv.ParseInt(rest[4:j], 10, 64); err == nil {
-				l.TID, rest = n, rest[j+3:]
-			}
+	if tm := tidRE.FindStringSubmatch(rest); tm != nil {
+		if n, err := strconv.ParseInt(tm[1], 10, 64); err == nil {
+			l.TID, l.Client, rest = n, tm[2], rest[len(tm[0]):]
 		}
 	}
 	l.Message = rest
