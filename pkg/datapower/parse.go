@@ -1,9 +1,11 @@
 package datapower
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -107,8 +109,10 @@ func parseStatusRow(f []string) (PeeringStatus, error) {
 		ReplicationOffset: offset, LinkStatus: f[4], Primary: primary}, nil
 }
 
-// Peering is one line of `show gateway-peering`: `<owner> <peering> [<state>]`, e.g.
-// `apic-gw-service gwd [up]` (apic-reference.md).
+// Peering is one peering object as DataPower shows it: from `show gateway-peering-manager`, one
+// `<owner> <peering> [<state>]` line (`apic-gw-service gwd [up]`, a deprecated owner as
+// `apiprobe (deprecated) api-probe [up]`); from `show gateway-peering`, one
+// `gateway-peering: <name> [<state>]` block, which names no owner (Owner is then "").
 type Peering struct {
 	Owner      string
 	Name       string
@@ -119,12 +123,50 @@ type Peering struct {
 // Up reports whether the peering's state is up.
 func (p Peering) Up() bool { return strings.EqualFold(p.State, "up") }
 
-// ParsePeerings parses `show gateway-peering` lines such as `apic-gw-service gwd [up]` (also
-// `<owner> (deprecated) <peering> [up]`); other lines are skipped.
+// Commands that show peering objects, in configuration mode as IBM's tools run them (DPGather
+// getPeeringsForDomain: `sw <domain>; config; show gateway-peering-manager`; switchPrimary.sh:
+// `sw <domain>`, `co`, `show gateway-peering`).
+const (
+	ShowGatewayPeeringManager = "show gateway-peering-manager"
+	ShowGatewayPeering        = "show gateway-peering"
+)
+
+// blockHeaderRE is the header of a `show <object>` block: `<type>: <name> [<state>]` (named
+// objects) or `<type> [<state>]` (singletons, `web-mgmt [up]`), optionally `(modified)` after.
+var blockHeaderRE = regexp.MustCompile(`^([A-Za-z0-9_-]+)(?:: (\S+))? \[([a-z-]+)\](?: \(\w+\))?$`)
+
+// ParsePeerings parses either real shape (also both in one output):
+//
+//	gateway-peering-manager: default [up]      gateway-peering: gwd [up]
+//	--------------------------------           --------------------
+//	 admin-state enabled                        admin-state enabled
+//	 apic-gw-service gwd [up]                   local-port 15380
+//	 apiprobe (deprecated) api-probe [up]       ...
+//
+// Owners come from the manager's `<owner> <peering> [<state>]` lines (the IBM Support Q&A
+// "Gateway Peering best practices", DPGather); `gateway-peering:` blocks add peering objects no
+// owner names (tms, which api-security-token-manager references). Property lines inside a
+// gateway-peering block (` ssl-key peering_key  [up]`) are not owners. Lines before any header are
+// read as owner lines. Log lines and prompts are skipped.
 func ParsePeerings(out string) ([]Peering, error) {
 	var ps []Peering
+	block := ""
 	for _, raw := range strings.Split(cleanText(out), "\n") {
-		f := strings.Fields(raw)
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.Trim(line, "-") == "" || logLineRE.MatchString(line) {
+			continue
+		}
+		if h := blockHeaderRE.FindStringSubmatch(line); h != nil {
+			block = h[1]
+			if block == "gateway-peering" && h[2] != "" {
+				ps = append(ps, Peering{Name: h[2], State: h[3]})
+			}
+			continue
+		}
+		if block != "" && block != "gateway-peering-manager" {
+			continue
+		}
+		f := strings.Fields(line)
 		p := Peering{}
 		switch {
 		case len(f) == 3:
@@ -142,9 +184,43 @@ func ParsePeerings(out string) ([]Peering, error) {
 		ps = append(ps, p)
 	}
 	if len(ps) == 0 {
-		return nil, errors.New("datapower: no gateway-peering lines in output")
+		return nil, errors.New("datapower: no gateway-peering-manager owners or gateway-peering objects in output")
 	}
-	return ps, nil
+	return mergePeerings(ps), nil
+}
+
+// mergePeerings drops an ownerless entry whose peering an owner line already names, keeping the
+// order of first appearance.
+func mergePeerings(ps []Peering) []Peering {
+	owned := map[string]bool{}
+	for _, p := range ps {
+		if p.Owner != "" {
+			owned[p.Name] = true
+		}
+	}
+	out := ps[:0:0]
+	seen := map[string]bool{}
+	for _, p := range ps {
+		key := p.Owner + " " + p.Name
+		if (p.Owner == "" && owned[p.Name]) || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// PeeringNames returns the distinct peering object names of ps, sorted.
+func PeeringNames(ps []Peering) []string {
+	var names []string
+	for _, p := range ps {
+		if !slices.Contains(names, p.Name) {
+			names = append(names, p.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // GatewayServicePeering returns the name of the apic-gw-service peering object.
@@ -273,4 +349,41 @@ func Quorum(statuses []PeeringStatus, peering string) QuorumInfo {
 		q.HasQuorum = true
 	}
 	return q
+}
+
+// Peerings reads the peering objects of the current domain and their owners in configuration
+// mode, as IBM's tools do: `show gateway-peering-manager` for the owners, then
+// `show gateway-peering` for every object (also those no owner names). It returns to the level it
+// started from. A device without a gateway-peering manager (v5-compatible mode) still yields the
+// objects, without owners; an error is returned only when neither command shows any.
+func (s *Session) Peerings(ctx context.Context) ([]Peering, error) {
+	start := s.Mode().Level
+	if start != LevelConfig {
+		if err := s.Config(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var all string
+	var errs []error
+	for _, cmd := range []string{ShowGatewayPeeringManager, ShowGatewayPeering} {
+		out, err := s.Run(ctx, cmd)
+		if err != nil {
+			if IsStreamEnded(err) || errors.Is(err, ErrClosed) {
+				return nil, err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		all += out + "\n"
+	}
+	if start == LevelExec {
+		if err := s.Top(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ps, err := ParsePeerings(all)
+	if err != nil {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	return ps, nil
 }

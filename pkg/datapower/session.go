@@ -212,6 +212,8 @@ func (s *Session) login(ctx context.Context, creds Credentials) error {
 			if err := s.send(creds.Password, true); err != nil {
 				return err
 			}
+			// From here an Enter is safe: the banner and prompt follow, or a new login prompt.
+			s.nudging = true
 		case promptDomain:
 			if err := s.send(s.opts.Domain, false); err != nil {
 				return err
@@ -379,6 +381,32 @@ func (s *Session) settle(ctx context.Context, n int) {
 	}
 }
 
+// dropStrayPrompts takes what the console printed since the last prompt: log lines and prompts
+// (a late answer to a recovery Enter) are dropped; anything else stays for the next command.
+func (s *Session) dropStrayPrompts() {
+	for {
+		select {
+		case b := <-s.chunks:
+			s.buf.Write(b)
+			_, _ = s.tr.Write(b)
+			continue
+		default:
+		}
+		break
+	}
+	if s.buf.Len() == 0 {
+		return
+	}
+	rest, _ := splitLogs(cleanText(s.buf.String()), false)
+	for _, l := range strings.Split(rest, "\n") {
+		if _, ok := ParsePrompt(l); !ok && strings.TrimSpace(l) != "" {
+			return
+		}
+	}
+	s.keepLogs(s.buf.String())
+	s.buf.Reset()
+}
+
 // keepLogs records the asynchronous log lines of raw console output (ConsoleLogs).
 func (s *Session) keepLogs(raw string) {
 	_, logs := splitLogs(cleanText(raw), false)
@@ -442,6 +470,7 @@ func (s *Session) run(ctx context.Context, cmd string, answer *bool) (string, st
 	if strings.ContainsFunc(cmd, isControl) {
 		return "", "", ErrUnsafeInput
 	}
+	s.dropStrayPrompts()
 	if err := s.send(cmd, false); err != nil {
 		s.broken = true
 		return "", "", err
