@@ -32,7 +32,7 @@ func TestAttachTTYShowsDataPowerLogin(t *testing.T) {
 }
 
 // peeringLine matches one member's line of `show gateway-peering-status` for the gwd peering.
-var peeringLine = regexp.MustCompile(`(?m)^(\d+\.\d+\.\d+\.\d+)\s+gwd\s+(\d+)\s+(\d+)\s+(ok|down)\s+(yes|no)\s*$`)
+var peeringLine = regexp.MustCompile(`(?m)^\s*(\d+\.\d+\.\d+\.\d+)\s+gwd\s+(\d+)\s+(\d+)\s+(ok|down)\s+(yes|no)\s*$`)
 
 // A scripted session piped through `kubectl attach -i` logs in with the password from the gw-admin
 // Secret, switches to the API Connect domain and prints the gateway-peering status of all members.
