@@ -20,12 +20,12 @@ import (
 type logPos int
 
 const (
-	logNone         logPos = iota
-	logAfterPrompt         // on the prompt's line, ending in a line end: the prompt is lost on screen
-	logBeforeOutput        // above the command's output
-	logInsideOutput        // between two lines of the output
-	logAfterQuestion       // on a question's line
-	logPromptGone          // after the output, and no prompt until Enter is pressed
+	logNone          logPos = iota
+	logAfterPrompt          // on the prompt's line, ending in a line end: the prompt is lost on screen
+	logBeforeOutput         // above the command's output
+	logInsideOutput         // between two lines of the output
+	logAfterQuestion        // on a question's line
+	logPromptGone           // after the output, and no prompt until Enter is pressed
 )
 
 func (p logPos) String() string {

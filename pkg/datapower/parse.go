@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// APICGatewayServiceOwner is the owner `show gateway-peering` names for the apic-gw-service peering.
+// APICGatewayServiceOwner is the owner `show gateway-peering-manager` names for the apic-gw-service
+// peering (`apic-gw-service gwd [up]`).
 const APICGatewayServiceOwner = "apic-gw-service"
 
 // APICGatewayServiceLog is where we read the apic-gw-service debug log. IBM says only that the
