@@ -49,11 +49,6 @@ func realLogLines(t *testing.T) []string {
 	return out
 }
 
-// fixtureOutput is what the console printed for input in fixture name, without the prompt after it.
-func fixtureOutput(t *testing.T, name, input string) string {
-	return commandOutput(t, name, input)
-}
-
 // replayConsole answers the commands of a DRR with the outputs of the real-shape fixtures and prints
 // real log lines at pos (for every command, or only the n-th when only > 0).
 type replayConsole struct {
@@ -82,10 +77,10 @@ func newReplayConsole(t *testing.T, pos logPos) *replayConsole {
 	f := &replayConsole{t: t, pos: pos, logs: realLogLines(t), stage: "login",
 		quest: "Gateway peering gwd will lose its data on every member. Are you sure? "}
 	f.out = map[string]string{
-		"show gateway-peering-status":  fixtureOutput(t, "console/show-gateway-peering-status-3-members.console", "show gateway-peering-status"),
-		"show gateway-peering-manager": fixtureOutput(t, "console/show-gateway-peering-manager.console", "show gateway-peering-manager"),
-		"show gateway-peering":         fixtureOutput(t, "console/show-gateway-peering.console", "show gateway-peering"),
-		"show apic-gw-service":         fixtureOutput(t, "console/show-apic-gw-service.console", "show apic-gw-service"),
+		"show gateway-peering-status":  commandOutput(t, "console/show-gateway-peering-status-3-members.console", "show gateway-peering-status"),
+		"show gateway-peering-manager": commandOutput(t, "console/show-gateway-peering-manager.console", "show gateway-peering-manager"),
+		"show gateway-peering":         commandOutput(t, "console/show-gateway-peering.console", "show gateway-peering"),
+		"show apic-gw-service":         commandOutput(t, "console/show-apic-gw-service.console", "show apic-gw-service"),
 	}
 	steps, err := mustFixture(t, "console/login-and-switch.console").Steps()
 	if err != nil {

@@ -11,22 +11,11 @@ import (
 // fixtureStep is what fixture name printed after input, up to (without) the prompt that ends it.
 func fixtureStep(t *testing.T, name, input string) string {
 	t.Helper()
-	f, err := fixtures.Get(name)
+	out, err := fixtures.CommandOutput(name, input)
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, err := f.Steps()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range steps {
-		if s.Typed && s.Input == input {
-			out := s.Output
-			return out[:strings.LastIndex(out, "\n")+1]
-		}
-	}
-	t.Fatalf("%s: no step %q", name, input)
-	return ""
+	return out
 }
 
 // The simulator prints the real shapes: set to the state a fixture shows, its output is the
