@@ -619,3 +619,27 @@ func TestPeeringsInConfigMode(t *testing.T) {
 		t.Errorf("mode %+v", m)
 	}
 }
+
+// A command that asks slowly gets no recovery Enter before its question: a console would take the
+// Enter as the (empty) answer.
+func TestNoEnterBeforeASlowQuestion(t *testing.T) {
+	ctx := context.Background()
+	f := newReplayConsole(t, logNone)
+	s, err := Open(ctx, f.start(), Credentials{Username: "admin", Password: "s3cr3t-pw"}, Options{CommandTimeout: 5 * time.Second, QuietInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Switch(ctx, "apiconnect")
+	_ = s.Diag(ctx)
+	f.mu.Lock()
+	f.delay = 300 * time.Millisecond
+	f.mu.Unlock()
+	if _, q, err := s.RunAnswer(ctx, "gateway-peering-flush gwd", true); err != nil || q == "" {
+		t.Fatalf("%q %v", q, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if w := f.written.String(); !strings.Contains(w, "gateway-peering-flush gwd\ny\n") || f.askedFor != "y" {
+		t.Fatalf("wrote %q, answered %q", w, f.askedFor)
+	}
+}

@@ -121,6 +121,9 @@ type Session struct {
 	// nudging: Enter may be pressed to recover a lost prompt (not during login, where an extra
 	// Enter would be taken as a user name).
 	nudging bool
+	// awaitQuestion: the command is expected to ask (RunConfirm, RunAnswer) and has not asked yet:
+	// no Enter is pressed, which a slow console would take as the (empty) answer.
+	awaitQuestion bool
 	logs    []string
 }
 
@@ -294,7 +297,7 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 				s.keepLogs(out)
 				return out, promptQuestion, Mode{}, nil
 			}
-			if s.nudging && nudges < maxNudges {
+			if s.nudging && !s.awaitQuestion && nudges < maxNudges {
 				nudges++
 				if err := s.send("", false); err != nil {
 					s.broken = true
@@ -452,7 +455,8 @@ func (s *Session) RunConfirm(ctx context.Context, cmd string, answer bool) (stri
 }
 
 // RunAnswer is RunConfirm that also returns the question the console asked ("" when it asked
-// none), so that a caller can show that a command asked and was answered. A question is a line
+// none), so that a caller can show that a command asked and was answered. Until the question comes
+// no Enter is pressed to recover a lost prompt (a slow console would take it as the answer). A question is a line
 // ending in `[y/n]:` (DataPower's documented confirmation) or, as no public sample shows every
 // command's question (gateway-peering-flush's), any other line the console waits at: one naming
 // yes/no or ending in "?", or an unterminated line still there after QuietInterval. Only the
@@ -471,6 +475,8 @@ func (s *Session) run(ctx context.Context, cmd string, answer *bool) (string, st
 		return "", "", ErrUnsafeInput
 	}
 	s.dropStrayPrompts()
+	s.awaitQuestion = answer != nil
+	defer func() { s.awaitQuestion = false }()
 	if err := s.send(cmd, false); err != nil {
 		s.broken = true
 		return "", "", err
@@ -506,6 +512,7 @@ func (s *Session) run(ctx context.Context, cmd string, answer *bool) (string, st
 				a = "y"
 			}
 			answer = nil // one answer per asked command; a second question is unexpected
+			s.awaitQuestion = false
 			all.WriteString("\n")
 			if err := s.send(a, false); err != nil {
 				s.broken = true
