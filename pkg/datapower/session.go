@@ -124,7 +124,7 @@ type Session struct {
 	// awaitQuestion: the command is expected to ask (RunConfirm, RunAnswer) and has not asked yet:
 	// no Enter is pressed, which a slow console would take as the (empty) answer.
 	awaitQuestion bool
-	logs    []string
+	logs          []string
 }
 
 // Open logs in on conn. It first sends a newline: an attach shows no prompt until one is typed.
