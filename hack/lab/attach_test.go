@@ -32,7 +32,7 @@ func TestAttachTTYShowsDataPowerLogin(t *testing.T) {
 }
 
 // peeringLine matches one member's line of `show gateway-peering-status` for the gwd peering.
-var peeringLine = regexp.MustCompile(`(?m)^(\d+\.\d+\.\d+\.\d+)\s+gwd\s+(\d+)\s+(\d+)\s+(ok|down)\s+(yes|no)\s*$`)
+var peeringLine = regexp.MustCompile(`(?m)^\s*(\d+\.\d+\.\d+\.\d+)\s+gwd\s+(\d+)\s+(\d+)\s+(ok|down)\s+(yes|no)\s*$`)
 
 // A scripted session piped through `kubectl attach -i` logs in with the password from the gw-admin
 // Secret, switches to the API Connect domain and prints the gateway-peering status of all members.
@@ -67,3 +67,20 @@ func TestAttachScriptShowsPeeringStatus(t *testing.T) {
 		t.Error("the console printed the admin password")
 	}
 }
+
+// The lab's consoles print real asynchronous log lines at random points by default (issue 13), so
+// that every command that talks to a console is tested with them.
+func TestConsolePrintsAsyncLogLines(t *testing.T) {
+	l := labtest.Require(t, env)
+	script := labtest.Login(t, l, "dc1")
+	for range 15 {
+		script = append(script, "show gateway-peering-status")
+	}
+	out := labtest.Attach(t, l, "dc1", "production-gw-2", append(script, "exit")...)
+	if !asyncLogLine.MatchString(out) {
+		t.Fatalf("no asynchronous log line in 15 commands:\n%s", out)
+	}
+}
+
+// asyncLogLine is a DataPower log line as the consoles print it (fixture async-log-lines.log).
+var asyncLogLine = regexp.MustCompile(`(?m)\d{8}T\d{6}\.\d{3}Z (\[apiconnect\])?\[0x[0-9a-f]{8}\]\[\w+\]\[\w+\] `)

@@ -28,6 +28,8 @@ type gatewaySimulator struct {
 	groups  map[string]*datapower.Group // by GatewayCluster name
 	members map[string]string           // pod → instance
 	echo    kubelet.EchoShell
+	// consoleLogs: the consoles' asynchronous log lines (nil: none).
+	consoleLogs *datapower.ConsoleLogs
 }
 
 func newGatewaySimulator(s *Site) *gatewaySimulator {
@@ -40,7 +42,7 @@ func (g *gatewaySimulator) Group(name string) *datapower.Group {
 	defer g.mu.Unlock()
 	grp, ok := g.groups[name]
 	if !ok {
-		grp = datapower.NewGroup(name, datapower.GroupOptions{})
+		grp = datapower.NewGroup(name, datapower.GroupOptions{ConsoleLogs: g.consoleLogs})
 		g.groups[name] = grp
 	}
 	return grp

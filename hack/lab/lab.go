@@ -77,6 +77,11 @@ type Config struct {
 	Empty bool
 	// NoBusyNodes leaves the nodes outside the first zone idle (see busyNodes).
 	NoBusyNodes bool
+	// ConsoleLogSeed seeds the asynchronous log lines the simulated DataPower consoles print at
+	// random points, as real consoles do (default DefaultConsoleLogSeed); NoConsoleLogs turns them
+	// off. On by default, so that every command that talks to a console is tested with them.
+	ConsoleLogSeed uint64
+	NoConsoleLogs  bool
 	// Logf receives progress; nil discards it.
 	Logf func(format string, args ...any)
 }
@@ -118,6 +123,9 @@ type link struct{ down atomic.Bool }
 
 func (l *link) Up() bool { return !l.down.Load() }
 
+// DefaultConsoleLogSeed is Config.ConsoleLogSeed's default.
+const DefaultConsoleLogSeed = 13
+
 func (c *Config) defaults() {
 	if len(c.Sites) == 0 {
 		c.Sites = []string{"dc1", "dc2"}
@@ -139,6 +147,9 @@ func (c *Config) defaults() {
 	}
 	if c.TimeScale == 0 {
 		c.TimeScale = operator.DefaultTimeScale
+	}
+	if c.ConsoleLogSeed == 0 {
+		c.ConsoleLogSeed = DefaultConsoleLogSeed
 	}
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
@@ -234,6 +245,10 @@ func (l *Lab) startSite(ctx, runCtx context.Context, i int, s *Site) error {
 		return err
 	}
 	s.gateways = newGatewaySimulator(s)
+	if !l.cfg.NoConsoleLogs {
+		// a seed per site, so that the two sites' consoles do not print in step
+		s.gateways.consoleLogs = &datapower.ConsoleLogs{Seed: l.cfg.ConsoleLogSeed + uint64(i)}
+	}
 	s.kubelet, err = kubelet.Start(runCtx, kubelet.Config{
 		Client: s.Kube, Nodes: l.cfg.Nodes, Address: "127.0.0.1", Streams: s.gateways,
 		PodCIDR: netip.MustParsePrefix(fmt.Sprintf("10.%d.0.0/16", 100+i)),

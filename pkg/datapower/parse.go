@@ -1,15 +1,18 @@
 package datapower
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// APICGatewayServiceOwner is the owner `show gateway-peering` names for the apic-gw-service peering.
+// APICGatewayServiceOwner is the owner `show gateway-peering-manager` names for the apic-gw-service
+// peering (`apic-gw-service gwd [up]`).
 const APICGatewayServiceOwner = "apic-gw-service"
 
 // APICGatewayServiceLog is where we read the apic-gw-service debug log. IBM says only that the
@@ -37,7 +40,11 @@ func (p PeeringStatus) LinkOK() bool { return strings.EqualFold(p.LinkStatus, "o
 
 var (
 	statusHeaderRE = regexp.MustCompile(`(?i)^address\s+configuration\s+name\s+pending\s+updates\s+replication\s+offset\s+link\s+status\s+primary$`)
-	logLineRE      = regexp.MustCompile(`^(\d{8}T\d{6}(?:\.\d+)?Z) \[(0x[0-9a-fA-F]+)\]\[([^\]]*)\]\[([^\]]*)\] (.*)$`)
+	// A DataPower log line; in an application domain the domain's tag comes before the message id
+	// (`[apiconnect][0x80e0027d][system][error] : tid(17680): ...`, fixture async-log-lines.log).
+	logLineRE = regexp.MustCompile(`^(\d{8}T\d{6}(?:\.\d+)?Z) (?:\[([^\]\s]+)\])?\[(0x[0-9a-fA-F]+)\]\[([^\]]*)\]\[([^\]]*)\] (.*)$`)
+	// "tid(17680): " or, with the client that caused it, "tid(17696)[192.168.99.1]: ".
+	tidRE = regexp.MustCompile(`^tid\((\d+)\)(?:\[([^\]]*)\])?: ?`)
 )
 
 // ParsePeeringStatus parses `show gateway-peering-status` (apic-reference.md):
@@ -103,8 +110,10 @@ func parseStatusRow(f []string) (PeeringStatus, error) {
 		ReplicationOffset: offset, LinkStatus: f[4], Primary: primary}, nil
 }
 
-// Peering is one line of `show gateway-peering`: `<owner> <peering> [<state>]`, e.g.
-// `apic-gw-service gwd [up]` (apic-reference.md).
+// Peering is one peering object as DataPower shows it: from `show gateway-peering-manager`, one
+// `<owner> <peering> [<state>]` line (`apic-gw-service gwd [up]`, a deprecated owner as
+// `apiprobe (deprecated) api-probe [up]`); from `show gateway-peering`, one
+// `gateway-peering: <name> [<state>]` block, which names no owner (Owner is then "").
 type Peering struct {
 	Owner      string
 	Name       string
@@ -115,12 +124,50 @@ type Peering struct {
 // Up reports whether the peering's state is up.
 func (p Peering) Up() bool { return strings.EqualFold(p.State, "up") }
 
-// ParsePeerings parses `show gateway-peering` lines such as `apic-gw-service gwd [up]` (also
-// `<owner> (deprecated) <peering> [up]`); other lines are skipped.
+// Commands that show peering objects, in configuration mode as IBM's tools run them (DPGather
+// getPeeringsForDomain: `sw <domain>; config; show gateway-peering-manager`; switchPrimary.sh:
+// `sw <domain>`, `co`, `show gateway-peering`).
+const (
+	ShowGatewayPeeringManager = "show gateway-peering-manager"
+	ShowGatewayPeering        = "show gateway-peering"
+)
+
+// blockHeaderRE is the header of a `show <object>` block: `<type>: <name> [<state>]` (named
+// objects) or `<type> [<state>]` (singletons, `web-mgmt [up]`), optionally `(modified)` after.
+var blockHeaderRE = regexp.MustCompile(`^([A-Za-z0-9_-]+)(?:: (\S+))? \[([a-z-]+)\](?: \(\w+\))?$`)
+
+// ParsePeerings parses either real shape (also both in one output):
+//
+//	gateway-peering-manager: default [up]      gateway-peering: gwd [up]
+//	--------------------------------           --------------------
+//	 admin-state enabled                        admin-state enabled
+//	 apic-gw-service gwd [up]                   local-port 15380
+//	 apiprobe (deprecated) api-probe [up]       ...
+//
+// Owners come from the manager's `<owner> <peering> [<state>]` lines (the IBM Support Q&A
+// "Gateway Peering best practices", DPGather); `gateway-peering:` blocks add peering objects no
+// owner names (tms, which api-security-token-manager references). Property lines inside a
+// gateway-peering block (` ssl-key peering_key  [up]`) are not owners. Lines before any header are
+// read as owner lines. Log lines and prompts are skipped.
 func ParsePeerings(out string) ([]Peering, error) {
 	var ps []Peering
+	block := ""
 	for _, raw := range strings.Split(cleanText(out), "\n") {
-		f := strings.Fields(raw)
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.Trim(line, "-") == "" || logLineRE.MatchString(line) {
+			continue
+		}
+		if h := blockHeaderRE.FindStringSubmatch(line); h != nil {
+			block = h[1]
+			if block == "gateway-peering" && h[2] != "" {
+				ps = append(ps, Peering{Name: h[2], State: h[3]})
+			}
+			continue
+		}
+		if block != "" && block != "gateway-peering-manager" {
+			continue
+		}
+		f := strings.Fields(line)
 		p := Peering{}
 		switch {
 		case len(f) == 3:
@@ -138,9 +185,43 @@ func ParsePeerings(out string) ([]Peering, error) {
 		ps = append(ps, p)
 	}
 	if len(ps) == 0 {
-		return nil, errors.New("datapower: no gateway-peering lines in output")
+		return nil, errors.New("datapower: no gateway-peering-manager owners or gateway-peering objects in output")
 	}
-	return ps, nil
+	return mergePeerings(ps), nil
+}
+
+// mergePeerings drops an ownerless entry whose peering an owner line already names, keeping the
+// order of first appearance.
+func mergePeerings(ps []Peering) []Peering {
+	owned := map[string]bool{}
+	for _, p := range ps {
+		if p.Owner != "" {
+			owned[p.Name] = true
+		}
+	}
+	out := ps[:0:0]
+	seen := map[string]bool{}
+	for _, p := range ps {
+		key := p.Owner + " " + p.Name
+		if (p.Owner == "" && owned[p.Name]) || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// PeeringNames returns the distinct peering object names of ps, sorted.
+func PeeringNames(ps []Peering) []string {
+	var names []string
+	for _, p := range ps {
+		if !slices.Contains(names, p.Name) {
+			names = append(names, p.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // GatewayServicePeering returns the name of the apic-gw-service peering object.
@@ -156,13 +237,17 @@ func GatewayServicePeering(ps []Peering) (string, bool) {
 // LogLine is one DataPower log line:
 // 20200618T232339.332Z [0x88e000d7][apic-gw-service][notice] apic-gw-service(default): tid(2653): Waiting for gateway service registration.
 type LogLine struct {
-	Time     time.Time
+	Time time.Time
+	// Domain is the application domain's tag, "" when the line has none (the default domain).
+	Domain   string
 	ID       string
 	Category string
 	Level    string
 	Object   string
 	TID      int64
-	Message  string
+	// Client is what follows tid in brackets (a client address, "scheduled"), "" when absent.
+	Client  string
+	Message string
 }
 
 // ParseLogLine parses one DataPower log line.
@@ -175,19 +260,17 @@ func ParseLogLine(line string) (LogLine, bool) {
 	if err != nil {
 		return LogLine{}, false
 	}
-	l := LogLine{Time: t, ID: m[2], Category: m[3], Level: m[4]}
-	rest := m[5]
+	l := LogLine{Time: t, Domain: m[2], ID: m[3], Category: m[4], Level: m[5]}
+	rest := m[6]
 	// "<object>: tid(<n>): <message>" — object and tid are optional (e.g. ": User ... logged in").
 	if i := strings.Index(rest, ": "); i >= 0 && !strings.Contains(rest[:i], " ") {
 		l.Object, rest = rest[:i], rest[i+2:]
 	} else {
 		rest = strings.TrimPrefix(rest, ": ")
 	}
-	if strings.HasPrefix(rest, "tid(") {
-		if j := strings.Index(rest, "): "); j > 4 {
-			if n, err := strconv.ParseInt(rest[4:j], 10, 64); err == nil {
-				l.TID, rest = n, rest[j+3:]
-			}
+	if tm := tidRE.FindStringSubmatch(rest); tm != nil {
+		if n, err := strconv.ParseInt(tm[1], 10, 64); err == nil {
+			l.TID, l.Client, rest = n, tm[2], rest[len(tm[0]):]
 		}
 	}
 	l.Message = rest
@@ -267,4 +350,41 @@ func Quorum(statuses []PeeringStatus, peering string) QuorumInfo {
 		q.HasQuorum = true
 	}
 	return q
+}
+
+// Peerings reads the peering objects of the current domain and their owners in configuration
+// mode, as IBM's tools do: `show gateway-peering-manager` for the owners, then
+// `show gateway-peering` for every object (also those no owner names). It returns to the level it
+// started from. A device without a gateway-peering manager (v5-compatible mode) still yields the
+// objects, without owners; an error is returned only when neither command shows any.
+func (s *Session) Peerings(ctx context.Context) ([]Peering, error) {
+	start := s.Mode().Level
+	if start != LevelConfig {
+		if err := s.Config(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var all string
+	var errs []error
+	for _, cmd := range []string{ShowGatewayPeeringManager, ShowGatewayPeering} {
+		out, err := s.Run(ctx, cmd)
+		if err != nil {
+			if IsStreamEnded(err) || errors.Is(err, ErrClosed) {
+				return nil, err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		all += out + "\n"
+	}
+	if start == LevelExec {
+		if err := s.Top(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ps, err := ParsePeerings(all)
+	if err != nil {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	return ps, nil
 }

@@ -59,6 +59,10 @@ const (
 	promptPassword
 	promptDomain
 	promptConfirm
+	// promptQuestion: an unterminated line that is no prompt we know, still there after the quiet
+	// interval, or a line that reads as a question (ends in "?", names yes/no): an unfamiliar
+	// confirmation, answered like one (IBM publishes no sample of gateway-peering-flush's question).
+	promptQuestion
 )
 
 var (
@@ -70,7 +74,9 @@ var (
 	domainPromptRE = regexp.MustCompile(`(?i)^domain\b.*:$`)
 	// Confirmations end in "[y/n]:", e.g. "Overwrite previously saved configuration? Yes/No [y/n]:".
 	confirmRE = regexp.MustCompile(`\[y/n\]:$`)
-	ansiRE    = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\\\-_]")
+	// Other shapes of a question: a yes/no choice, or a line ending in "?" ("Continue?").
+	questionRE = regexp.MustCompile(`(?i)(?:[\[(]\s*y(?:es)?\s*/\s*n(?:o)?\s*[\])]|\byes/no\b|\by/n\b).*[:?]?$|\?$`)
+	ansiRE     = regexp.MustCompile("\x1b\\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\\\-_]")
 )
 
 // cleanText strips ANSI escapes and carriage returns.
@@ -80,10 +86,22 @@ func cleanText(s string) string {
 	return strings.ReplaceAll(s, "\r", "\n")
 }
 
-// classifyTail reports which prompt, if any, the unterminated last line of output is.
+// classifyTail reports which prompt, if any, the unterminated last line of output is, once the
+// console's asynchronous log lines are taken out (a prompt followed by log lines on its line is
+// still the prompt: the console waits for input).
 func classifyTail(out string) (promptKind, Mode) {
-	out = cleanText(out)
-	tail := out[strings.LastIndex(out, "\n")+1:]
+	rest, _ := splitLogs(cleanText(out), false)
+	return classifyLine(rest[strings.LastIndex(rest, "\n")+1:])
+}
+
+// tailText is the unterminated last line of out without log lines, trimmed.
+func tailText(out string) string {
+	rest, _ := splitLogs(cleanText(out), false)
+	return strings.TrimSpace(rest[strings.LastIndex(rest, "\n")+1:])
+}
+
+// classifyLine reports which prompt, if any, one line is.
+func classifyLine(tail string) (promptKind, Mode) {
 	tail = strings.TrimSpace(tail)
 	if tail == "" {
 		return promptNone, Mode{}
@@ -100,8 +118,71 @@ func classifyTail(out string) (promptKind, Mode) {
 		return promptLogin, Mode{Level: LevelLogin}
 	case domainPromptRE.MatchString(tail):
 		return promptDomain, Mode{Level: LevelLogin}
+	case questionRE.MatchString(tail) && !logStartRE.MatchString(tail):
+		return promptQuestion, Mode{}
 	}
 	return promptNone, Mode{}
+}
+
+// logStartRE finds where a DataPower log line starts in a line: its timestamp, an optional
+// application-domain tag and the message id (`20180815T125529.165Z [apiconnect][0x80e0027d]...`).
+var logStartRE = regexp.MustCompile(`\d{8}T\d{6}(?:\.\d+)?Z (?:\[[^\]\s]+\])?\[0x[0-9a-fA-F]+\]\[`)
+
+// splitLogs takes the console's asynchronous log lines out of text (already cleaned: "\n" line
+// ends). A real console prints them at any moment (fixtures login-kubectl-attach-2018,
+// prompt-then-log-config, write-mem, show-gateway-peering-status-blog): on a line of their own, or
+// right after a prompt or a question on the prompt's line. A log line after a prompt or question is
+// cut off and that line's line end with it, so the prompt ends the text again, as it did on the
+// screen before the log arrived. With keepOwnLines, log lines standing on a line of their own are
+// left in place (the output of `show file` of a log is log lines). Only complete lines are taken:
+// a partial log line at the end stays until its line end arrives.
+func splitLogs(text string, keepOwnLines bool) (string, []string) {
+	if !strings.Contains(text, "Z [") {
+		return text, nil
+	}
+	var b strings.Builder
+	var logs []string
+	// cut: the last line written is a prompt whose log line was cut off with its line end; the
+	// line end is written back before anything else follows.
+	cut := false
+	write := func(s string) {
+		if cut {
+			b.WriteByte('\n')
+			cut = false
+		}
+		b.WriteString(s)
+	}
+	for len(text) > 0 {
+		i := strings.IndexByte(text, '\n')
+		if i < 0 {
+			write(text)
+			break
+		}
+		line := text[:i]
+		text = text[i+1:]
+		loc := logStartRE.FindStringIndex(line)
+		switch {
+		case loc == nil || !logLineRE.MatchString(line[loc[0]:]):
+			write(line + "\n")
+		case strings.TrimSpace(line[:loc[0]]) == "":
+			if keepOwnLines {
+				write(line + "\n")
+				continue
+			}
+			logs = append(logs, line[loc[0]:])
+		default:
+			head := line[:loc[0]]
+			if k, _ := classifyLine(head); k == promptNone {
+				// Text that is no prompt before a log line: keep the line whole (not ours to cut).
+				write(line + "\n")
+				continue
+			}
+			logs = append(logs, line[loc[0]:])
+			write(head)
+			cut = true
+		}
+	}
+	return b.String(), logs
 }
 
 // ParsePrompt reads a shell prompt such as "idg[apiconnect](config)# " into a Mode.

@@ -11,25 +11,11 @@ import (
 // prompt that follows it (Session hands its parsers the output up to the prompt).
 func commandOutput(t *testing.T, name, input string) string {
 	t.Helper()
-	f, err := fixtures.Get(name)
+	out, err := fixtures.CommandOutput(name, input)
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, err := f.Steps()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range steps {
-		if s.Typed && s.Input == input {
-			out := s.Output
-			if i := strings.LastIndex(out, "\n"); i >= 0 && strings.HasSuffix(strings.TrimSpace(out[i:]), "#") {
-				out = out[:i+1]
-			}
-			return out
-		}
-	}
-	t.Fatalf("fixture %s has no step typing %q", name, input)
-	return ""
+	return out
 }
 
 // The apic-gw-service's admin-state, which drr --status and status --peering read to report a

@@ -17,6 +17,15 @@ const ctrlD = 0x04
 // DefaultCommandTimeout bounds one command when Options.CommandTimeout is zero.
 const DefaultCommandTimeout = 30 * time.Second
 
+// DefaultQuietInterval is Options.QuietInterval's default.
+const DefaultQuietInterval = 2 * time.Second
+
+// maxNudges bounds how often one command's lost prompt is asked for again with Enter.
+const maxNudges = 3
+
+// maxConsoleLogs bounds the asynchronous log lines a Session keeps (ConsoleLogs).
+const maxConsoleLogs = 1000
+
 var (
 	// ErrLoginFailed: the console asked for the login again after our password.
 	ErrLoginFailed = errors.New("datapower: login failed")
@@ -24,9 +33,11 @@ var (
 	ErrTimeout = errors.New("datapower: timed out waiting for the CLI prompt")
 	// ErrClosed: the session was closed, broken by an earlier timeout, or its stream ended.
 	ErrClosed = errors.New("datapower: session closed")
-	// ErrUnexpectedConfirmation: a command asked for y/n confirmation the caller did not expect; the
-	// session answered "n".
+	// ErrUnexpectedConfirmation: a command asked for y/n confirmation (or another question) the
+	// caller did not expect; the session answered "n".
 	ErrUnexpectedConfirmation = errors.New("datapower: command asked for confirmation; answered n")
+	// ErrUnrecognisedPrompt: during login the console waits at a line that is no prompt we know.
+	ErrUnrecognisedPrompt = errors.New("datapower: the console waits at a prompt we do not know")
 	// ErrWouldLogOut: Exit at the top level would log out; use Close.
 	ErrWouldLogOut = errors.New("datapower: exit at the top level logs out; use Close")
 	// ErrUnsafeInput: a command contained a control character (0x04 would kill the pod).
@@ -56,6 +67,12 @@ type Options struct {
 	Transcript io.Writer
 	// LoginFailureMessage is appended to ErrLoginFailed, e.g. which Secret holds the credentials.
 	LoginFailureMessage string
+	// QuietInterval is how long the console may stay silent without a prompt before the session
+	// acts (default DefaultQuietInterval): when the output ends at a line end (the prompt was lost,
+	// e.g. among log lines), it presses Enter, which makes the console print its prompt again (at
+	// most 3 times per command; the extra prompts are consumed); when the output ends in a line
+	// that is no known prompt, that line is a question (see RunAnswer).
+	QuietInterval time.Duration
 }
 
 // CommandError is a command whose output holds a DataPower error line.
@@ -101,6 +118,13 @@ type Session struct {
 	mode   Mode
 	broken bool
 	closed bool
+	// nudging: Enter may be pressed to recover a lost prompt (not during login, where an extra
+	// Enter would be taken as a user name).
+	nudging bool
+	// awaitQuestion: the command is expected to ask (RunConfirm, RunAnswer) and has not asked yet:
+	// no Enter is pressed, which a slow console would take as the (empty) answer.
+	awaitQuestion bool
+	logs          []string
 }
 
 // Open logs in on conn. It first sends a newline: an attach shows no prompt until one is typed.
@@ -113,6 +137,9 @@ func Open(ctx context.Context, conn Conn, creds Credentials, opts Options) (*Ses
 	if opts.Domain == "" {
 		opts.Domain = DefaultDomain
 	}
+	if opts.QuietInterval <= 0 {
+		opts.QuietInterval = DefaultQuietInterval
+	}
 	if strings.ContainsFunc(creds.Username+creds.Password+opts.Domain, isControl) {
 		return nil, ErrUnsafeInput
 	}
@@ -124,6 +151,7 @@ func Open(ctx context.Context, conn Conn, creds Credentials, opts Options) (*Ses
 		_ = s.tr.Flush()
 		return nil, err
 	}
+	s.nudging = true
 	return s, nil
 }
 
@@ -187,6 +215,8 @@ func (s *Session) login(ctx context.Context, creds Credentials) error {
 			if err := s.send(creds.Password, true); err != nil {
 				return err
 			}
+			// From here an Enter is safe: the banner and prompt follow, or a new login prompt.
+			s.nudging = true
 		case promptDomain:
 			if err := s.send(s.opts.Domain, false); err != nil {
 				return err
@@ -196,6 +226,9 @@ func (s *Session) login(ctx context.Context, creds Credentials) error {
 			if err := s.send("n", false); err != nil {
 				return err
 			}
+		case promptQuestion:
+			// Answering a line we cannot read could be taken as a user name or password.
+			return fmt.Errorf("%w: %q", ErrUnrecognisedPrompt, tailText(out))
 		}
 	}
 }
@@ -229,20 +262,49 @@ func (s *Session) send(line string, secret bool) error {
 }
 
 // readPrompt collects output until a prompt ends it, within the command timeout. It returns the
-// output before the prompt.
+// output before the prompt. Log lines the console prints after a prompt do not hide it
+// (classifyTail). When the console stays quiet for QuietInterval without a prompt, the output
+// ending at a line end means the prompt was lost: Enter is pressed to have it printed again; the
+// output ending in an unterminated line we do not know means the console asks a question.
 func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, error) {
 	timer := time.NewTimer(s.opts.CommandTimeout)
 	defer timer.Stop()
+	quiet := time.NewTimer(s.opts.QuietInterval)
+	defer quiet.Stop()
+	nudges := 0
 	for {
-		if kind, mode := classifyTail(s.buf.String()); kind != promptNone {
+		// A line that only reads as a question waits for the quiet interval: a chunk may end
+		// at a "?" in mid-output.
+		if kind, mode := classifyTail(s.buf.String()); kind != promptNone && kind != promptQuestion {
 			out := s.buf.String()
 			s.buf.Reset()
+			s.keepLogs(out)
+			if nudges > 0 {
+				s.settle(ctx, nudges)
+			}
 			return out, kind, mode, nil
 		}
 		select {
 		case b := <-s.chunks:
 			s.buf.Write(b)
 			_, _ = s.tr.Write(b)
+			quiet.Reset(s.opts.QuietInterval)
+		case <-quiet.C:
+			tail := tailText(s.buf.String())
+			if tail != "" && !logStartRE.MatchString(tail) && !startsWithPrompt(tail) {
+				out := s.buf.String()
+				s.buf.Reset()
+				s.keepLogs(out)
+				return out, promptQuestion, Mode{}, nil
+			}
+			if s.nudging && !s.awaitQuestion && nudges < maxNudges {
+				nudges++
+				if err := s.send("", false); err != nil {
+					s.broken = true
+					return s.buf.String(), promptNone, Mode{}, err
+				}
+			}
+			quiet.Reset(s.opts.QuietInterval)
 		case err := <-s.readErr:
 			// Drain what arrived before the stream ended.
 			for len(s.chunks) > 0 {
@@ -251,7 +313,7 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 				_, _ = s.tr.Write(b)
 			}
 			s.readErr <- err
-			if kind, _ := classifyTail(s.buf.String()); kind != promptNone {
+			if kind, _ := classifyTail(s.buf.String()); kind != promptNone && kind != promptQuestion {
 				continue
 			}
 			s.broken = true
@@ -266,6 +328,105 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 	}
 }
 
+// startsWithPrompt: line begins with a shell prompt and a space (a prompt with something after it).
+func startsWithPrompt(line string) bool {
+	i := strings.Index(line, "# ")
+	if i < 0 {
+		return false
+	}
+	_, ok := ParsePrompt(line[:i+1])
+	return ok
+}
+
+// settle consumes the prompts our n Enters still owe after a prompt arrived: the console prints
+// one per Enter once it is done with the command. Output that is only prompts and log lines is
+// consumed; anything else stays for the next command. It waits at most half QuietInterval after
+// the last byte.
+func (s *Session) settle(ctx context.Context, n int) {
+	window := s.opts.QuietInterval / 2
+	t := time.NewTimer(window)
+	defer t.Stop()
+	var pend strings.Builder
+	defer func() { s.buf.WriteString(pend.String()) }()
+	for n > 0 {
+		select {
+		case b := <-s.chunks:
+			pend.Write(b)
+			_, _ = s.tr.Write(b)
+			t.Reset(window)
+			rest, _ := splitLogs(cleanText(pend.String()), false)
+			lines := strings.Split(rest, "\n")
+			if kind, _ := classifyLine(lines[len(lines)-1]); kind != promptShell {
+				continue
+			}
+			prompts, other := 0, false
+			for _, l := range lines {
+				if strings.TrimSpace(l) == "" {
+					continue
+				}
+				if _, ok := ParsePrompt(l); ok {
+					prompts++
+				} else {
+					other = true
+				}
+			}
+			if other {
+				return
+			}
+			s.keepLogs(pend.String())
+			pend.Reset()
+			n -= prompts
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// dropStrayPrompts takes what the console printed since the last prompt: log lines and prompts
+// (a late answer to a recovery Enter) are dropped; anything else stays for the next command.
+func (s *Session) dropStrayPrompts() {
+	for {
+		select {
+		case b := <-s.chunks:
+			s.buf.Write(b)
+			_, _ = s.tr.Write(b)
+			continue
+		default:
+		}
+		break
+	}
+	if s.buf.Len() == 0 {
+		return
+	}
+	rest, _ := splitLogs(cleanText(s.buf.String()), false)
+	for _, l := range strings.Split(rest, "\n") {
+		if _, ok := ParsePrompt(l); !ok && strings.TrimSpace(l) != "" {
+			return
+		}
+	}
+	s.keepLogs(s.buf.String())
+	s.buf.Reset()
+}
+
+// keepLogs records the asynchronous log lines of raw console output (ConsoleLogs).
+func (s *Session) keepLogs(raw string) {
+	_, logs := splitLogs(cleanText(raw), false)
+	s.logs = append(s.logs, logs...)
+	if over := len(s.logs) - maxConsoleLogs; over > 0 {
+		s.logs = append([]string(nil), s.logs[over:]...)
+	}
+}
+
+// ConsoleLogs returns the asynchronous log lines the console printed during the session (the last
+// 1000), which Run keeps out of command output. They are in the transcript as printed.
+func (s *Session) ConsoleLogs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.logs...)
+}
+
 // Mode is the CLI mode shown by the last prompt.
 func (s *Session) Mode() Mode {
 	s.mu.Lock()
@@ -273,85 +434,128 @@ func (s *Session) Mode() Mode {
 	return s.mode
 }
 
-// Run sends one command line and returns its output up to the next prompt (echo and prompt
-// removed). An error line in the output makes a *CommandError. A confirmation prompt is answered
-// "n" and reported as ErrUnexpectedConfirmation: use RunConfirm for commands that ask.
+// Run sends one command line and returns its output up to the next prompt (echo, prompt and the
+// console's asynchronous log lines removed; the transcript keeps them). An error line in the output
+// makes a *CommandError. A confirmation or other question is answered "n" and reported as
+// ErrUnexpectedConfirmation: use RunConfirm or RunAnswer for commands that ask.
+//
+// The output of `show file` and `show log` is log lines: there only log lines that follow a prompt
+// on its line are removed (an asynchronous line on a line of its own cannot be told from the
+// file's own).
 func (s *Session) Run(ctx context.Context, cmd string) (string, error) {
-	return s.run(ctx, cmd, nil)
+	out, _, err := s.run(ctx, cmd, nil)
+	return out, err
 }
 
 // RunConfirm is Run for a command that asks y/n: it answers answer ("y" or "n"). A command that
 // does not ask returns normally.
 func (s *Session) RunConfirm(ctx context.Context, cmd string, answer bool) (string, error) {
+	out, _, err := s.run(ctx, cmd, &answer)
+	return out, err
+}
+
+// RunAnswer is RunConfirm that also returns the question the console asked ("" when it asked
+// none), so that a caller can show that a command asked and was answered. Until the question comes
+// no Enter is pressed to recover a lost prompt (a slow console would take it as the answer). A question is a line
+// ending in `[y/n]:` (DataPower's documented confirmation) or, as no public sample shows every
+// command's question (gateway-peering-flush's), any other line the console waits at: one naming
+// yes/no or ending in "?", or an unterminated line still there after QuietInterval. Only the
+// first question is answered; a second one is answered "n" and is ErrUnexpectedConfirmation.
+func (s *Session) RunAnswer(ctx context.Context, cmd string, answer bool) (out, question string, err error) {
 	return s.run(ctx, cmd, &answer)
 }
 
-func (s *Session) run(ctx context.Context, cmd string, answer *bool) (string, error) {
+func (s *Session) run(ctx context.Context, cmd string, answer *bool) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.broken || s.closed {
-		return "", ErrClosed
+		return "", "", ErrClosed
 	}
 	if strings.ContainsFunc(cmd, isControl) {
-		return "", ErrUnsafeInput
+		return "", "", ErrUnsafeInput
 	}
+	s.dropStrayPrompts()
+	s.awaitQuestion = answer != nil
+	defer func() { s.awaitQuestion = false }()
 	if err := s.send(cmd, false); err != nil {
 		s.broken = true
-		return "", err
+		return "", "", err
 	}
 	var all strings.Builder
 	unexpected := false
+	question := ""
 	for {
 		out, kind, mode, err := s.readPrompt(ctx)
 		all.WriteString(out)
 		if err != nil {
-			return cleanOutput(all.String(), cmd), fmt.Errorf("datapower: %q: %w", cmd, err)
+			return cleanOutput(all.String(), cmd), question, fmt.Errorf("datapower: %q: %w", cmd, err)
 		}
 		switch kind {
 		case promptShell:
 			s.mode = mode
 			text := cleanOutput(all.String(), cmd)
 			if unexpected {
-				return text, fmt.Errorf("%w: %q", ErrUnexpectedConfirmation, cmd)
+				return text, question, fmt.Errorf("%w: %q asked %q", ErrUnexpectedConfirmation, cmd, question)
 			}
 			if firstErrorLine(text) != "" {
-				return text, &CommandError{Command: cmd, Output: text}
+				return text, question, &CommandError{Command: cmd, Output: text}
 			}
-			return text, nil
-		case promptConfirm:
+			return text, question, nil
+		case promptConfirm, promptQuestion:
 			yes := answer != nil && *answer
 			unexpected = unexpected || answer == nil
+			if question == "" {
+				question = tailText(out)
+			}
 			a := "n"
 			if yes {
 				a = "y"
 			}
 			answer = nil // one answer per asked command; a second question is unexpected
+			s.awaitQuestion = false
 			all.WriteString("\n")
 			if err := s.send(a, false); err != nil {
 				s.broken = true
-				return "", err
+				return "", question, err
 			}
 		default:
 			// A login prompt: the console logged out (e.g. "exit" at the top level).
 			s.mode = mode
 			s.broken = true
-			return cleanOutput(all.String(), cmd), fmt.Errorf("%w: console logged out after %q", ErrClosed, cmd)
+			return cleanOutput(all.String(), cmd), question, fmt.Errorf("%w: console logged out after %q", ErrClosed, cmd)
 		}
 	}
 }
 
-// cleanOutput normalises line endings, strips ANSI and drops the echo of cmd (a TTY echoes it).
+// isLogCommand: the command prints a log (`show file <log>`, `show log`), whose lines have the
+// shape of the console's asynchronous log lines.
+func isLogCommand(cmd string) bool {
+	f := strings.Fields(strings.ToLower(cmd))
+	return len(f) >= 2 && (f[0] == "show" || f[0] == "sh") && (f[1] == "file" || f[1] == "log")
+}
+
+// cleanOutput normalises line endings, strips ANSI, takes out the console's asynchronous log lines,
+// the echo of cmd (a TTY echoes it) and prompts left in the output by a recovery Enter.
 func cleanOutput(out, cmd string) string {
-	out = cleanText(out)
+	out, _ = splitLogs(cleanText(out), isLogCommand(cmd))
 	lines := strings.Split(out, "\n")
 	if len(lines) > 0 {
 		// The last line is the prompt that ended the command (or a partial line).
 		lines = lines[:len(lines)-1]
 	}
-	if len(lines) > 0 && strings.TrimSpace(lines[0]) == strings.TrimSpace(cmd) {
-		lines = lines[1:]
+	kept := lines[:0]
+	echo := false
+	for _, l := range lines {
+		if !echo && len(kept) == 0 && strings.TrimSpace(l) == strings.TrimSpace(cmd) {
+			echo = true
+			continue
+		}
+		if _, ok := ParsePrompt(l); ok {
+			continue
+		}
+		kept = append(kept, l)
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(kept, "\n")
 }
 
 // Switch changes to domain ("switch <domain>").

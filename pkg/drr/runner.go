@@ -346,16 +346,13 @@ func (r *Runner) preflightMember(ctx context.Context, m Member) memberView {
 	if err := s.Switch(ctx, r.cfg.Domain); err != nil {
 		return fail(err)
 	}
-	out, err := s.Run(ctx, "show gateway-peering")
-	if err != nil {
-		return fail(err)
-	}
-	peerings, err := datapower.ParsePeerings(out)
+	peerings, err := s.Peerings(ctx)
 	if err != nil {
 		return fail(err)
 	}
 	v.peering, _ = datapower.GatewayServicePeering(peerings)
-	if out, err = s.Run(ctx, "show gateway-peering-status"); err != nil {
+	out, err := s.Run(ctx, "show gateway-peering-status")
+	if err != nil {
 		return fail(err)
 	}
 	if v.statuses, err = datapower.ParsePeeringStatus(out); err != nil {

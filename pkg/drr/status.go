@@ -10,7 +10,8 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 )
 
-// Status reads `show gateway-peering-status` (and `show gateway-peering`, for the owners) on every
+// Status reads `show gateway-peering-status` (and, in config mode, `show gateway-peering-manager`
+// and `show gateway-peering` for the owners) on every
 // member in parallel; read-only. Each member contributes its own row of every peering object. Only
 // cfg's Gateway, Namespace, Context, Domain, Members, Open and MaxConcurrency are used. A member
 // that cannot be read is listed in Errors; a rejected login is an error.
@@ -41,12 +42,17 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 			return
 		}
 		v.owners = map[string]string{}
-		if out, err := s.Run(ctx, "show gateway-peering"); err == nil {
-			if ps, err := datapower.ParsePeerings(out); err == nil {
-				for _, p := range ps {
+		if ps, err := s.Peerings(ctx); err == nil {
+			for _, p := range ps {
+				if o := v.owners[p.Name]; o != "" && p.Owner != "" {
+					v.owners[p.Name] = o + ", " + p.Owner // rate-limit and ratelimit-module share one
+				} else if o == "" {
 					v.owners[p.Name] = p.Owner
 				}
 			}
+		} else if datapower.IsStreamEnded(err) {
+			v.err = err
+			return
 		}
 		out, err := s.Run(ctx, "show gateway-peering-status")
 		if err != nil {

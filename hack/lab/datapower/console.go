@@ -218,7 +218,7 @@ func (g *Group) input(m *member, line string, t *terminal, creds Credentials) er
 			return nil
 		}
 		c.domain = ""
-		g.loggedIn(c, t)
+		g.loggedIn(m, c, t)
 		return nil
 	case stageDomain:
 		d := strings.TrimSpace(line)
@@ -235,41 +235,73 @@ func (g *Group) input(m *member, line string, t *terminal, creds Credentials) er
 			t.print("% Unknown domain '" + d + "'.\n\nlogin: ")
 			return nil
 		}
-		g.loggedIn(c, t)
+		g.loggedIn(m, c, t)
 		return nil
 	}
 
 	if c.confirm != nil {
 		conf := c.confirm
 		c.confirm = nil
+		out := conf.onNo
 		if a := strings.ToLower(strings.TrimSpace(line)); a == "y" || a == "yes" {
-			t.print(conf.onYes())
-		} else {
-			t.print(conf.onNo)
+			out = conf.onYes()
 		}
+		// write mem's log lines come between the answer and its result (fixture write-mem)
+		t.print(g.noise.lines(m.pod, c.domain != "", g.opts.Clock()) + out)
 	} else {
 		c.queue = splitCommands(line)
 	}
 	for len(c.queue) > 0 && c.confirm == nil && c.stage == stageShell {
 		cmd := c.queue[0]
 		c.queue = c.queue[1:]
-		g.command(m, cmd, t)
+		g.runCommand(m, cmd, t)
 	}
-	if c.confirm != nil || c.stage != stageShell {
+	if c.stage != stageShell {
 		return nil
 	}
-	t.print(c.prompt())
+	if c.confirm == nil {
+		t.print(c.prompt())
+	}
+	// Log lines right after the prompt or the question, on its line: the prompt is lost on the
+	// screen (fixtures login-kubectl-attach-2018, prompt-then-log-config).
+	t.print(g.noise.lines(m.pod, c.domain != "", g.opts.Clock()))
 	return nil
 }
 
+// runCommand runs one command, printing asynchronous log lines above its output and inside it
+// (fixtures show-gateway-peering-status-blog, write-mem). Not around the display of a log file
+// (`show file`): there a client cannot tell the console's lines from the file's, and the
+// simulator's choice is to keep the file's display whole (docs/fidelity.md).
+func (g *Group) runCommand(m *member, cmd string, t *terminal) {
+	c := m.console
+	if g.noise == nil || isShowFile(cmd) {
+		g.command(m, cmd, t)
+		return
+	}
+	var buf strings.Builder
+	ct := &terminal{w: &buf}
+	inDomain := c.domain != ""
+	before := g.noise.lines(m.pod, inDomain, g.opts.Clock())
+	g.command(m, cmd, ct)
+	out := g.noise.insert(m.pod, c.domain != "", g.opts.Clock(), buf.String())
+	t.print(before + out)
+}
+
+func isShowFile(cmd string) bool {
+	f := strings.Fields(strings.ToLower(cmd))
+	return len(f) >= 2 && (f[0] == "show" || f[0] == "sh") && f[1] == "file"
+}
+
 // loggedIn prints DataPower's console banner (shape of the real one; version marked simulator).
-func (g *Group) loggedIn(c *console, t *terminal) {
+func (g *Group) loggedIn(m *member, c *console, t *terminal) {
 	c.stage, c.level = stageShell, levelExec
 	t.print("\nWelcome to IBM DataPower Gateway console configuration. \n" +
 		"Copyright IBM Corporation 1999, 2024 \n\n" +
 		"Version: IDG.10.6.0.0 build 0 (simulator)\n" +
 		"Delivery type: CD\n" +
 		"Serial number: 0000001\n\n" + c.prompt())
+	// the login's audit lines after the first prompt (fixture login-kubectl-attach-2018)
+	t.print(g.noise.lines(m.pod, c.domain != "", g.opts.Clock()))
 }
 
 // splitCommands splits a line on ";" as the DataPower CLI does (seed 000 runs
@@ -477,23 +509,35 @@ func (g *Group) leaveSubMode(m *member) {
 	c.stagedEnabled = nil
 }
 
-// show implements the show commands the runbook needs.
+// show implements the show commands the runbook needs, in the real shapes (fixtures
+// show-gateway-peering-status-*, show-gateway-peering-manager, show-gateway-peering,
+// show-apic-gw-service). `show` works at every level (IBM's tools run these in config mode; IBM's
+// DRR page runs show gateway-peering-status at exec level).
 func (g *Group) show(m *member, args []string, t *terminal) {
 	c := m.console
 	what := strings.ToLower(strings.Join(args, " "))
 	inAPIC := c.domain == g.opts.Domain
+	notHere := func(object string) {
+		t.print("% Cannot find configuration object '" + object + "' in domain " + c.domainName() + ".\n")
+	}
 	switch {
-	case what == "gateway-peering-status":
+	case what == "gateway-peering-status" || what == "gateway-peering-st":
 		t.print(g.renderPeeringStatus(inAPIC))
-	case what == "gateway-peering" || what == "gateway-peering-manager":
+	case what == "gateway-peering-manager":
 		if !inAPIC {
-			t.print("% Cannot find configuration object 'gateway-peering-manager' in domain " + c.domainName() + ".\n")
+			notHere("gateway-peering-manager")
 			return
 		}
-		t.print(g.renderPeerings())
+		t.print(g.renderManager())
+	case what == "gateway-peering":
+		if !inAPIC {
+			notHere("gateway-peering")
+			return
+		}
+		t.print(g.renderPeerings(m))
 	case what == "apic-gw-service":
 		if !inAPIC {
-			t.print("% Cannot find configuration object 'apic-gw-service' in domain " + c.domainName() + ".\n")
+			notHere("apic-gw-service")
 			return
 		}
 		t.print(g.renderGatewayService(m))
@@ -511,77 +555,150 @@ func (g *Group) show(m *member, args []string, t *terminal) {
 	}
 }
 
-// renderPeeringStatus prints `show gateway-peering-status` with apic-reference.md's columns, one line
-// per member per peering object; outside the API Connect domain there are no peering objects.
-func (g *Group) renderPeeringStatus(inAPIC bool) string {
-	width := len("Address")
-	pods := g.podsLocked()
-	for _, pod := range pods {
-		width = max(width, len(g.members[pod].ip))
-	}
-	width += 2
+// block renders a `show <object>` block: a blank line, the header, a rule as long as the header
+// without its state, one property a line with a leading space, and a blank line (fixtures
+// show-apic-gw-service, show-gateway-peering-manager, login-and-switch's `show key`).
+func block(header, state string, props []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-*s%-19s%-16s%-19s%-12s%s\n", width, "Address", "Configuration name", "Pending updates",
-		"Replication offset", "Link status", "Primary")
-	if !inAPIC {
-		return b.String()
+	b.WriteString("\n" + header + " [" + state + "]\n" + strings.Repeat("-", len(header)) + "\n")
+	for _, p := range props {
+		b.WriteString(" " + p + "\n")
 	}
+	return b.String()
+}
+
+// statusColumns are the column titles of `show gateway-peering-status`.
+var statusColumns = []string{"Address", "Configuration name", "Pending updates", "Replication offset", "Link status", "Primary"}
+
+// renderPeeringStatus prints `show gateway-peering-status` as IBM's page and the 2021 post show it
+// (fixtures show-gateway-peering-status-*): a blank line, every line starting with a space, each
+// column padded to its width and followed by a space, a dashed rule per column, one row per
+// (member address, peering object) sorted by address then name, a blank line. Outside the API
+// Connect domain there are no peering objects: the header and rule only (our choice).
+func (g *Group) renderPeeringStatus(inAPIC bool) string {
+	type row struct{ addr, name, pending, offset, link, primary string }
+	var rows []row
+	if inAPIC {
+		for _, pod := range g.podsLocked() {
+			mm := g.members[pod]
+			for _, p := range g.peerings {
+				link, primary := "ok", "no"
+				if !mm.up {
+					link = "down"
+				}
+				if p.primary == pod {
+					primary = "yes"
+				}
+				rows = append(rows, row{mm.ip, p.name, fmt.Sprint(mm.pending[p.name]), fmt.Sprint(mm.offset[p.name]), link, primary})
+			}
+		}
+		sort.Slice(rows, func(i, j int) bool {
+			if rows[i].addr != rows[j].addr {
+				return rows[i].addr < rows[j].addr
+			}
+			return rows[i].name < rows[j].name
+		})
+	}
+	width := make([]int, len(statusColumns))
+	for i, c := range statusColumns {
+		width[i] = len(c)
+	}
+	cells := func(r row) []string { return []string{r.addr, r.name, r.pending, r.offset, r.link, r.primary} }
+	for _, r := range rows {
+		for i, v := range cells(r) {
+			width[i] = max(width[i], len(v))
+		}
+	}
+	var b strings.Builder
+	line := func(vals []string) {
+		for i, v := range vals {
+			fmt.Fprintf(&b, " %-*s", width[i], v)
+		}
+		b.WriteString(" \n")
+	}
+	b.WriteString("\n")
+	line(statusColumns)
+	rule := make([]string, len(width))
+	for i, w := range width {
+		rule[i] = strings.Repeat("-", w)
+	}
+	line(rule)
+	for _, r := range rows {
+		line(cells(r))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// peeringState is [up], or [down] for a peering without quorum (DPGather reads both).
+func (g *Group) peeringState(p *peeringObject) string {
+	if p == nil || g.quorumErr(p) != "" {
+		return "down"
+	}
+	return "up"
+}
+
+// renderManager prints `show gateway-peering-manager` (fixture show-gateway-peering-manager):
+// `<owner> <peering> [up]` lines, a deprecated owner as `<owner> (deprecated) <peering> [up]`.
+func (g *Group) renderManager() string {
+	props := []string{"admin-state enabled"}
+	for _, o := range g.owners {
+		dep := ""
+		if o.deprecated {
+			dep = "(deprecated) "
+		}
+		props = append(props, fmt.Sprintf("%s %s%s [%s]", o.owner, dep, o.peering, g.peeringState(g.peering(o.peering))))
+	}
+	return block("gateway-peering-manager: default", "up", props) + "\n"
+}
+
+// renderPeerings prints `show gateway-peering` on member m: one `gateway-peering: <name> [up]`
+// block per object, sorted by name, with the properties IBM's gateway chart configures
+// (fixture show-gateway-peering: priority 1 + pod ordinal, a peer line per other member).
+func (g *Group) renderPeerings(m *member) string {
 	names := make([]string, 0, len(g.peerings))
 	for _, p := range g.peerings {
 		names = append(names, p.name)
 	}
 	sort.Strings(names)
+	var peers []string
+	for _, pod := range g.podsLocked() {
+		if pod != m.pod {
+			peers = append(peers, "peer "+g.members[pod].ip)
+		}
+	}
+	var b strings.Builder
 	for _, name := range names {
 		p := g.peering(name)
-		for _, pod := range pods {
-			mm := g.members[pod]
-			link, primary := "ok", "no"
-			if !mm.up {
-				link = "down"
-			}
-			if p.primary == pod {
-				primary = "yes"
-			}
-			fmt.Fprintf(&b, "%-*s%-19s%-16d%-19d%-12s%s\n", width, mm.ip, p.name, mm.pending[p.name], mm.offset[p.name], link, primary)
-		}
+		props := []string{"admin-state enabled", "local-address eth0_ipv4_1", fmt.Sprintf("local-port %d", p.port),
+			fmt.Sprintf("monitor-port %d", p.port+10000), fmt.Sprintf("priority %d", 1+ordinal(m.pod))}
+		props = append(props, peers...)
+		props = append(props, "enable-ssl on", "ssl-key peering_key  [up]", "ssl-cert peering_cert  [up]",
+			"persistence memory", "enable-peer-group on", "log-level internal")
+		b.WriteString(block("gateway-peering: "+name, g.peeringState(p), props))
 	}
-	return b.String()
+	return b.String() + "\n"
 }
 
-// renderPeerings prints the gateway-peering-manager with its peering objects as
-// `<owner> <peering> [up]` (apic-reference.md); a peering without quorum shows [down].
-func (g *Group) renderPeerings() string {
-	var b strings.Builder
-	b.WriteString("gateway-peering-manager: default [up]\n-------------------------------------\n admin-state enabled\n")
-	for _, p := range g.peerings {
-		state := "up"
-		if g.quorumErr(p) != "" {
-			state = "down"
+// ordinal is a StatefulSet pod's ordinal (the digits after its last "-"), 0 when it has none.
+func ordinal(pod string) int {
+	n := 0
+	if i := strings.LastIndex(pod, "-"); i >= 0 {
+		if _, err := fmt.Sscanf(pod[i+1:], "%d", &n); err != nil {
+			return 0
 		}
-		fmt.Fprintf(&b, " %s %s [%s]\n", p.owner, p.name, state)
 	}
-	return b.String()
+	return n
 }
 
-// renderGatewayService prints apic-gw-service with its registration state (simulator fields).
+// renderGatewayService prints `show apic-gw-service` with the only properties a public sample
+// shows (fixture show-apic-gw-service, IBM Support Q&A node 7118911). No property reports
+// registration with the management server: the real object has none. A disabled service shows
+// `[down]` (our choice: the operational state of a disabled object).
 func (g *Group) renderGatewayService(m *member) string {
 	state, admin := "up", "enabled"
 	if !m.gwServiceEnabled {
 		state, admin = "down", "disabled"
 	}
-	reg := "Registered"
-	switch {
-	case g.registered:
-	case m.waiting:
-		reg = "Waiting for gateway service registration."
-	default:
-		reg = "Flushed (disable and enable apic-gw-service to wait for registration)"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "apic-gw-service: default [%s]\n-----------------------------\n", state)
-	fmt.Fprintf(&b, " admin-state %s\n gateway-peering %s\n registration-state %s\n", admin, g.opts.GatewayServicePeering, reg)
-	if g.registered {
-		fmt.Fprintf(&b, " configuration-generation %d\n configuration-summary %s\n", g.generation, g.summary)
-	}
-	return b.String()
+	return block("apic-gw-service: default", state, []string{"admin-state " + admin, "local-address 0.0.0.0", "local-port 3007"}) + "\n"
 }

@@ -56,7 +56,8 @@ func attach(t *testing.T, g *Group, pod string, tty bool) *attachConn {
 // TestClientDrivesDRR runs seed 000's outage-less DRR with the product's client against the
 // simulator, three members, starting on a member that is not primary.
 func TestClientDrivesDRR(t *testing.T) {
-	g := NewGroup("gw", GroupOptions{Clock: fixedClock})
+	// with the consoles' asynchronous log lines on, as in the lab
+	g := NewGroup("gw", GroupOptions{Clock: fixedClock, ConsoleLogs: &ConsoleLogs{Seed: 13, Rate: 0.3}})
 	ips := map[string]string{"gw-0": "10.0.0.1", "gw-1": "10.0.0.2", "gw-2": "10.0.0.3"}
 	for _, pod := range []string{"gw-0", "gw-1", "gw-2"} {
 		g.AddMember(pod, ips[pod])
@@ -66,7 +67,7 @@ func TestClientDrivesDRR(t *testing.T) {
 	open := func(pod string, tty bool) (*dp.Session, *attachConn) {
 		c := attach(t, g, pod, tty)
 		s, err := dp.Open(ctx, c, dp.Credentials{Username: admin.Username, Password: admin.Password},
-			dp.Options{CommandTimeout: 2 * time.Second, Transcript: &transcript, LoginFailureMessage: "check Secret gw-admin"})
+			dp.Options{CommandTimeout: 2 * time.Second, QuietInterval: 200 * time.Millisecond, Transcript: &transcript, LoginFailureMessage: "check Secret gw-admin"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +86,7 @@ func TestClientDrivesDRR(t *testing.T) {
 	if err := s.Switch(ctx, g.Domain()); err != nil {
 		t.Fatal(err)
 	}
-	peerings, err := dp.ParsePeerings(must(s.Run(ctx, "show gateway-peering")))
+	peerings, err := s.Peerings(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,5 +205,8 @@ func TestClientDrivesDRR(t *testing.T) {
 	}
 	if strings.Contains(transcript.String(), admin.Password) {
 		t.Fatal("password in transcript")
+	}
+	if !strings.Contains(transcript.String(), "[0x8100003f][mgmt][notice] domain(default): tid(303): Domain configuration has been modified.") {
+		t.Fatalf("no asynchronous log line in the transcript:\n%s", transcript.String())
 	}
 }

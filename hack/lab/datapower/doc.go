@@ -16,7 +16,13 @@
 //     question of our choosing (IBM publishes none).
 //   - The apic-gw-service debug log is read with `show file logtemp:///apic-gw-service.log`
 //     (IBM says only "the debug log target for the apic-gw-service, located in logtemp:///").
-//   - `show gateway-peering` (alias `show gateway-peering-manager`) lists `<owner> <peering> [up]`.
+//   - `show gateway-peering-manager` lists `<owner> <peering> [up]` (owners apic-gw-service,
+//     rate-limit, subscription, ratelimit-module, the deprecated apiprobe; no token-management);
+//     `show gateway-peering` prints one `gateway-peering: <name> [up]` block per object;
+//     `show gateway-peering-status` the real table; `show apic-gw-service` the real block, with no
+//     registration property (fixtures in internal/fixtures/console, compared byte for byte).
+//   - Asynchronous log lines (GroupOptions.ConsoleLogs): real lines from fixture
+//     async-log-lines.log, at seeded random points after a prompt, above and inside an output.
 //   - Byte 0x04 (Ctrl-D) ends the DataPower process: Serve returns ErrProcessExited so the lab can
 //     kill the pod. A stream that merely closes is a detach (like Ctrl-P Ctrl-Q): Serve returns nil
 //     and the console keeps its state for the next attach, so `kubectl attach -i < script` works.

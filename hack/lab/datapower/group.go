@@ -54,6 +54,9 @@ type GroupOptions struct {
 	ConfigSummary string
 	// Clock stamps log lines; default time.Now.
 	Clock func() time.Time
+	// ConsoleLogs makes the consoles print asynchronous log lines (real lines from fixture
+	// console/async-log-lines.log) at random points, as real consoles do; nil: none.
+	ConsoleLogs *ConsoleLogs
 }
 
 // Credentials are the admin user and password a console accepts.
@@ -64,10 +67,16 @@ type Credentials struct {
 
 // peeringObject is one gateway-peering object shared by the group (one primary, Redis-like offset).
 type peeringObject struct {
-	owner   string // the object that uses it, as `show gateway-peering` names it
 	name    string
+	port    int    // local-port; monitor-port is port + 10000 (IBM gateway chart)
 	primary string // pod name; "" when none could be elected
 	offset  int64
+}
+
+// managerOwner is one `<owner> <peering> [up]` line of `show gateway-peering-manager`.
+type managerOwner struct {
+	owner, peering string
+	deprecated     bool
 }
 
 type fault struct {
@@ -99,6 +108,7 @@ type Group struct {
 	mu         sync.Mutex
 	members    map[string]*member
 	peerings   []*peeringObject
+	owners     []managerOwner
 	registered bool
 	generation int
 	summary    string
@@ -106,6 +116,7 @@ type Group struct {
 	// password, when set, is the admin password the device accepts instead of the one Serve is
 	// given (the Secret's): a device whose password was changed without its Secret.
 	password string
+	noise    *noise
 }
 
 // NewGroup returns a registered peer group with no members.
@@ -127,13 +138,20 @@ func NewGroup(name string, opts GroupOptions) *Group {
 	}
 	g := &Group{name: name, opts: opts, members: map[string]*member{}, registered: true, generation: 1,
 		summary: opts.ConfigSummary, tid: 2600}
-	// API Connect's peering objects (apic-reference.md). The owner names other than apic-gw-service
-	// are the simulator's choice: IBM shows only `apic-gw-service gwd [up]`.
-	owners := [][2]string{{"apic-gw-service", opts.GatewayServicePeering}, {"token-management", "tms"},
-		{"subscription", "subs"}, {"rate-limit", "rate-limit"}, {"api-probe", "api-probe"}}
-	for i, o := range owners {
-		g.peerings = append(g.peerings, &peeringObject{owner: o[0], name: o[1], offset: 5172229359 + int64(i)*7919})
+	// API Connect's peering objects and ports (IBM gateway chart, gateway-peering.js: gwd
+	// 15380/25380, tms 15381, api-probe 15382; rate-limit 15383 and subs 15384 from
+	// apic-reference.md), and the gateway-peering manager's owners (fixture
+	// show-gateway-peering-manager: IBM Support Q&A node 7118911, DPGather, terraform-provider-
+	// datapower). tms has no manager owner (api-security-token-manager references it).
+	for i, o := range []struct {
+		name string
+		port int
+	}{{opts.GatewayServicePeering, 15380}, {"tms", 15381}, {"subs", 15384}, {"rate-limit", 15383}, {"api-probe", 15382}} {
+		g.peerings = append(g.peerings, &peeringObject{name: o.name, port: o.port, offset: 5172229359 + int64(i)*7919})
 	}
+	g.owners = []managerOwner{{"apic-gw-service", opts.GatewayServicePeering, false}, {"rate-limit", "rate-limit", false},
+		{"subscription", "subs", false}, {"apiprobe", "api-probe", true}, {"ratelimit-module", "rate-limit", false}}
+	g.noise = newNoise(opts.ConsoleLogs, opts.Domain)
 	return g
 }
 

@@ -27,6 +27,9 @@ type upOptions struct {
 	assets     string
 	foreground bool
 	timeout    time.Duration
+
+	consoleLogSeed uint64
+	noConsoleLogs  bool
 }
 
 func newUpCommand(p func() (paths, error), serve bool) *cobra.Command {
@@ -58,6 +61,8 @@ func newUpCommand(p func() (paths, error), serve bool) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.shape, "shape", string(lab.ShapeSubsystems), "deployment shape: subsystems (one CR per subsystem) or toplevel (APIConnectCluster)")
 	f.Float64Var(&o.timeScale, "time-scale", 0, "factor applied to IBM's documented durations (0: the simulator's default, 5 minutes become 1 second)")
+	f.Uint64Var(&o.consoleLogSeed, "console-log-seed", lab.DefaultConsoleLogSeed, "seed of the asynchronous log lines the simulated DataPower consoles print at random points")
+	f.BoolVar(&o.noConsoleLogs, "no-console-logs", false, "the simulated DataPower consoles print no asynchronous log lines")
 	f.StringVar(&o.assets, "assets", "", "control-plane bin directory (default $KUBEBUILDER_ASSETS, else the output of hack/control-plane.sh)")
 	if !serve {
 		f.BoolVar(&o.foreground, "foreground", false, "run the lab in this terminal until Ctrl-C instead of in the background")
@@ -109,7 +114,11 @@ func runUp(ctx context.Context, ps paths, o upOptions, out, errOut io.Writer) er
 		return err
 	}
 	args := []string{"serve", "--dir", ps.Dir, "--shape", o.shape, "--assets", o.assets,
-		"--time-scale", strconv.FormatFloat(o.timeScale, 'g', -1, 64)}
+		"--time-scale", strconv.FormatFloat(o.timeScale, 'g', -1, 64),
+		"--console-log-seed", strconv.FormatUint(o.consoleLogSeed, 10)}
+	if o.noConsoleLogs {
+		args = append(args, "--no-console-logs")
+	}
 	child := exec.Command(exe, args...)
 	child.Stdout, child.Stderr = logf, logf
 	// Its own session: the lab outlives this command and the terminal's Ctrl-C does not reach it.
@@ -180,7 +189,8 @@ func runServe(ctx context.Context, ps paths, o upOptions, logw io.Writer, ready 
 	}
 	start := time.Now()
 	logf("starting the lab simulator in %s (shape %s)", ps.Dir, o.shape)
-	l, err := lab.Start(ctx, lab.Config{Dir: ps.Dir, Assets: assets, Shape: lab.Shape(o.shape), TimeScale: o.timeScale, Logf: logf})
+	l, err := lab.Start(ctx, lab.Config{Dir: ps.Dir, Assets: assets, Shape: lab.Shape(o.shape), TimeScale: o.timeScale,
+		ConsoleLogSeed: o.consoleLogSeed, NoConsoleLogs: o.noConsoleLogs, Logf: logf})
 	if err != nil {
 		return fmt.Errorf("starting the lab: %w", err)
 	}
