@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -541,17 +542,22 @@ func (r *run) checkRBAC(ctx context.Context, subjects []Subject, cause error) er
 	if cause != nil && !apierrors.IsForbidden(cause) {
 		return cause
 	}
+	sites := r.sites()
+	denied := make([][]Permission, len(sites))
+	errs := kube.EachSite(ctx, sites, func(ctx context.Context, s *kube.Site) (err error) {
+		denied[slices.Index(sites, s)], err = CheckPermissions(ctx, s, RequiredPermissions(subjects, s.Name, r.cfg.Req))
+		return err
+	})
 	var parts []string
-	for _, s := range r.sites() {
-		denied, err := CheckPermissions(ctx, s, RequiredPermissions(subjects, s.Name, r.cfg.Req))
-		if err != nil {
+	for i, s := range sites {
+		if err := errs[i]; err != nil {
 			if cause != nil {
 				return cause
 			}
 			return explain.Error(err, s.Name, schema.GroupVersionResource{Group: "authorization.k8s.io", Version: "v1", Resource: "selfsubjectaccessreviews"}, "create")
 		}
-		if len(denied) > 0 {
-			parts = append(parts, deniedText(s.Name, s.Namespace, denied))
+		if len(denied[i]) > 0 {
+			parts = append(parts, deniedText(s.Name, s.Namespace, denied[i]))
 		}
 	}
 	if len(parts) == 0 {
