@@ -14,8 +14,8 @@ func topLevelCR(mode string) apic.Object {
 	o := apic.New(apic.APIConnectClusterKind, testNS, "production")
 	o.U.SetUID(types.UID("uid-production-" + mode))
 	o.U.Object["spec"] = map[string]interface{}{
-		"version": "10.0.8.0",
-		"profile": "n1xc7.m48",
+		"version":    "10.0.8.0",
+		"profile":    "n1xc7.m48",
 		"management": map[string]interface{}{"multiSiteHA": map[string]interface{}{"mode": mode}},
 		"portal":     map[string]interface{}{"multiSiteHA": map[string]interface{}{"mode": mode}},
 		// ONE list with prefixed names (IBM "Replica override for microservices"; fixture
