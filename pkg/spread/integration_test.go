@@ -94,12 +94,16 @@ func TestTopLevelShapeGetsGwDatapower(t *testing.T) {
 
 	out, code := run(t, l, "apply", "--yes", "--wait", "--timeout", "2m")
 	// Two zones: the gateways cannot all be safe, but the apply itself and the rollout succeed.
-	if code != exitcode.Degraded || !strings.Contains(out, "spec.gateway.template") {
+	if code != exitcode.Degraded || !strings.Contains(out, "spec.template (gw-* entries)") {
 		t.Fatalf("apply on the top-level shape: exit %s", code)
 	}
-	tmpl, _, _ := unstructured.NestedSlice(get().Object, "spec", "gateway", "template")
+	// IBM "Replica override for microservices": ONE list at spec.template, prefixed names.
+	tmpl, _, _ := unstructured.NestedSlice(get().Object, "spec", "template")
 	if len(tmpl) != 1 || tmpl[0].(map[string]interface{})["name"] != "gw-datapower" {
-		t.Errorf("APIConnectCluster spec.gateway.template = %v, want one gw-datapower entry", tmpl)
+		t.Errorf("APIConnectCluster spec.template = %v, want one gw-datapower entry", tmpl)
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(get().Object, "spec", "gateway", "template"); found {
+		t.Error("spec.gateway.template written (the old, undocumented location)")
 	}
 	gw, err := gwCRs.Get(ctx, targets[0].Instances[apic.Gateway], metav1.GetOptions{})
 	if err != nil {
