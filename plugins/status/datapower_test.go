@@ -38,7 +38,7 @@ func fixtureObject(t *testing.T, name string) apic.Object {
 func TestDataPowerServiceFromTheRealShape(t *testing.T) {
 	for _, tc := range []struct {
 		fixture, phase, ready, version, message string
-		finding, findingText                     string
+		finding, findingText                    string
 	}{
 		{"objects/datapowerservice-running.yaml", "Running", "True", "10.0.1.0", "StatefulSet replicas ready: 3/3", "", ""},
 		{"objects/datapowerservice-pending.yaml", "Pending", "False", "10.0.1.0", "StatefulSet replicas ready: 1/3",
