@@ -12,16 +12,8 @@ import (
 // fixtureObject loads an object fixture (a real shape with its public source) as an Object.
 func fixtureObject(t *testing.T, name string) Object {
 	t.Helper()
-	f, err := fixtures.Get(name)
+	u, err := fixtures.Unstructured(name)
 	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := f.JSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(raw); err != nil {
 		t.Fatal(err)
 	}
 	o, err := Wrap(u)

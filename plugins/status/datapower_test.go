@@ -13,16 +13,8 @@ import (
 
 func fixtureObject(t *testing.T, name string) apic.Object {
 	t.Helper()
-	f, err := fixtures.Get(name)
+	u, err := fixtures.Unstructured(name)
 	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := f.JSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(raw); err != nil {
 		t.Fatal(err)
 	}
 	o, err := apic.Wrap(u)

@@ -44,17 +44,9 @@ func Unstructured() ([]*unstructured.Unstructured, error) {
 		}
 		out = append(out, u)
 	}
-	f, err := fixtures.Get(DataPowerServiceFixture)
+	u, err := fixtures.Unstructured(DataPowerServiceFixture)
 	if err != nil {
 		return nil, err
-	}
-	raw, err := f.JSON()
-	if err != nil {
-		return nil, err
-	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(raw); err != nil {
-		return nil, fmt.Errorf("fixture %s: %w", DataPowerServiceFixture, err)
 	}
 	return append(out, u), nil
 }
