@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"runtime"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	runtimeconv "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 )
@@ -221,4 +223,41 @@ func mergeSpec(have, want map[string]interface{}) map[string]interface{} {
 		}
 	}
 	return out
+}
+
+// withDataPowerRollout applies the DataPowerService's spec.podManagementPolicy (default Parallel)
+// and spec.updateStrategy to the gateway StatefulSet sts, as the DataPower operator does: mode
+// manual sets the StatefulSet's RollingUpdate partition to spec.updateStrategy.partition (pods with
+// an ordinal at or above it take a new revision: "you must set and update the partition
+// manually"); mode automatic, or none, leaves partition 0 (the operator's own stepping of the
+// partition, recorded in DataPowerRollout objects, is not simulated). dp is nil before the
+// DataPowerService exists. The spec-hash annotation is recomputed so that a change rolls out.
+func withDataPowerRollout(sts *appsv1.StatefulSet, dp *unstructured.Unstructured) error {
+	if dp == nil {
+		return nil
+	}
+	if p, _, _ := unstructured.NestedString(dp.Object, "spec", "podManagementPolicy"); p != "" {
+		sts.Spec.PodManagementPolicy = appsv1.PodManagementPolicyType(p)
+	}
+	mode, _, _ := unstructured.NestedString(dp.Object, "spec", "updateStrategy", "mode")
+	if mode == "manual" {
+		partition, _, _ := unstructured.NestedInt64(dp.Object, "spec", "updateStrategy", "partition")
+		sts.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType,
+			RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr.To(int32(partition))}}
+	}
+	hash, err := specHash(sts.Spec)
+	if err != nil {
+		return err
+	}
+	sts.Annotations[specHashAnnotation] = hash
+	return nil
+}
+
+// getDataPowerService is gw's DataPowerService; nil when it does not exist yet.
+func (o *Operator) getDataPowerService(ctx context.Context, gw apic.Object) (*unstructured.Unstructured, error) {
+	u, err := o.self.Dynamic.Resource(apic.DataPowerServiceKind.GVR()).Namespace(gw.Namespace()).Get(ctx, gw.Name(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	return u, err
 }

@@ -86,6 +86,15 @@ func (o *Operator) syncWorkloads(ctx context.Context, obj apic.Object) (podCount
 		if err != nil {
 			return out, err
 		}
+		if sub == apic.Gateway {
+			dp, err := o.getDataPowerService(ctx, obj)
+			if err == nil {
+				err = withDataPowerRollout(sts, dp)
+			}
+			if err != nil {
+				return out, err
+			}
+		}
 		ready, err := o.applyStatefulSet(ctx, sts)
 		if err != nil {
 			return out, err
@@ -255,6 +264,8 @@ func (o *Operator) applyStatefulSet(ctx context.Context, want *appsv1.StatefulSe
 		upd.Labels = want.Labels
 		upd.Spec.Replicas = want.Spec.Replicas
 		upd.Spec.Template = want.Spec.Template
+		// podManagementPolicy cannot change on a StatefulSet; the update strategy can.
+		upd.Spec.UpdateStrategy = want.Spec.UpdateStrategy
 		if _, err := c.Update(ctx, upd, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
 			return have.Status.ReadyReplicas, err
 		}

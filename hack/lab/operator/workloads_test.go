@@ -207,3 +207,54 @@ func checkDataPowerService(t *testing.T, dp apic.Object) {
 		t.Errorf("the simulator's DataPowerService under IBM's CRD: %v %v", problems, err)
 	}
 }
+
+// DataPower's own phased rollout (IBM's CRD: spec.updateStrategy {mode, partition}): mode manual
+// sets the gateway StatefulSet's partition; taking the strategy out again sets it back.
+func TestDataPowerUpdateStrategyPartition(t *testing.T) {
+	l := newLab(t)
+	l.create(0, gatewayCR("n3xc4.m8"))
+	l.settle()
+	ri := l.sites[0].Dynamic.Resource(apic.DataPowerServiceKind.GVR()).Namespace(testNS)
+	setStrategy := func(v interface{}) {
+		t.Helper()
+		dp := l.get(0, apic.DataPowerServiceKind, "gwv6")
+		if v == nil {
+			unstructured.RemoveNestedField(dp.U.Object, "spec", "updateStrategy")
+		} else {
+			_ = unstructured.SetNestedField(dp.U.Object, v, "spec", "updateStrategy")
+		}
+		if _, err := ri.Update(l.ctx, dp.U, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.ops[0].Sync(l.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	partition := func() int32 {
+		t.Helper()
+		sts, err := l.sites[0].Kube.AppsV1().StatefulSets(testNS).Get(l.ctx, "gwv6", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ru := sts.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+			return *ru.Partition
+		}
+		return 0
+	}
+	setStrategy(map[string]interface{}{"mode": "manual", "partition": int64(2)})
+	if p := partition(); p != 2 {
+		t.Errorf("manual partition 2: StatefulSet partition %d", p)
+	}
+	// The simulator keeps the user's field while it updates the rest of the spec.
+	if m, _, _ := unstructured.NestedString(l.get(0, apic.DataPowerServiceKind, "gwv6").U.Object, "spec", "updateStrategy", "mode"); m != "manual" {
+		t.Errorf("spec.updateStrategy.mode = %q after a sync", m)
+	}
+	setStrategy(map[string]interface{}{"mode": "automatic"})
+	if p := partition(); p != 0 {
+		t.Errorf("automatic: StatefulSet partition %d, want 0", p)
+	}
+	setStrategy(nil)
+	if p := partition(); p != 0 {
+		t.Errorf("no strategy: StatefulSet partition %d, want 0", p)
+	}
+}
