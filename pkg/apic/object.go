@@ -48,14 +48,50 @@ func (o Object) Phase() string { return o.str("status", "phase") }
 // HAMode is status.haMode (active, passive, BlockedWarmStandbyConversion, ReadyForPromotion, ...).
 func (o Object) HAMode() string { return o.str("status", "haMode") }
 
-// Version is spec.version, the VERSION column.
+// Version is spec.version: the VERSION column of the API Connect kinds (a DataPowerService's column
+// is PrintedVersion).
 func (o Object) Version() string { return o.str("spec", "version") }
+
+// PrintedVersion is what `kubectl get` prints as VERSION: spec.version on the API Connect kinds,
+// status.versions.reconciled on a DataPowerService (IBM's DataPowerService CRD, printer column
+// Version; fixture kubectl/get-dp.txt).
+func (o Object) PrintedVersion() string {
+	if o.isDataPowerService() {
+		return o.ReconciledVersion()
+	}
+	return o.Version()
+}
+
+func (o Object) isDataPowerService() bool { return o.Kind.Kind == DataPowerServiceKind.Kind }
 
 // ReconciledVersion is status.versions.reconciled, the RECONCILED VERSION column.
 func (o Object) ReconciledVersion() string { return o.str("status", "versions", "reconciled") }
 
-// Ready is status.ready ("n/m" ready services), the READY column.
-func (o Object) Ready() string { return o.str("status", "ready") }
+// Ready is the READY column: status.ready ("n/m" ready services) on the API Connect kinds; on a
+// DataPowerService the status of its Ready condition ("True", "False"), which is what IBM's CRD
+// prints (it has no status.ready: the API server drops one).
+func (o Object) Ready() string {
+	if o.isDataPowerService() {
+		c, _ := o.Condition(ConditionReady)
+		return c.Status
+	}
+	return o.str("status", "ready")
+}
+
+// ConditionReady is the condition type whose status and message a DataPowerService prints as READY
+// and SUMMARY (IBM/datapower-operator-doc v1beta3: Ready, with reason StatefulSetReady and message
+// "StatefulSet replicas ready: 3/3").
+const ConditionReady = "Ready"
+
+// Condition is the status.conditions[] entry of type t.
+func (o Object) Condition(t string) (Condition, bool) {
+	for _, c := range o.Conditions() {
+		if c.Type == t {
+			return c, true
+		}
+	}
+	return Condition{}, false
+}
 
 // HAStatus is status.haStatus[].
 func (o Object) HAStatus() []Condition { return conditionsAt(o.U.Object, "status", "haStatus") }
@@ -72,9 +108,15 @@ func (o Object) ActiveCondition() (Condition, bool) { return activeOf(o.Conditio
 
 // Message is the MESSAGE column: status.message (IBM's summary, e.g. "Management is ready. HA
 // status Ready - see HAStatus in CR for details", or on the top-level CR "Warning - see status
-// condition for details"), else the message of the condition that is True.
+// condition for details"), else the message of the condition that is True. On a DataPowerService it
+// is the SUMMARY column, the Ready condition's message (also when Ready is False: "StatefulSet
+// replicas ready: 1/3"), else the message of a True condition.
 func (o Object) Message() string {
-	if m := o.str("status", "message"); m != "" {
+	if o.isDataPowerService() {
+		if c, ok := o.Condition(ConditionReady); ok && c.Message != "" {
+			return c.Message
+		}
+	} else if m := o.str("status", "message"); m != "" {
 		return m
 	}
 	c, _ := o.ActiveCondition()

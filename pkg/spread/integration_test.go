@@ -3,6 +3,7 @@ package spread_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -94,12 +95,16 @@ func TestTopLevelShapeGetsGwDatapower(t *testing.T) {
 
 	out, code := run(t, l, "apply", "--yes", "--wait", "--timeout", "2m")
 	// Two zones: the gateways cannot all be safe, but the apply itself and the rollout succeed.
-	if code != exitcode.Degraded || !strings.Contains(out, "spec.gateway.template") {
+	if code != exitcode.Degraded || !strings.Contains(out, "spec.template (gw-* entries)") {
 		t.Fatalf("apply on the top-level shape: exit %s", code)
 	}
-	tmpl, _, _ := unstructured.NestedSlice(get().Object, "spec", "gateway", "template")
+	// IBM "Replica override for microservices": ONE list at spec.template, prefixed names.
+	tmpl, _, _ := unstructured.NestedSlice(get().Object, "spec", "template")
 	if len(tmpl) != 1 || tmpl[0].(map[string]interface{})["name"] != "gw-datapower" {
-		t.Errorf("APIConnectCluster spec.gateway.template = %v, want one gw-datapower entry", tmpl)
+		t.Errorf("APIConnectCluster spec.template = %v, want one gw-datapower entry", tmpl)
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(get().Object, "spec", "gateway", "template"); found {
+		t.Error("spec.gateway.template written (the old, undocumented location)")
 	}
 	gw, err := gwCRs.Get(ctx, targets[0].Instances[apic.Gateway], metav1.GetOptions{})
 	if err != nil {
@@ -121,5 +126,53 @@ func TestTopLevelShapeGetsGwDatapower(t *testing.T) {
 	}
 	if got := get().Object["spec"]; !reflect.DeepEqual(got, beforeSpec) {
 		t.Errorf("remove did not restore the APIConnectCluster spec:\n got %v\nwant %v", got, beforeSpec)
+	}
+}
+
+// Entries an earlier version left at spec.gateway.template of the APIConnectCluster: remove says so
+// and changes nothing; remove --move-legacy moves them into spec.template, on a real API server.
+func TestRemoveMovesTheOldLocationOnTheLab(t *testing.T) {
+	l := requireLab(t)
+	s, _ := l.Site("dc1")
+	ctx := context.Background()
+	top := s.Dynamic.Resource(apic.APIConnectClusterKind.GVR()).Namespace("apic")
+	u, err := top.Get(ctx, lab.TopLevelName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedSlice(u.Object, []interface{}{map[string]interface{}{"name": "gw-datapower", "replicaCount": int64(3)}}, "spec", "gateway", "template")
+	if _, err := top.Update(ctx, u, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, code := run(t, l, "remove", "--yes")
+	if code != exitcode.OK || !strings.Contains(out, "spec.gateway.template: 1 template entry (gw-datapower) at the old location") ||
+		!strings.Contains(out, "--move-legacy") {
+		t.Fatalf("remove with entries at the old location: exit %s", code)
+	}
+	if _, code = run(t, l, "remove", "--move-legacy", "--yes"); code != exitcode.OK {
+		t.Fatalf("remove --move-legacy: exit %s", code)
+	}
+	u, _ = top.Get(ctx, lab.TopLevelName, metav1.GetOptions{})
+	tmpl, _, _ := unstructured.NestedSlice(u.Object, "spec", "template")
+	if _, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "gateway", "template"); found ||
+		len(tmpl) != 1 || tmpl[0].(map[string]interface{})["name"] != "gw-datapower" {
+		t.Errorf("after the move: spec.template %v, spec.gateway %v", tmpl, u.Object["spec"].(map[string]interface{})["gateway"])
+	}
+	// The simulated operator reads the moved entry from spec.template (prefix stripped on the
+	// GatewayCluster it derives); the old location it never read.
+	labtest.Eventually(t, 30*time.Second, "the derived GatewayCluster carries the moved datapower entry", func() (bool, string) {
+		gw := operator.SubsystemName(lab.TopLevelName, apic.GatewayClusterKind)
+		g, err := s.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace("apic").Get(ctx, gw, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		e, _ := apic.Object{Kind: apic.GatewayClusterKind, U: g}.Template(apic.Gateway)
+		return len(e) == 1 && e[0]["name"] == "datapower", fmt.Sprintf("GatewayCluster spec.template %v", e)
+	})
+	// Leave the CR as the other tests expect it.
+	u, _ = top.Get(ctx, lab.TopLevelName, metav1.GetOptions{})
+	unstructured.RemoveNestedField(u.Object, "spec", "template")
+	if _, err := top.Update(ctx, u, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

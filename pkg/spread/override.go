@@ -36,7 +36,6 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
@@ -99,8 +98,10 @@ func Term(sel map[string]string, mode Mode) (listKey string, term map[string]int
 // Record is what we added to one CR, kept in RecordAnnotation.
 type Record struct {
 	Entries []RecordEntry `json:"entries"`
-	// CreatedSections are top-level spec.<subsystem> sections that did not exist before we added a
-	// template to them.
+	// CreatedSections are top-level spec.<subsystem> sections that did not exist before an earlier
+	// version added a template to them at the old location (spec.<subsystem>.template); moving
+	// that template (remove --move-legacy) takes such a section out again when it is left empty.
+	// Nothing is added to it any more: the overrides go in spec.template.
 	CreatedSections []apic.Subsystem `json:"createdSections,omitempty"`
 }
 
@@ -180,8 +181,12 @@ type EntryChange struct {
 // Change is a plan's effect on one subsystem's template list.
 type Change struct {
 	Subsystem apic.Subsystem
-	// Path is the template list's path, e.g. spec.template or spec.gateway.template.
-	Path          string
+	// Path is the template list's path: spec.template, or the old location spec.<subsystem>.template
+	// of a top-level CR.
+	Path string
+	// Scope says which part of the list Before and After hold: on the top-level CR's spec.template,
+	// one subsystem's entries ("gw-* entries"); "" for the whole list.
+	Scope         string
 	Before, After []map[string]interface{}
 	Entries       []EntryChange
 	// Notes tell what others changed in our terms since apply, and what the plan does about it
@@ -207,7 +212,19 @@ func (c Change) Diff(ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return unifiedDiff(a, b, ref+" "+c.Path)
+	label := ref + " " + c.Path
+	if c.Scope != "" {
+		label += " (" + c.Scope + ")"
+	}
+	return unifiedDiff(a, b, label)
+}
+
+// scoped sets c.Scope for sub's slice of o's spec.template.
+func scoped(o apic.Object, sub apic.Subsystem, c Change) Change {
+	if o.IsTopLevel() {
+		c.Scope = apic.TemplatePrefix(sub) + "* entries"
+	}
+	return c
 }
 
 func listYAML(l []map[string]interface{}) (string, error) {
@@ -266,7 +283,6 @@ func PlanApply(obj apic.Object, reqs []Request, mode Mode) (Plan, error) {
 		if err != nil {
 			return Plan{}, err
 		}
-		sectionExisted := sectionExists(out, path)
 		before, err := out.Template(sub)
 		if err != nil {
 			return Plan{}, err
@@ -322,12 +338,14 @@ func PlanApply(obj apic.Object, reqs []Request, mode Mode) (Plan, error) {
 		if err := out.SetTemplate(sub, entries); err != nil {
 			return Plan{}, err
 		}
-		if !sectionExisted && len(path) > 2 && !slices.Contains(rec.CreatedSections, sub) && len(entries) > 0 {
-			rec.CreatedSections = append(rec.CreatedSections, sub)
-		}
-		c := change(sub, path, before, entries)
+		c := scoped(out, sub, change(sub, path, before, entries))
 		c.Notes = notes
 		p.Changes = append(p.Changes, c)
+		if n, ok, err := legacyNotice(out, sub); err != nil {
+			return Plan{}, err
+		} else if ok {
+			p.Changes = append(p.Changes, n)
+		}
 	}
 	if err := writeRecordOf(&p, rec); err != nil {
 		return Plan{}, err
@@ -346,13 +364,27 @@ func writeRecordOf(p *Plan, rec Record) error {
 	return nil
 }
 
+// RemoveOptions tune PlanRemove.
+type RemoveOptions struct {
+	// MoveLegacy moves template entries found at the old location of the top-level CR,
+	// spec.<subsystem>.template (where earlier versions of kubectl-apic wrote them; IBM documents
+	// ONE list at spec.template), into spec.template before our terms are taken out. Without it they
+	// are left where they are and each Change at the old location says so.
+	MoveLegacy bool
+}
+
 // PlanRemove takes out of a copy of obj every term the Record says we added for subs (all subsystems
-// when subs is empty), and then whatever of the keys and entries we created is left empty.
-func PlanRemove(obj apic.Object, subs []apic.Subsystem) (Plan, error) {
+// when subs is empty), and then whatever of the keys and entries we created is left empty. On the
+// top-level CR it also looks at the old location spec.<subsystem>.template: see RemoveOptions.
+func PlanRemove(obj apic.Object, subs []apic.Subsystem, opts RemoveOptions) (Plan, error) {
 	out := apic.Object{Kind: obj.Kind, U: obj.U.DeepCopy()}
 	rec, err := ReadRecord(out)
 	if err != nil {
 		return Plan{}, err
+	}
+	legacySubs := subs
+	if len(legacySubs) == 0 {
+		legacySubs = apic.Subsystems()
 	}
 	if len(subs) == 0 {
 		for _, re := range rec.Entries {
@@ -362,21 +394,50 @@ func PlanRemove(obj apic.Object, subs []apic.Subsystem) (Plan, error) {
 		}
 	}
 	p := Plan{Object: out}
+	// The old location first: left alone (and said so), or moved into spec.template.
+	kept, moved := map[apic.Subsystem]bool{}, map[apic.Subsystem]bool{}
+	for _, sub := range legacySubs {
+		n, ok, err := legacyNotice(out, sub)
+		if err != nil {
+			return Plan{}, err
+		}
+		if !ok {
+			continue
+		}
+		if !opts.MoveLegacy {
+			kept[sub] = true
+			p.Changes = append(p.Changes, n)
+			continue
+		}
+		mv, err := moveLegacy(out, sub, &rec)
+		if err != nil {
+			return Plan{}, err
+		}
+		moved[sub] = true
+		p.Changes = append(p.Changes, mv)
+		if !slices.Contains(subs, sub) {
+			subs = append(subs, sub)
+		}
+	}
 	for _, sub := range subs {
 		var mine []RecordEntry
 		rec.Entries, mine = partition(rec.Entries, sub)
-		if len(mine) == 0 {
+		if len(mine) == 0 && !moved[sub] {
 			continue
 		}
 		path, err := out.TemplatePath(sub)
 		if err != nil {
 			return Plan{}, err
 		}
-		before, err := out.Template(sub)
+		before, err := obj.Template(sub) // as read: a move shows in the diff
 		if err != nil {
 			return Plan{}, err
 		}
-		entries := cloneList(before)
+		cur, err := out.Template(sub)
+		if err != nil {
+			return Plan{}, err
+		}
+		entries := cloneList(cur)
 		empty := map[string]bool{}
 		var notes []string
 		for _, re := range mine {
@@ -384,25 +445,26 @@ func PlanRemove(obj apic.Object, subs []apic.Subsystem) (Plan, error) {
 			if res.emptyCreated {
 				empty[re.Name] = true
 			}
+			switch {
+			case res.gone && kept[sub]:
+				// Probably at the old location, where an earlier version wrote it: keep the record
+				// so that a later remove --move-legacy still takes it out.
+				notes = append(notes, fmt.Sprintf("%s: our zone term is not in %s; %s holds entries at the old location: kept its record (re-run with --move-legacy)",
+					re.Name, strings.Join(path, "."), strings.Join(out.LegacyTemplatePath(sub), ".")))
+				rec.Entries = append(rec.Entries, re)
+				continue
+			case res.ambiguous:
+				rec.Entries = append(rec.Entries, re) // still ours, somewhere: keep the record
+			}
 			if n := res.note(false); n != "" {
 				notes = append(notes, n)
-			}
-			if res.ambiguous {
-				rec.Entries = append(rec.Entries, re) // still ours, somewhere: keep the record
 			}
 		}
 		entries = dropPlaceholders(entries, empty)
 		if err := out.SetTemplate(sub, entries); err != nil {
 			return Plan{}, err
 		}
-		if i := slices.Index(rec.CreatedSections, sub); i >= 0 && len(entries) == 0 {
-			rec.CreatedSections = slices.Delete(rec.CreatedSections, i, i+1)
-			section := path[:len(path)-1]
-			if m, found, _ := unstructured.NestedMap(out.U.Object, section...); found && len(m) == 0 {
-				unstructured.RemoveNestedField(out.U.Object, section...)
-			}
-		}
-		c := change(sub, path, before, entries)
+		c := scoped(out, sub, change(sub, path, before, entries))
 		c.Notes = notes
 		p.Changes = append(p.Changes, c)
 	}
@@ -413,6 +475,80 @@ func PlanRemove(obj apic.Object, subs []apic.Subsystem) (Plan, error) {
 		return Plan{}, err
 	}
 	return p, nil
+}
+
+// legacyNotice is the unchanged Change at sub's old location spec.<subsystem>.template of the
+// top-level CR when entries are there, with a note saying what they are and how to move them.
+func legacyNotice(o apic.Object, sub apic.Subsystem) (Change, bool, error) {
+	legacy, err := o.LegacyTemplate(sub)
+	if err != nil || len(legacy) == 0 {
+		return Change{}, false, err
+	}
+	c := change(sub, o.LegacyTemplatePath(sub), legacy, legacy)
+	c.Notes = []string{fmt.Sprintf("%d template entr%s (%s) at the old location, which IBM does not document for the top-level CR (\"Replica override for microservices\": ONE list at spec.template with prefixed names): left as they are; move them with kubectl apic spread remove --move-legacy",
+		len(legacy), plural(len(legacy), "y", "ies"), strings.Join(entryNames(legacy), ", "))}
+	return c, true, nil
+}
+
+// moveLegacy moves sub's entries from spec.<subsystem>.template into spec.template (names get the
+// subsystem's prefix when they lack it) and returns the Change at the old location. An entry whose
+// name spec.template already has is not merged: the move is refused, to be resolved by hand.
+func moveLegacy(o apic.Object, sub apic.Subsystem, rec *Record) (Change, error) {
+	legacy, err := o.LegacyTemplate(sub)
+	if err != nil {
+		return Change{}, err
+	}
+	cur, err := o.Template(sub)
+	if err != nil {
+		return Change{}, err
+	}
+	old := strings.Join(o.LegacyTemplatePath(sub), ".")
+	entries := cloneList(cur)
+	var renamed []string
+	for _, e := range cloneList(legacy) {
+		n, _ := e["name"].(string)
+		if !strings.HasPrefix(n, apic.TemplatePrefix(sub)) {
+			renamed = append(renamed, fmt.Sprintf("%s → %s", n, apic.TemplatePrefix(sub)+n))
+			n = apic.TemplatePrefix(sub) + n
+			e["name"] = n
+		}
+		if indexOf(entries, n) >= 0 {
+			return Change{}, fmt.Errorf("%s: template entry %q is both in spec.template and at the old location %s: merge them by hand (kubectl edit %s -n %s), then re-run",
+				o.Ref(), n, old, o.Kind.Singular+"/"+o.Name(), o.Namespace())
+		}
+		entries = append(entries, e)
+	}
+	if err := o.SetTemplate(sub, entries); err != nil {
+		return Change{}, err
+	}
+	created := slices.Index(rec.CreatedSections, sub)
+	o.RemoveLegacyTemplate(sub, created >= 0)
+	if created >= 0 {
+		rec.CreatedSections = slices.Delete(rec.CreatedSections, created, created+1)
+	}
+	c := change(sub, o.LegacyTemplatePath(sub), legacy, nil)
+	note := fmt.Sprintf("moved %d template entr%s (%s) to spec.template", len(legacy), plural(len(legacy), "y", "ies"), strings.Join(entryNames(legacy), ", "))
+	if len(renamed) > 0 {
+		note += ", prefixing names: " + strings.Join(renamed, ", ")
+	}
+	c.Notes = []string{note}
+	return c, nil
+}
+
+func entryNames(l []map[string]interface{}) []string {
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		n, _ := e["name"].(string)
+		out = append(out, n)
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // Recorded lists the subsystems o's Record names.
@@ -757,11 +893,6 @@ func indexOf(entries []map[string]interface{}, name string) int {
 		}
 	}
 	return -1
-}
-
-func sectionExists(o apic.Object, templatePath []string) bool {
-	_, found, _ := unstructured.NestedFieldNoCopy(o.U.Object, templatePath[:len(templatePath)-1]...)
-	return found
 }
 
 func cloneList(l []map[string]interface{}) []map[string]interface{} {

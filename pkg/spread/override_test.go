@@ -65,7 +65,7 @@ func mustApply(t *testing.T, o apic.Object, reqs []Request, mode Mode) Plan {
 
 func mustRemove(t *testing.T, o apic.Object, subs ...apic.Subsystem) Plan {
 	t.Helper()
-	p, err := PlanRemove(o, subs)
+	p, err := PlanRemove(o, subs, RemoveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,21 @@ func TestTopLevelShape(t *testing.T) {
 	golden(t, "apply-toplevel.diff", diffs(t, p))
 	e := entry(t, p.Object, apic.Gateway, "gw-datapower")
 	if e == nil {
-		t.Fatalf("no gw-datapower entry under spec.gateway.template: %v", p.Object.U.Object["spec"])
+		t.Fatalf("no gw-datapower entry in spec.template: %v", p.Object.U.Object["spec"])
+	}
+	// ONE list at spec.template, in the order: the user's mgmt-apim where it was, then the rest.
+	all, _, _ := unstructured.NestedSlice(p.Object.U.Object, "spec", "template")
+	if len(all) != 1+len(apic.OverridableMicroservices(apic.Management))+len(apic.OverridableMicroservices(apic.Analytics)) ||
+		all[0].(map[string]interface{})["name"] != "mgmt-apim" {
+		t.Errorf("spec.template has %d entries, first %v", len(all), all[0])
+	}
+	for _, sub := range []string{"gateway", "management", "analytics"} {
+		if _, found, _ := unstructured.NestedFieldNoCopy(p.Object.U.Object, "spec", sub, "template"); found {
+			t.Errorf("spec.%s.template written (the old location)", sub)
+		}
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(p.Object.U.Object, "spec", "analytics"); found {
+		t.Error("spec.analytics created")
 	}
 	_, term := Term(map[string]string{apic.InstanceLabel: "production-gw", apic.KindLabel: "datapower"}, Soft)
 	if l, _, _ := unstructured.NestedSlice(e, "affinity", "podAntiAffinity", preferredKey); len(l) != 1 || !sameJSON(l[0], term) {
@@ -201,10 +215,10 @@ func TestTopLevelShape(t *testing.T) {
 	if _, ok, _ := unstructured.NestedMap(apim, "affinity", "nodeAffinity"); !ok || apim["replicaCount"] == nil {
 		t.Errorf("user's mgmt-apim keys lost: %v", apim)
 	}
-	if n := len(p.Changes[1].After); n != len(apic.OverridableMicroservices(apic.Management)) {
-		t.Errorf("management entries %d", n)
+	if n := len(p.Changes[1].After); n != len(apic.OverridableMicroservices(apic.Management)) || p.Changes[1].Path != "spec.template" {
+		t.Errorf("management entries %d at %s", n, p.Changes[1].Path)
 	}
-	// spec.analytics did not exist: remove takes out the section it had to create.
+	// remove restores the CR exactly.
 	r := mustRemove(t, p.Object)
 	if !reflect.DeepEqual(r.Object.U.Object, orig.U.Object) {
 		got, _ := yaml.Marshal(r.Object.U.Object)
@@ -270,7 +284,7 @@ func TestRecordErrors(t *testing.T) {
 	if _, err := PlanApply(o, gw("gwv6"), Soft); err == nil {
 		t.Error("a corrupt record was accepted")
 	}
-	if _, err := PlanRemove(o, nil); err == nil {
+	if _, err := PlanRemove(o, nil, RemoveOptions{}); err == nil {
 		t.Error("a corrupt record was accepted by remove")
 	}
 	bad := load(t, "gatewaycluster.yaml")
@@ -410,5 +424,74 @@ func TestSeveralLookalikesAreLeftAlone(t *testing.T) {
 	}
 	if n := r.Notes(); len(n) != 1 || !strings.Contains(n[0], "2 pod anti-affinity terms") || !strings.Contains(n[0], "by hand") {
 		t.Errorf("notes %q", n)
+	}
+}
+
+// Overrides an earlier version wrote at spec.<subsystem>.template of the top-level CR: remove says
+// so and keeps their record; remove --move-legacy moves them into spec.template, taking our terms
+// out, and drops the sections only we had created.
+func TestRemoveFindsAndMovesTheOldLocation(t *testing.T) {
+	orig := load(t, "apiconnectcluster-legacy.yaml")
+
+	p := mustRemove(t, orig)
+	if p.Changed() {
+		t.Errorf("remove without --move-legacy changed the CR: %s", diffs(t, p))
+	}
+	var legacyNotes []string
+	for _, c := range p.Changes {
+		if strings.HasPrefix(c.Path, "spec.gateway") || strings.HasPrefix(c.Path, "spec.analytics") {
+			legacyNotes = append(legacyNotes, c.Notes...)
+		}
+	}
+	// In Subsystems() order: analytics, then the gateway.
+	if len(legacyNotes) != 2 || !strings.Contains(legacyNotes[1], "--move-legacy") || !strings.Contains(legacyNotes[1], "1 template entry (gw-datapower)") {
+		t.Errorf("notes at the old location = %q", legacyNotes)
+	}
+	if subs, _ := Recorded(p.Object); len(subs) != 2 {
+		t.Errorf("the record of terms at the old location was dropped: %v", subs)
+	}
+
+	m, err := PlanRemove(orig, nil, RemoveOptions{MoveLegacy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := m.Object.U.Object["spec"].(map[string]interface{})
+	if _, ok := spec["analytics"]; ok {
+		t.Errorf("spec.analytics (created by the earlier version) left: %v", spec["analytics"])
+	}
+	if g, _ := spec["gateway"].(map[string]interface{}); g["template"] != nil || g["profile"] != "n3xc4.m8" {
+		t.Errorf("spec.gateway = %v, want only its profile", g)
+	}
+	all, _, _ := unstructured.NestedSlice(m.Object.U.Object, "spec", "template")
+	want := []interface{}{
+		map[string]interface{}{"name": "mgmt-apim", "replicaCount": int64(3)},
+		map[string]interface{}{"name": "a7s-ingestion", "replicaCount": int64(2)},
+		map[string]interface{}{"name": "gw-datapower", "replicaCount": int64(3)},
+	}
+	if !sameJSON(all, want) {
+		got, _ := yaml.Marshal(all)
+		t.Errorf("spec.template after the move:\n%s", got)
+	}
+	if _, ok := m.Object.U.GetAnnotations()[RecordAnnotation]; ok {
+		t.Error("record left after the move took our terms out")
+	}
+	if !strings.Contains(strings.Join(m.Notes(), "\n"), "ingestion → a7s-ingestion") {
+		t.Errorf("notes %q do not name the prefixed entry", m.Notes())
+	}
+
+	// An entry at both places is not merged.
+	both := apic.Object{Kind: orig.Kind, U: orig.U.DeepCopy()}
+	_ = unstructured.SetNestedSlice(both.U.Object, []interface{}{map[string]interface{}{"name": "gw-datapower"}}, "spec", "template")
+	if _, err := PlanRemove(both, nil, RemoveOptions{MoveLegacy: true}); err == nil || !strings.Contains(err.Error(), "merge them by hand") {
+		t.Errorf("move with gw-datapower at both places: %v", err)
+	}
+
+	// apply writes spec.template and says what is left at the old location.
+	a := mustApply(t, orig, gw("production-gw"), Soft)
+	if e := entry(t, a.Object, apic.Gateway, "gw-datapower"); e == nil {
+		t.Error("apply did not write gw-datapower to spec.template")
+	}
+	if !strings.Contains(strings.Join(a.Notes(), "\n"), "spec.gateway.template: 1 template entry (gw-datapower) at the old location") {
+		t.Errorf("apply notes %q", a.Notes())
 	}
 }

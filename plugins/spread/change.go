@@ -66,6 +66,7 @@ type ObjectDoc struct {
 type ChangeDoc struct {
 	Subsystem string                   `json:"subsystem"`
 	Path      string                   `json:"path"`
+	Scope     string                   `json:"scope,omitempty"`
 	Entries   []spread.EntryChange     `json:"entries"`
 	Diff      string                   `json:"diff,omitempty"`
 	Before    []map[string]interface{} `json:"before"`
@@ -81,7 +82,8 @@ func (o *Options) planFor(t spread.Target) spread.PlanFunc {
 		if o.explicit {
 			subs = o.subs
 		}
-		return func(obj apic.Object) (spread.Plan, error) { return spread.PlanRemove(obj, subs) }
+		opts := spread.RemoveOptions{MoveLegacy: o.MoveLegacy}
+		return func(obj apic.Object) (spread.Plan, error) { return spread.PlanRemove(obj, subs, opts) }
 	}
 	reqs := t.Requests(o.subs)
 	mode := o.mode()
@@ -567,7 +569,7 @@ func objectDoc(t spread.Target, p spread.Plan) (ObjectDoc, error) {
 		if err != nil {
 			return d, err
 		}
-		cd := ChangeDoc{Subsystem: string(c.Subsystem), Path: c.Path, Entries: c.Entries, Diff: diff,
+		cd := ChangeDoc{Subsystem: string(c.Subsystem), Path: c.Path, Scope: c.Scope, Entries: c.Entries, Diff: diff,
 			Before: orEmpty(c.Before), After: orEmpty(c.After), Notes: c.Notes}
 		if cd.Entries == nil {
 			cd.Entries = []spread.EntryChange{}

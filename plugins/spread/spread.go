@@ -50,6 +50,9 @@ type Options struct {
 	AllNamespaces bool
 	// Progress is --progress of apply and remove.
 	Progress progress.Mode
+	// MoveLegacy moves top-level overrides from the old spec.<subsystem>.template into spec.template
+	// (--move-legacy, remove only).
+	MoveLegacy bool
 
 	// Dependencies, replaced in tests.
 	NewSite func(*genericclioptions.ConfigFlags) (*kube.Site, error)
@@ -110,9 +113,13 @@ naming the holder. A crashed run's lease is taken over after a minute; --force-u
 over at once.
 
 On the top-level APIConnectCluster (Cloud Pak for Integration), the override goes on the
-APIConnectCluster as spec.<subsystem>.template with prefixed entry names (gw-datapower), not on the
-subsystem CRs the operator owns. What we added is recorded in the CR's annotation
-spread.kubectl-apic.io/overrides, which remove reads.
+APIConnectCluster, in its ONE template list spec.template with prefixed entry names (gw-datapower,
+mgmt-apim, a7s-storage: IBM's "Replica override for microservices"), not on the subsystem CRs the
+operator owns. What we added is recorded in the CR's annotation spread.kubectl-apic.io/overrides,
+which remove reads. Earlier versions wrote top-level overrides to spec.<subsystem>.template, which
+IBM does not document: plan, apply and remove say when entries are there, and remove --move-legacy
+moves them into spec.template (taking our terms out on the way). An entry present at both places
+is not merged: the move is refused until it is merged by hand.
 
 Soft or hard: by default the term is preferred (preferredDuringSchedulingIgnoredDuringExecution,
 weight 100): the scheduler spreads the pods when it can, but still starts a pod in a zone that
@@ -132,6 +139,9 @@ const examples = `  # Is every gateway peer group safe from the loss of one zone
 
   # Before upgrading API Connect: take our overrides out again
   kubectl apic spread remove -n apic --yes
+
+  # ... and move top-level entries an earlier version left at spec.<subsystem>.template
+  kubectl apic spread remove -n apic --move-legacy --yes
 
   # Machine-readable verdict
   kubectl apic spread check -o json`
@@ -172,6 +182,10 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 		if use == ActionPlan || use == ActionApply {
 			c.Flags().BoolVar(&o.Hard, "hard", false,
 				"Require the spread (requiredDuringScheduling...) instead of preferring it: pods stay Pending rather than share a zone (see --help of spread)")
+		}
+		if use == ActionRemove {
+			c.Flags().BoolVar(&o.MoveLegacy, "move-legacy", false,
+				"On an APIConnectCluster, also move template entries from the old location spec.<subsystem>.template (where earlier versions of kubectl apic spread wrote them) into spec.template, taking our terms out of them")
 		}
 		if mutating {
 			c.Flags().BoolVar(&o.DryRun, "dry-run", false, "Send the change as a server-side dry run only (dryRun=All): validated, not stored")

@@ -165,7 +165,8 @@ func TestHealthyBothSites(t *testing.T) {
 	if got := len(rep.Sites[0].Subsystems); got != 5 {
 		t.Errorf("dc1: want mgmt, ptl, a7s, gw, dp; got %d: %+v", got, rep.Sites[0].Subsystems)
 	}
-	// The lab has no DataPowerService objects but serves the kind; APIConnectCluster likewise.
+	// The lab serves APIConnectCluster without objects of it (subsystem shape) and IBM's
+	// DataPowerService CRD with the simulator's one per gateway (the dp row above).
 	// Efficiency: exactly one request per kind per site, all LISTs.
 	// With two sites, one GET of namespace kube-system each: the cluster identity (same cluster?).
 	perSite := map[string]int{}

@@ -176,14 +176,11 @@ func healthOf(c exitcode.Code) Health {
 }
 
 func subsystemInfo(o apic.Object) SubsystemInfo {
-	s := SubsystemInfo{Kind: o.Kind.Display(), Name: o.Name(), Namespace: o.Namespace(), Version: o.Version(),
+	// VERSION, READY and MESSAGE are what `kubectl get` prints: on a DataPowerService the reconciled
+	// version, the Ready condition's status and its message (IBM's DataPowerService CRD; pkg/apic).
+	s := SubsystemInfo{Kind: o.Kind.Display(), Name: o.Name(), Namespace: o.Namespace(), Version: o.PrintedVersion(),
 		ReconciledVersion: o.ReconciledVersion(), Phase: o.Phase(), Ready: o.Ready(), HAMode: o.HAMode(),
 		Message: o.Message(), CreationTimestamp: o.U.GetCreationTimestamp()}
-	if o.Kind.Kind == apic.DataPowerServiceKind.Kind {
-		// DataPowerService's Ready printer column is status.ready? IBM documents the column only;
-		// we read status.ready as for the API Connect kinds.
-		s.Ready = o.Ready()
-	}
 	if sub := o.Kind.Subsystem; sub == apic.Management || sub == apic.Portal {
 		if ha, ok := o.MultiSiteHA(sub); ok {
 			s.Mode = ha.Mode
@@ -205,6 +202,27 @@ func objectFindings(site string, o apic.Object) []hastate.Finding {
 		fs = append(fs, hastate.Finding{Severity: hastate.Info, Code: FindingTemplateOverrides, Subsystem: o.Kind.Subsystem, Site: site,
 			Message: fmt.Sprintf("%s has template overrides (spec.template)", o.Ref()),
 			Fix:     "remove the overrides before upgrading API Connect (IBM's upgrade instructions), re-apply them after"})
+	}
+	if legacy := o.LegacyTemplates(); len(legacy) > 0 {
+		var paths []string
+		for _, sub := range legacy {
+			paths = append(paths, strings.Join(o.LegacyTemplatePath(sub), "."))
+		}
+		fs = append(fs, hastate.Finding{Severity: hastate.Info, Code: FindingLegacyTemplate, Site: site,
+			Message: fmt.Sprintf("%s has template entries at %s, where IBM does not document them for the top-level CR (\"Replica override for microservices\": ONE list at spec.template with prefixed names such as gw-datapower)",
+				o.Ref(), strings.Join(paths, ", ")),
+			Fix: fmt.Sprintf("move them into spec.template: kubectl apic spread remove --context %s -n %s --move-legacy", site, o.Namespace())})
+	}
+	if o.Kind.Kind == apic.DataPowerServiceKind.Kind {
+		// The DataPower operator's Warning and Error conditions (IBM/datapower-operator-doc: e.g.
+		// Warning ReconcileWarning "Reconciliation is paused indefinitely" while paused).
+		for _, c := range o.Conditions() {
+			if c.IsTrue() && (c.Type == "Warning" || c.Type == "Error") {
+				fs = append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingDataPowerWarning, Subsystem: apic.Gateway, Site: site,
+					Message: fmt.Sprintf("%s: %s %s: %s", o.Ref(), c.Type, cmp.Or(c.Reason, "-"), cmp.Or(c.Message, "-")),
+					Fix:     fmt.Sprintf("kubectl --context %s -n %s describe %s", site, o.Namespace(), o.Ref())})
+			}
+		}
 	}
 	if c, warned := o.ConfiguratorJobWarning(); warned {
 		return append(fs, hastate.Finding{Severity: hastate.Warning, Code: FindingConfiguratorJob, Site: site,

@@ -31,6 +31,8 @@ const (
 	FindingNoObjects         = "NoAPIConnectObjects"
 	FindingFewGateways       = "FewGateways"
 	FindingTemplateOverrides = "TemplateOverrides"
+	FindingLegacyTemplate    = "TemplateAtOldLocation"
+	FindingDataPowerWarning  = "DataPowerServiceWarning"
 	FindingConfiguratorJob   = "ConfiguratorJobFailed"
 	FindingSubsystemNotReady = "SubsystemNotReady"
 	FindingQuorumLost        = "QuorumLost"

@@ -14,15 +14,19 @@ func topLevelCR(mode string) apic.Object {
 	o := apic.New(apic.APIConnectClusterKind, testNS, "production")
 	o.U.SetUID(types.UID("uid-production-" + mode))
 	o.U.Object["spec"] = map[string]interface{}{
-		"version": "10.0.8.0",
-		"profile": "n1xc7.m48",
-		"management": map[string]interface{}{
-			"multiSiteHA": map[string]interface{}{"mode": mode},
-			"template":    []interface{}{map[string]interface{}{"name": "mgmt-apim", "replicaCount": int64(2)}},
-		},
-		"portal": map[string]interface{}{"multiSiteHA": map[string]interface{}{"mode": mode}},
-		"gateway": map[string]interface{}{"template": []interface{}{
+		"version":    "10.0.8.0",
+		"profile":    "n1xc7.m48",
+		"management": map[string]interface{}{"multiSiteHA": map[string]interface{}{"mode": mode}},
+		"portal":     map[string]interface{}{"multiSiteHA": map[string]interface{}{"mode": mode}},
+		// ONE list with prefixed names (IBM "Replica override for microservices"; fixture
+		// objects/apiconnectcluster-template.yaml).
+		"template": []interface{}{
+			map[string]interface{}{"name": "mgmt-apim", "replicaCount": int64(2)},
 			map[string]interface{}{"name": "gw-datapower", "replicaCount": int64(3)},
+		},
+		// The old, undocumented location earlier versions of kubectl-apic wrote: not read.
+		"gateway": map[string]interface{}{"template": []interface{}{
+			map[string]interface{}{"name": "gw-datapower", "replicaCount": int64(7)},
 		}},
 	}
 	return o
@@ -56,7 +60,7 @@ func TestTopLevelShape(t *testing.T) {
 		t.Errorf("mgmt template = %v, want the apim entry without its mgmt- prefix", e)
 	}
 	if gw := l.get(0, apic.GatewayClusterKind, "production-gw"); gw.Replicas() != 3 {
-		t.Errorf("gateway replicas = %d, want 3 from gw-datapower", gw.Replicas())
+		t.Errorf("gateway replicas = %d, want 3 from spec.template's gw-datapower (not 7 from spec.gateway.template)", gw.Replicas())
 	}
 	if m.Ready() != "9/9" {
 		t.Errorf("mgmt ready = %q, want 9/9 (apim replicaCount 2 + 7)", m.Ready())

@@ -65,6 +65,7 @@ func (o *Operator) syncWorkloads(ctx context.Context, obj apic.Object) (podCount
 		return nil, err
 	}
 	var out podCounts
+	var gatewayEntry map[string]interface{}
 	for _, ms := range apic.OverridableMicroservices(sub) {
 		entry := findEntry(entries, obj.TemplateEntryName(sub, ms))
 		name, kindValue := obj.Name()+"-"+ms, string(sub)
@@ -76,6 +77,7 @@ func (o *Operator) syncWorkloads(ctx context.Context, obj apic.Object) (podCount
 			if replicas <= 0 {
 				replicas = 1
 			}
+			gatewayEntry = entry
 		}
 		if enabled, ok := entry["enabled"].(bool); ok && !enabled {
 			replicas = 0 // template entry field "enabled" (apic-reference.md)
@@ -84,6 +86,15 @@ func (o *Operator) syncWorkloads(ctx context.Context, obj apic.Object) (podCount
 		if err != nil {
 			return out, err
 		}
+		if sub == apic.Gateway {
+			dp, err := o.getDataPowerService(ctx, obj)
+			if err == nil {
+				err = withDataPowerRollout(sts, dp)
+			}
+			if err != nil {
+				return out, err
+			}
+		}
 		ready, err := o.applyStatefulSet(ctx, sts)
 		if err != nil {
 			return out, err
@@ -91,7 +102,7 @@ func (o *Operator) syncWorkloads(ctx context.Context, obj apic.Object) (podCount
 		out = append(out, msPods{ms: ms, ready: ready, desired: replicas})
 	}
 	if sub == apic.Gateway && len(out) == 1 {
-		if err := o.syncDataPowerService(ctx, obj, out[0]); err != nil {
+		if err := o.syncDataPowerService(ctx, obj, out[0], gatewayEntry); err != nil {
 			return out, err
 		}
 	}
@@ -132,7 +143,15 @@ func renderStatefulSet(obj apic.Object, ms, name, kindValue string, replicas int
 		instanceLabel:      obj.Name(),
 		managedByLabel:     managedBy,
 	}
-	affinity, err := mergedAffinity(obj.Name(), ms, kindValue, entry)
+	var affinity *corev1.Affinity
+	var err error
+	if kindValue == apic.DataPowerKindValue {
+		// The DataPower operator's pod labels, which its default anti-affinity selects.
+		labels[dpAppLabel], labels[dpReleaseLabel] = dpAppValue, name
+		affinity, err = gatewayAffinity(name, entry)
+	} else {
+		affinity, err = mergedAffinity(obj.Name(), ms, kindValue, entry)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: template entry %q: affinity: %w", obj.Ref(), obj.TemplateEntryName(obj.Kind.Subsystem, ms), err)
 	}
@@ -176,16 +195,15 @@ func renderStatefulSet(obj apic.Object, ms, name, kindValue string, replicas int
 	return sts, nil
 }
 
-// mergedAffinity is the operator's default — soft (preferred) pod anti-affinity on the node level,
-// which seed 003 says IBM's operator applies — plus the template entry's "affinity" override (a core/v1
-// Affinity, the shape pkg/apic/template.go documents). Anti-affinity terms of the override are added
-// to the default's; its node and pod affinity are taken as they are. IBM does not document the
-// default's weight; the simulator uses 100, the weight of IBM's own override sample.
+// mergedAffinity is the API Connect operator's default for the microservices other than the gateway
+// — soft (preferred) pod anti-affinity on the node level, which seed 003 says IBM's operator applies —
+// plus the template entry's "affinity" override (a core/v1 Affinity, the shape pkg/apic/template.go
+// documents). Anti-affinity terms of the override are added to the default's; its node and pod
+// affinity are taken as they are. IBM documents neither this default's weight (the simulator uses
+// 100, the weight of IBM's own override sample) nor whether an override replaces it (our choice:
+// merged). The gateway's is the DataPower operator's, which an override replaces: gatewayAffinity.
 func mergedAffinity(instance, ms, kindValue string, entry map[string]interface{}) (*corev1.Affinity, error) {
-	sel := map[string]string{apic.InstanceLabel: instance, apic.KindLabel: kindValue}
-	if kindValue != apic.DataPowerKindValue {
-		sel[nameLabel] = ms
-	}
+	sel := map[string]string{apic.InstanceLabel: instance, apic.KindLabel: kindValue, nameLabel: ms}
 	a := &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
 			Weight: 100,
@@ -195,12 +213,9 @@ func mergedAffinity(instance, ms, kindValue string, entry map[string]interface{}
 			},
 		}},
 	}}
-	raw, ok := entry["affinity"].(map[string]interface{})
-	if !ok {
-		if entry["affinity"] != nil {
-			return nil, fmt.Errorf("not an object")
-		}
-		return a, nil
+	raw, err := entryAffinity(entry)
+	if err != nil || raw == nil {
+		return a, err
 	}
 	override := &corev1.Affinity{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(raw, override, true); err != nil {
@@ -249,64 +264,14 @@ func (o *Operator) applyStatefulSet(ctx context.Context, want *appsv1.StatefulSe
 		upd.Labels = want.Labels
 		upd.Spec.Replicas = want.Spec.Replicas
 		upd.Spec.Template = want.Spec.Template
+		// podManagementPolicy cannot change on a StatefulSet; the update strategy can.
+		upd.Spec.UpdateStrategy = want.Spec.UpdateStrategy
 		if _, err := c.Update(ctx, upd, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
 			return have.Status.ReadyReplicas, err
 		}
 		o.logf("operator simulator %s: updated statefulset %s", o.self.Name, want.Name)
 	}
 	return have.Status.ReadyReplicas, nil
-}
-
-// syncDataPowerService keeps the DataPowerService the API Connect operator creates for a gateway
-// (apic-reference.md: status.phase Pending|Running|Failed; printer columns Phase, Ready, Version).
-func (o *Operator) syncDataPowerService(ctx context.Context, gw apic.Object, pods msPods) error {
-	k := apic.DataPowerServiceKind
-	ri := o.self.Dynamic.Resource(k.GVR()).Namespace(gw.Namespace())
-	spec := map[string]interface{}{"version": versionOf(gw), "replicas": int64(pods.desired)}
-	u, err := ri.Get(ctx, gw.Name(), metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		n := apic.New(k, gw.Namespace(), gw.Name())
-		n.U.SetLabels(map[string]string{instanceLabel: gw.Name(), managedByLabel: managedBy})
-		n.U.SetOwnerReferences(ownerRefs(gw.U))
-		n.U.Object["spec"] = spec
-		if u, err = ri.Create(ctx, n.U, metav1.CreateOptions{}); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	default:
-		have, _, _ := unstructured.NestedMap(u.Object, "spec")
-		if have["version"] != spec["version"] || have["replicas"] != spec["replicas"] {
-			u.Object["spec"] = mergeMaps(have, spec)
-			if u, err = ri.Update(ctx, u, metav1.UpdateOptions{}); err != nil {
-				if apierrors.IsConflict(err) {
-					return nil
-				}
-				return err
-			}
-		}
-	}
-	before := statusOf(u)
-	phase := phaseRunning
-	if pods.ready < pods.desired {
-		phase = phasePending
-	}
-	out := u.DeepCopy()
-	_ = unstructured.SetNestedField(out.Object, phase, "status", "phase")
-	_ = unstructured.SetNestedField(out.Object, readyString(pods.ready, pods.desired), "status", "ready")
-	return o.updateStatus(ctx, k, before, out)
-}
-
-func mergeMaps(base, over map[string]interface{}) map[string]interface{} {
-	out := map[string]interface{}{}
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range over {
-		out[k] = v
-	}
-	return out
 }
 
 // ownerRefs makes u the controller of what the simulator creates for it, so the real garbage
