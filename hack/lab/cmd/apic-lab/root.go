@@ -46,7 +46,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 	root.SetErr(errOut)
 	root.PersistentFlags().StringVar(&dir, "dir", ".lab", "the lab's directory (kubeconfig, logs, state)")
 	p := func() (paths, error) { return newPaths(dir) }
-	root.AddCommand(newUpCommand(p, false), newUpCommand(p, true), newDownCommand(p), newStatusCommand(p), newFaultCommand(p))
+	root.AddCommand(newUpCommand(p, false), newUpCommand(p, true), newDownCommand(p), newStatusCommand(p), newFaultCommand(p), newRouterCommand(p))
 	return root
 }
 

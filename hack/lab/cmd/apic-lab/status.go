@@ -57,6 +57,9 @@ func renderStatus(out io.Writer, st lab.Status) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := renderTraffic(out, st); err != nil {
+		return err
+	}
 	for _, s := range st.Sites {
 		fmt.Fprintf(out, "\n%s:\n", s.Name)
 		if s.Error != "" {
