@@ -61,10 +61,10 @@ type Site struct {
 	cfg SiteConfig
 
 	mu        sync.Mutex
-	members   map[string]*member         // by pod
-	slices    map[string]map[string]bool // EndpointSlice → pod → ready
-	services  map[string]bool            // gateway Services created
-	faults    map[string]memberFault     // by pod
+	members   map[string]*member             // by pod
+	slices    map[string]map[string]endpoint // EndpointSlice → pod → endpoint
+	services  map[string]bool                // gateway Services created
+	faults    map[string]memberFault         // by pod
 	endpoint  *proxy
 	rr        atomic.Uint64
 	closeOnce sync.Once
@@ -85,7 +85,7 @@ func StartSite(ctx context.Context, cfg SiteConfig) (*Site, error) {
 		cfg.Logf = func(string, ...any) {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Site{cfg: cfg, cancel: cancel, members: map[string]*member{}, slices: map[string]map[string]bool{},
+	s := &Site{cfg: cfg, cancel: cancel, members: map[string]*member{}, slices: map[string]map[string]endpoint{},
 		services: map[string]bool{}, faults: map[string]memberFault{}}
 	var err error
 	if s.endpoint, err = newProxy(cfg.Name+" gateway endpoint", "127.0.0.1", s.pick, cfg.Logf); err != nil {
@@ -177,8 +177,9 @@ func (s *Site) routableLocked() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, pods := range s.slices {
-		for pod, ready := range pods {
-			if ready && s.members[pod] != nil && !seen[pod] {
+		for pod, e := range pods {
+			// The same pod: a StatefulSet's replacement has the old one's name, not its UID.
+			if m := s.members[pod]; e.ready && m != nil && m.uid == e.uid && !seen[pod] {
 				seen[pod] = true
 				out = append(out, pod)
 			}
@@ -336,13 +337,13 @@ func (s *Site) observeSlice(obj any) {
 	if !ok {
 		return
 	}
-	pods := map[string]bool{}
+	pods := map[string]endpoint{}
 	for _, e := range es.Endpoints {
 		if e.TargetRef == nil || e.TargetRef.Kind != "Pod" {
 			continue
 		}
 		// EndpointSlice API: a nil ready condition means ready; terminating endpoints are not ready.
-		pods[e.TargetRef.Name] = e.Conditions.Ready == nil || *e.Conditions.Ready
+		pods[e.TargetRef.Name] = endpoint{uid: string(e.TargetRef.UID), ready: e.Conditions.Ready == nil || *e.Conditions.Ready}
 	}
 	s.mu.Lock()
 	s.slices[es.Name] = pods
@@ -363,4 +364,10 @@ func (s *Site) forgetSlice(obj any) {
 // String describes the site's traffic for logs.
 func (s *Site) String() string {
 	return fmt.Sprintf("%s gateway endpoint %s (routes to %s)", s.cfg.Name, s.Endpoint(), strings.Join(s.Routable(), ", "))
+}
+
+// endpoint is one pod in an EndpointSlice.
+type endpoint struct {
+	uid   string
+	ready bool
 }

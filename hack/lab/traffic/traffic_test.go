@@ -32,7 +32,7 @@ func slice(ready map[string]bool) *discoveryv1.EndpointSlice {
 	for pod, r := range ready {
 		es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.0.0.1"},
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(r), Terminating: ptr.To(!r)},
-			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Name: pod}})
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Name: pod, UID: types.UID(pod + "-uid")}})
 	}
 	return es
 }
