@@ -193,15 +193,27 @@ func (p *Probe) setupClient() error {
 }
 
 // run sends requests to target at the rate, each on its own goroutine (an open loop: a slow answer
-// does not slow the probe down, as k6's constant-arrival-rate).
+// does not slow the probe down, as k6's constant-arrival-rate). Request i is due at start + i/rate:
+// after a scheduling stall the probe catches up instead of silently sending fewer requests.
 func (p *Probe) run(ctx context.Context, target string) {
 	defer p.wg.Done()
 	interval := time.Duration(float64(time.Second) / p.opts.Rate)
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	start := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
-	for {
+	for i := 0; ; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
 		p.mu.Lock()
 		member, phase := p.member, p.phase
 		if phase == PhaseBaseline { // under mu: endBaseline's Wait starts after the last Add
@@ -216,11 +228,6 @@ func (p *Probe) run(ctx context.Context, target string) {
 				p.baselineInflight.Done()
 			}
 		}()
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 
