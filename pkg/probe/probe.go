@@ -38,6 +38,9 @@ type Config struct {
 	SamplesDir string
 	// Transport overrides the HTTP transport (tests).
 	Transport http.RoundTripper
+	// Phase tags the samples between the baseline and the command's first Phase call
+	// (PhaseOperation when empty), e.g. the command's pre-flight.
+	Phase string
 }
 
 // Sample is one probe request.
@@ -77,17 +80,16 @@ type Probe struct {
 	// baselineInflight counts the baseline's requests not answered yet.
 	baselineInflight sync.WaitGroup
 
-	mu          sync.Mutex
-	member      string
-	phase       string
-	rows        map[rowKey]*row
-	lastOK      map[string]time.Time // by target
-	opRequests  int
-	opFailed    int
-	breach      error
-	stopped     bool
-	summary     *Summary
-	baselineEnd time.Time
+	mu         sync.Mutex
+	member     string
+	phase      string
+	rows       map[rowKey]*row
+	lastOK     map[string]time.Time // by target
+	opRequests int
+	opFailed   int
+	breach     error
+	stopped    bool
+	summary    *Summary
 }
 
 // Start begins probing every URL at the configured rate, runs the baseline window and returns once
@@ -343,7 +345,9 @@ func (p *Probe) checkGatesLocked(now time.Time) {
 func (p *Probe) endBaseline(ctx context.Context) error {
 	p.mu.Lock()
 	p.phase, p.member = PhaseOperation, "-"
-	p.baselineEnd = time.Now()
+	if p.cfg.Phase != "" {
+		p.phase = p.cfg.Phase
+	}
 	p.mu.Unlock()
 	// Let the baseline's requests in flight finish (they may still fail); each is bounded by the
 	// request timeout.
