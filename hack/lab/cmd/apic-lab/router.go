@@ -34,24 +34,33 @@ func newRouterCommand(p func() (paths, error)) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ps, err := p()
+			c, err := runningLab(cmd, p)
 			if err != nil {
 				return err
-			}
-			if !socketAlive(cmd.Context(), ps) {
-				return fmt.Errorf("no lab running in %s (start one with apic-lab up)", ps.Dir)
 			}
 			site := ""
 			if len(args) > 1 {
 				site = args[1]
 			}
-			resp, err := lab.NewControlClient(ps.Socket).Router(cmd.Context(), args[0], site)
+			resp, err := c.Router(cmd.Context(), args[0], site)
 			if err != nil {
 				return err
 			}
 			return renderRoutes(cmd.OutOrStdout(), resp.URL, resp.Sites)
 		},
 	}
+}
+
+// runningLab is the control client of the lab in --dir, or an error saying none runs there.
+func runningLab(cmd *cobra.Command, p func() (paths, error)) (*lab.ControlClient, error) {
+	ps, err := p()
+	if err != nil {
+		return nil, err
+	}
+	if !socketAlive(cmd.Context(), ps) {
+		return nil, fmt.Errorf("no lab running in %s (start one with apic-lab up)", ps.Dir)
+	}
+	return lab.NewControlClient(ps.Socket), nil
 }
 
 func renderRoutes(out io.Writer, url string, routes []traffic.SiteRoute) error {
