@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -123,7 +124,7 @@ func Start(ctx context.Context, o Options, cfg Config) (*Probe, error) {
 	p.cancel = cancel
 	p.started = time.Now()
 	for _, u := range o.URLs {
-		p.lastOK[u] = p.started
+		p.lastOK[redact(u)] = p.started
 		p.wg.Add(1)
 		go p.run(runCtx, u)
 	}
@@ -136,7 +137,7 @@ func Start(ctx context.Context, o Options, cfg Config) (*Probe, error) {
 		p.cmd = c
 	}
 	if len(o.URLs) > 0 {
-		fmt.Fprintf(cfg.Log, "Probing %s at %g requests/s each (%s connections); baseline %s\n", strings.Join(o.URLs, ", "), o.Rate, p.connMode(), o.Baseline)
+		fmt.Fprintf(cfg.Log, "Probing %s at %g requests/s each (%s connections); baseline %s\n", strings.Join(redactAll(o.URLs), ", "), o.Rate, p.connMode(), o.Baseline)
 	}
 	select {
 	case <-ctx.Done():
@@ -234,7 +235,7 @@ func (p *Probe) run(ctx context.Context, target string) {
 }
 
 func (p *Probe) once(ctx context.Context, target, member, phase string) Sample {
-	s := Sample{Time: time.Now(), Target: target, Member: member, Phase: phase}
+	s := Sample{Time: time.Now(), Target: redact(target), Member: member, Phase: phase}
 	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodGet, target, nil)
 	if err != nil {
 		s.Error = err.Error()
@@ -332,9 +333,9 @@ func (p *Probe) checkGatesLocked(now time.Time) {
 	}
 	if p.opts.MaxGap > 0 {
 		for _, u := range p.opts.URLs {
-			if gap := now.Sub(p.lastOK[u]); gap > p.opts.MaxGap {
+			if gap := now.Sub(p.lastOK[redact(u)]); gap > p.opts.MaxGap {
 				p.breach = exitcode.Newf(exitcode.ProbeBreached, "probe: no successful request to %s for %s (--max-gap %s) at %s %s",
-					u, gap.Round(time.Millisecond), p.opts.MaxGap, p.member, p.phase)
+					redact(u), gap.Round(time.Millisecond), p.opts.MaxGap, p.member, p.phase)
 				return
 			}
 		}
@@ -479,4 +480,21 @@ func (p *Probe) sortedKeysLocked() []rowKey {
 		return p.rows[keys[i]].order < p.rows[keys[j]].order
 	})
 	return keys
+}
+
+// redact hides a password in a URL's user information: targets are printed, logged and stored.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Redacted()
+}
+
+func redactAll(urls []string) []string {
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = redact(u)
+	}
+	return out
 }

@@ -339,3 +339,25 @@ func TestP95(t *testing.T) {
 		t.Errorf("p95 of one = %s", got)
 	}
 }
+
+// A password in a probed URL is never printed: not in the log, the summary or the samples.
+func TestURLPasswordRedacted(t *testing.T) {
+	s := newServer(t)
+	url := strings.Replace(s.URL, "http://", "http://user:hunter2@", 1)
+	var log bytes.Buffer
+	dir := t.TempDir()
+	p, err := Start(context.Background(), quick(t, url), Config{Log: &log, SamplesDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := p.Stop().JSON()
+	samples, _ := os.ReadFile(filepath.Join(dir, SamplesFile))
+	for what, b := range map[string]string{"log": log.String(), "summary": string(j), "samples": string(samples)} {
+		if strings.Contains(b, "hunter2") {
+			t.Errorf("the password is in the %s", what)
+		}
+	}
+	if !strings.Contains(string(j), "user:xxxxx@") {
+		t.Errorf("summary targets: %s", j)
+	}
+}

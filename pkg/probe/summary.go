@@ -40,11 +40,8 @@ type Row struct {
 }
 
 func (p *Probe) summarizeLocked(cmd *CmdResult) *Summary {
-	s := &Summary{Targets: p.opts.URLs, Rate: p.opts.Rate, KeepAlive: p.opts.KeepAlive, Rows: []Row{},
+	s := &Summary{Targets: redactAll(p.opts.URLs), Rate: p.opts.Rate, KeepAlive: p.opts.KeepAlive, Rows: []Row{},
 		Requests: p.opRequests, Failed: p.opFailed, Cmd: cmd}
-	if s.Targets == nil {
-		s.Targets = []string{}
-	}
 	if p.breach != nil {
 		s.Breach = p.breach.Error()
 	}
