@@ -30,7 +30,10 @@ func TestTrafficFaults(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode, time.Since(start), nil
 	}
-	t.Cleanup(func() { _, _ = l.Fault(t.Context(), "clear-member-faults", "dc1"); _, _ = l.Fault(t.Context(), "endpoint-up", "dc1") })
+	t.Cleanup(func() {
+		_, _ = l.Fault(t.Context(), "clear-member-faults", "dc1")
+		_, _ = l.Fault(t.Context(), "endpoint-up", "dc1")
+	})
 
 	fault(t, l, "member-5xx", "dc1", pod)
 	if code, _, err := call(s.Traffic().MemberURL(pod)); code != 503 {
