@@ -32,16 +32,17 @@ import (
 
 // Status is what `apic-lab status` shows.
 type Status struct {
-	PID        int     `json:"pid"`
-	Dir        string  `json:"dir"`
-	Kubeconfig string  `json:"kubeconfig"`
-	Shape      Shape   `json:"shape"`
-	TimeScale  float64 `json:"timeScale"`
-	Namespace  string  `json:"namespace"`
-	LinkUp     bool    `json:"linkUp"`
+	PID        int          `json:"pid"`
+	Dir        string       `json:"dir"`
+	Kubeconfig string       `json:"kubeconfig"`
+	Shape      Shape        `json:"shape"`
+	TimeScale  float64      `json:"timeScale"`
+	Namespace  string       `json:"namespace"`
+	LinkUp     bool         `json:"linkUp"`
+	Sites      []SiteStatus `json:"sites"`
+
 	// Router is the global router's URL, in front of the sites' gateway endpoints.
-	Router string       `json:"router,omitempty"`
-	Sites  []SiteStatus `json:"sites"`
+	Router string `json:"router,omitempty"`
 }
 
 // SiteStatus is one site of Status.
