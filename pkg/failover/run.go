@@ -47,6 +47,8 @@ type Config struct {
 	PeerLost time.Duration
 	Now      func() time.Time
 	Trace    func(TraceEvent)
+	// Probe: see Engine.Probe.
+	Probe TrafficProbe
 }
 
 var namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
@@ -273,7 +275,7 @@ func (r *run) do(ctx context.Context) error {
 		rep.Infof("%s", pre.Message)
 	}
 	eng := &Engine{Req: r.cfg.Req, From: r.from, To: r.to, Reporter: rep, Journal: journal, Hook: r.cfg.RouterHook,
-		Now: r.cfg.Now, Trace: r.cfg.Trace, Command: r.cfg.Command, PeerLost: r.cfg.PeerLost}
+		Now: r.cfg.Now, Trace: r.cfg.Trace, Command: r.cfg.Command, PeerLost: r.cfg.PeerLost, Probe: r.cfg.Probe}
 	if r.cfg.Req.Fenced {
 		eng.From = nil
 	}

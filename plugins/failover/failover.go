@@ -28,6 +28,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 	"github.com/kubectl-apic/kubectl-apic/pkg/lock"
 	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
+	"github.com/kubectl-apic/kubectl-apic/pkg/probe"
 	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
 )
 
@@ -60,6 +61,7 @@ type Options struct {
 	DemoteTimeout  time.Duration
 	PromoteTimeout time.Duration
 	Progress       string
+	Probe          probe.Options
 
 	// Dependencies, replaced by tests.
 	Now        func() time.Time
@@ -77,6 +79,7 @@ type Options struct {
 	name       string
 	subsystems []apic.Subsystem
 	command    string
+	probe      *probe.Probe
 }
 
 // NewOptions returns options with the real dependencies.
@@ -167,6 +170,7 @@ Progress goes to stderr, the summary to stdout.`,
 	f.DurationVar(&o.DemoteTimeout, "demote-timeout", 0, "Limit for each demotion wait (default twice IBM's documented time: management 30m, portal 20m)")
 	f.DurationVar(&o.PromoteTimeout, "promote-timeout", 0, "Limit for each promotion wait (default twice IBM's documented time: management 10m, portal 80m, 60m with --from-fenced)")
 	f.StringVar(&o.Progress, "progress", o.Progress, "Progress on stderr: auto (live lines on a terminal), plain, or jsonl (one JSON object per event)")
+	probe.AddFlags(f, &o.Probe)
 	o.Print.AddFlags(cmd)
 	o.ConfigFlags.AddFlags(f)
 
@@ -197,6 +201,10 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 			parts = append(parts, "--"+f.Name)
 			return
 		}
+		if f.Name == "probe-header" { // header values may be credentials: never in the lease or the hints
+			parts = append(parts, "--probe-header=<redacted>")
+			return
+		}
 		if sv, ok := f.Value.(pflag.SliceValue); ok {
 			parts = append(parts, fmt.Sprintf("--%s=%s", f.Name, shellQuote(strings.Join(sv.GetSlice(), ","))))
 			return
@@ -223,6 +231,9 @@ func (o *Options) Validate() error {
 	case ProgressAuto, ProgressPlain, ProgressJSONL:
 	default:
 		return exitcode.UsageErrorf("--progress must be auto, plain or jsonl, not %q", o.Progress)
+	}
+	if err := o.Probe.Validate(); err != nil {
+		return err
 	}
 	return o.Print.Validate()
 }
@@ -267,7 +278,12 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.RouterHook != "" {
 		cfg.RouterHook = func(ctx context.Context, env []string) error { return o.RunHook(ctx, o.RouterHook, env, side) }
 	}
+	if cfg.Probe, err = o.startProbe(ctx); err != nil {
+		_ = rep.Close()
+		return err
+	}
 	res, runErr := failover.Run(ctx, cfg, sites[0], sites[1])
+	runErr = o.stopProbe(res, runErr)
 	_ = rep.Close()
 	if lw, ok := side.(*lineWriter); ok {
 		lw.flush()
@@ -298,8 +314,10 @@ func (o *Options) print(res *failover.Result, namespace string, cfg failover.Con
 	if err := printers.RenderSections(o.Out, []printers.Table{res.SummaryTable()}, false, style); err != nil {
 		return err
 	}
-	_, err := io.WriteString(o.Out, res.Text())
-	return err
+	if _, err := io.WriteString(o.Out, res.Text()); err != nil {
+		return err
+	}
+	return res.Probe.Render(o.Out, style)
 }
 
 // runShell runs the router hook with sh -c, its output going to out.
