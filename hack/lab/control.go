@@ -40,6 +40,9 @@ type Status struct {
 	Namespace  string       `json:"namespace"`
 	LinkUp     bool         `json:"linkUp"`
 	Sites      []SiteStatus `json:"sites"`
+
+	// Router is the global router's URL, in front of the sites' gateway endpoints.
+	Router string `json:"router,omitempty"`
 }
 
 // SiteStatus is one site of Status.
@@ -51,6 +54,8 @@ type SiteStatus struct {
 	// uses meanwhile; both empty when the fault is off.
 	Latency string `json:"latency,omitempty"`
 	Proxy   string `json:"proxy,omitempty"`
+	// Gateway is the site's API traffic: its gateway endpoint and where it routes.
+	Gateway *GatewayTraffic `json:"gateway,omitempty"`
 	// Objects summarises the API Connect CRs like `kubectl get`; Error says why they could not be read.
 	Objects []ObjectStatus `json:"objects,omitempty"`
 	Error   string         `json:"error,omitempty"`
@@ -118,7 +123,7 @@ func FaultKinds() []FaultKind {
 			return msg, nil
 		}
 	}
-	return []FaultKind{
+	return append([]FaultKind{
 		{Name: "cut-link", Help: "cut the inter-site link: both operators report PeerNotReachable",
 			apply: func(_ context.Context, l *Lab, _ []string) (string, error) {
 				l.CutLink()
@@ -205,7 +210,7 @@ func FaultKinds() []FaultKind {
 			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
 				return done("heartbeat sent to the gateways of " + a[0])(l.Heartbeat(a[0]))
 			}},
-	}
+	}, trafficFaultKinds()...)
 }
 
 // LookupFault returns the fault called kind after checking the number of arguments.
@@ -248,9 +253,9 @@ func (s *Site) APIServerRunning() bool {
 // Status describes the lab and summarises each site's API Connect CRs.
 func (l *Lab) Status(ctx context.Context) Status {
 	st := Status{PID: os.Getpid(), Dir: l.cfg.Dir, Kubeconfig: l.kubeconfig, Shape: l.cfg.Shape,
-		TimeScale: l.cfg.TimeScale, Namespace: l.cfg.Namespace, LinkUp: l.LinkUp()}
+		TimeScale: l.cfg.TimeScale, Namespace: l.cfg.Namespace, LinkUp: l.LinkUp(), Router: l.router.URL()}
 	for _, s := range l.sites {
-		ss := SiteStatus{Name: s.Name, Server: s.Server(), APIServer: s.APIServerRunning()}
+		ss := SiteStatus{Name: s.Name, Server: s.Server(), APIServer: s.APIServerRunning(), Gateway: l.gatewayTraffic(s)}
 		if s.proxied.Load() {
 			ss.Latency, ss.Proxy = s.Latency().String(), s.ClientServer()
 		}
@@ -320,6 +325,20 @@ func (l *Lab) ServeControl(ctx context.Context, socketPath string) error {
 			return
 		}
 		writeJSON(w, http.StatusOK, FaultResponse{Message: msg})
+	})
+	mux.HandleFunc("POST /router", func(w http.ResponseWriter, r *http.Request) {
+		var req RouterRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, RouterResponse{Error: "bad request: " + err.Error()})
+			return
+		}
+		l.cfg.Logf("control: router %s %s", req.Action, req.Site)
+		resp, err := l.RouterAction(req)
+		if err != nil {
+			writeJSON(w, http.StatusUnprocessableEntity, RouterResponse{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, resp)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -456,4 +475,30 @@ func ProcessAlive(pid int) bool {
 		return s[i+2] != 'Z' && s[i+2] != 'X'
 	}
 	return true
+}
+
+// Router asks the running lab's global router to drain, undrain or report (action) a site.
+func (c *ControlClient) Router(ctx context.Context, action, site string) (RouterResponse, error) {
+	var rr RouterResponse
+	body, err := json.Marshal(RouterRequest{Action: action, Site: site})
+	if err != nil {
+		return rr, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://lab/router", bytes.NewReader(body))
+	if err != nil {
+		return rr, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return rr, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&rr); err != nil {
+		return rr, fmt.Errorf("lab router: %s: %w", resp.Status, err)
+	}
+	if rr.Error != "" {
+		return rr, errors.New(rr.Error)
+	}
+	return rr, nil
 }

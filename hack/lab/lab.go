@@ -29,6 +29,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/hack/lab/datapower"
 	"github.com/kubectl-apic/kubectl-apic/hack/lab/kubelet"
 	"github.com/kubectl-apic/kubectl-apic/hack/lab/operator"
+	"github.com/kubectl-apic/kubectl-apic/hack/lab/traffic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 )
 
@@ -103,6 +104,7 @@ type Site struct {
 	// proxied says whether the kubeconfig points through it.
 	proxy   atomic.Pointer[latencyProxy]
 	proxied atomic.Bool
+	traffic  *traffic.Site
 }
 
 // Lab is a running two-site lab.
@@ -111,6 +113,7 @@ type Lab struct {
 	sites      []*Site
 	kubeconfig string
 	link       *link
+	router     *traffic.Router
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	stopOnce   sync.Once
@@ -204,6 +207,10 @@ func Start(ctx context.Context, cfg Config) (*Lab, error) {
 		l.Stop()
 		return nil, err
 	}
+	if err := l.startRouter(); err != nil {
+		l.Stop()
+		return nil, err
+	}
 	// The operator simulators need both sites up: each reads its peer over the simulated link.
 	for i, s := range l.sites {
 		peer := l.sites[(i+1)%len(l.sites)]
@@ -256,6 +263,9 @@ func (l *Lab) startSite(ctx, runCtx context.Context, i int, s *Site) error {
 	})
 	if err != nil {
 		return fmt.Errorf("site %s: fake kubelet: %w", s.Name, err)
+	}
+	if err := l.startTraffic(runCtx, s); err != nil {
+		return fmt.Errorf("site %s: traffic: %w", s.Name, err)
 	}
 	heartbeat := time.Duration(float64(5*time.Minute) * l.cfg.TimeScale)
 	l.goRun(runCtx, func(ctx context.Context) { _ = s.gateways.run(ctx, max(heartbeat, 100*time.Millisecond)) })
@@ -333,6 +343,7 @@ func (s *Site) notReady(ctx context.Context) string {
 func (l *Lab) Stop() {
 	l.stopOnce.Do(func() {
 		l.cancel()
+		l.stopTraffic()
 		for _, s := range l.sites {
 			if s.kubelet != nil {
 				s.kubelet.Stop()

@@ -193,6 +193,9 @@ type StepJournal interface {
 // mark records step in the journal before it starts. Before the flush a failure to record stops
 // the run (nothing was flushed: the journal must know before the device does); later it warns.
 func (r *Runner) mark(ctx context.Context, step string) error {
+	if r.cfg.Probe != nil {
+		r.cfg.Probe.Phase("", step)
+	}
 	if r.cfg.Journal == nil {
 		return nil
 	}

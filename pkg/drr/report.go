@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
+	"github.com/kubectl-apic/kubectl-apic/pkg/probe"
 )
 
 // Step names, as they appear in reports (a stable schema: scripts match on them).
@@ -92,6 +93,8 @@ type Report struct {
 
 	StartedAt       time.Time `json:"startedAt"`
 	DurationSeconds float64   `json:"durationSeconds"`
+	// Probe is what --probe measured (nil without it).
+	Probe *probe.Summary `json:"probe,omitempty"`
 }
 
 // Preflight is what the read-only checks found.

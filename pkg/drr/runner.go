@@ -71,6 +71,16 @@ type Config struct {
 	Journal StepJournal
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Probe, when set, is told each member and step as it starts and asked, before it starts,
+	// whether its gates were breached (pkg/probe; nil: no probe).
+	Probe TrafficProbe
+}
+
+// TrafficProbe is the part of pkg/probe the runner drives: before a member's step (a safe point)
+// Breached may stop the run; Phase tags the samples that follow.
+type TrafficProbe interface {
+	Phase(member, step string)
+	Breached() error
 }
 
 // Runner runs one DRR: Preflight, then (unless a dry run) Execute, then Close.
@@ -488,7 +498,9 @@ func (r *Runner) execute(ctx context.Context, p Plan) error {
 		}
 		skipRest(step)
 		code := PhaseCode(step)
-		if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
+		if exitcode.FromError(err) == exitcode.ProbeBreached {
+			code = exitcode.ProbeBreached // stopped at a safe point, not a failure of the step
+		} else if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
 			code = exitcode.Interrupted // the error may be the console stream the cancel tore down
 		}
 		return r.finish(step, exitcode.New(code, flat{err}))
@@ -582,6 +594,13 @@ func (r *Runner) skipUnreachable() {
 // onMember runs fn on pod's session as step, recording the result and reporting progress.
 func (r *Runner) onMember(ctx context.Context, pod, step, title string, fn func(context.Context, *datapower.Session, Member) (string, error)) error {
 	start := r.cfg.Now()
+	if r.cfg.Probe != nil {
+		if err := r.cfg.Probe.Breached(); err != nil {
+			r.record(pod, step, Skipped, start, "not started: the traffic probe stopped the run")
+			return err
+		}
+		r.cfg.Probe.Phase(pod, step)
+	}
 	ps := r.progressStep(pod, title)
 	s := r.session(pod)
 	var msg string

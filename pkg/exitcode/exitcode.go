@@ -35,6 +35,8 @@ const (
 	Refused     Code = 5
 	Timeout     Code = 6
 	Unreachable Code = 7
+	// ProbeBreached: a traffic probe's gate stopped a mutating command at a safe point.
+	ProbeBreached Code = 8
 
 	// Failover phases.
 	DemoteFailed       Code = 10
@@ -82,6 +84,7 @@ func All() []Info {
 		{Refused, "Refused", "A safety check refused a mutating command; nothing was changed.", mutating},
 		{Timeout, "Timeout", "The command's deadline passed before the operation finished; the cluster may be mid-change.", nil},
 		{Unreachable, "Unreachable", "A site (kubeconfig context) could not be reached: connection refused, DNS, TLS or network timeout.", nil},
+		{ProbeBreached, "ProbeBreached", "A traffic probe gate (--max-error-rate, --max-gap, or --probe-cmd exiting 99) was breached; the command stopped at the next safe point (before the next member or step), so the cluster may be mid-change.", []string{cmdFailover, cmdDRR}},
 		{DemoteFailed, "DemoteFailed", "Failover: demoting the active site to passive failed.", []string{cmdFailover}},
 		{PromoteFailed, "PromoteFailed", "Failover: the old active site was demoted but promoting the passive site failed; no site may be active.", []string{cmdFailover}},
 		{PostFailoverFailed, "PostFailoverFailed", "Failover: promotion succeeded but a post-failover step (e.g. configurator job, verification) failed.", []string{cmdFailover}},
@@ -118,7 +121,7 @@ func (c Code) String() string {
 // health outcome, a partial change (phase codes) outranks a refusal that changed nothing, and an
 // interrupt outranks everything because the user asked to stop.
 func Severity() []Code {
-	return []Code{OK, Degraded, Unreachable, Critical, Timeout, Error, Usage, Refused,
+	return []Code{OK, Degraded, Unreachable, Critical, Timeout, Error, Usage, Refused, ProbeBreached,
 		DemoteFailed, PromoteFailed, PostFailoverFailed,
 		DRRPrimaryFailed, DRRFlushFailed, DRRServiceCycleFailed, DRRRegistrationFailed,
 		SpreadApplyFailed, Interrupted}

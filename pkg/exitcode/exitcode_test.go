@@ -32,7 +32,7 @@ func TestMarkdownMatchesDocs(t *testing.T) {
 }
 
 func TestTableIsConsistent(t *testing.T) {
-	declared := []Code{OK, Error, Usage, Degraded, Critical, Refused, Timeout, Unreachable,
+	declared := []Code{OK, Error, Usage, Degraded, Critical, Refused, Timeout, Unreachable, ProbeBreached,
 		DemoteFailed, PromoteFailed, PostFailoverFailed, DRRPrimaryFailed, DRRFlushFailed,
 		DRRServiceCycleFailed, DRRRegistrationFailed, SpreadApplyFailed, Interrupted}
 	all := All()

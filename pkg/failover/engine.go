@@ -46,11 +46,20 @@ type Engine struct {
 	Trace    func(TraceEvent)
 	// Command is the command line, for the resume hint.
 	Command string
+	// Probe, when set, is asked before each step (a safe point) whether its gates were breached,
+	// and told the step that starts (pkg/probe; nil: no probe).
+	Probe TrafficProbe
 	// PeerLost ends a wait that needs the peer once the waited-on site has reported PeerNotReachable
 	// this long (zero: DefaultPeerLost).
 	PeerLost time.Duration
 
 	sent map[string]bool // steps whose change was sent (by step name)
+}
+
+// TrafficProbe is the part of pkg/probe the engine drives.
+type TrafficProbe interface {
+	Phase(member, step string)
+	Breached() error
 }
 
 // DefaultPeerLost is how long a site may report PeerNotReachable during a step that needs its peer
@@ -128,6 +137,15 @@ func (e *Engine) Run(ctx context.Context, steps []Step) ([]StepResult, error) {
 			r.Message = st.Skip
 			out = append(out, r)
 			continue
+		}
+		if e.Probe != nil {
+			if err := e.Probe.Breached(); err != nil {
+				for _, rest := range steps[i:] {
+					out = append(out, newResult(rest, StatusNotRun))
+				}
+				return out, err
+			}
+			e.Probe.Phase(st.Instance, st.Name)
 		}
 		r := newResult(st, StatusPassed)
 		start := e.now()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
+	"github.com/kubectl-apic/kubectl-apic/pkg/probe"
 )
 
 // ResultKind is the kind of the -o json|yaml document (schema: docs/failover-schema.md).
@@ -46,6 +47,8 @@ type Result struct {
 	NextSteps []string     `json:"nextSteps,omitempty"`
 	// Reconnect are the commands to run on --from before its network is restored (fenced runs).
 	Reconnect []string `json:"reconnect,omitempty"`
+	// Probe is what --probe measured (nil without it).
+	Probe *probe.Summary `json:"probe,omitempty"`
 }
 
 // PairRef names one subsystem pair: its subsystem and CR name.

@@ -48,6 +48,8 @@ type Config struct {
 	PeerLost time.Duration
 	Now      func() time.Time
 	Trace    func(TraceEvent)
+	// Probe: see Engine.Probe.
+	Probe TrafficProbe
 }
 
 var namespacesGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
@@ -281,7 +283,7 @@ func (r *run) execute(ctx context.Context, l *lock.Lock, steps []Step, preMessag
 		rep.Infof("%s", preMessage)
 	}
 	eng := &Engine{Req: r.cfg.Req, From: r.from, To: r.to, Reporter: rep, Journal: journal, Hook: r.cfg.RouterHook,
-		Now: r.cfg.Now, Trace: r.cfg.Trace, Command: r.cfg.Command, PeerLost: r.cfg.PeerLost}
+		Now: r.cfg.Now, Trace: r.cfg.Trace, Command: r.cfg.Command, PeerLost: r.cfg.PeerLost, Probe: r.cfg.Probe}
 	if r.cfg.Req.Fenced {
 		eng.From = nil
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
+	"github.com/kubectl-apic/kubectl-apic/pkg/probe"
 	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
 )
 
@@ -58,6 +59,7 @@ type Options struct {
 	Catalog             string
 	ForceUnlock         bool
 	Progress            progress.Mode
+	Probe               probe.Options
 
 	// Dependencies, replaced in tests.
 
@@ -68,7 +70,8 @@ type Options struct {
 	// Confirm asks before changing anything; default cli.ConfirmContext.
 	Confirm cli.ConfirmFunc
 
-	site *kube.Site
+	site  *kube.Site
+	probe *probe.Probe
 }
 
 // NewOptions returns options with production dependencies.
@@ -190,6 +193,7 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	f.StringVar(&o.APIManagerSecret, "api-manager-secret", "", "Secret (in the gateway's namespace) with key \"token\": a bearer token for --api-manager-url")
 	f.StringVar(&o.Catalog, "catalog", "", "ORG/CATALOG whose settings to edit with --api-manager-url")
 	f.BoolVar(&o.ForceUnlock, "force-unlock", false, "Take the gateway's DRR lease even from a live holder (only once you are sure that run is gone)")
+	probe.AddFlags(f, &o.Probe)
 	cli.AddProgressFlag(cmd, &o.Progress)
 	return cli.Plugin(cmd, name, "kubectl-apic-drr", o.IOStreams, o)
 }
@@ -207,6 +211,9 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 
 // Validate checks the options before anything is read or changed.
 func (o *Options) Validate() error {
+	if err := o.Probe.Validate(); err != nil {
+		return err
+	}
 	if err := o.Print.Validate(); err != nil {
 		return err
 	}
@@ -304,6 +311,9 @@ func (o *Options) Run(ctx context.Context) error {
 		cfg.Trigger = (&pdrr.APIManager{URL: o.APIManagerURL, Token: token, Org: org, Catalog: catalog}).Trigger
 	}
 
+	if cfg.Probe, err = o.startProbe(ctx); err != nil {
+		return err
+	}
 	r := pdrr.New(cfg)
 	defer r.Close()
 	if err := r.Preflight(ctx); err != nil {
@@ -348,6 +358,7 @@ func (o *Options) Run(ctx context.Context) error {
 // finish prints the report and returns err (already carrying its exit code).
 func (o *Options) finish(r *pdrr.Runner, err error, preflightOnly bool) error {
 	report := r.Report()
+	err = o.stopProbe(report, err)
 	if o.Print.IsStructured() {
 		if perr := o.Print.PrintObject(o.Out, ReportKind, report); perr != nil {
 			return perr
@@ -367,6 +378,9 @@ func (o *Options) finish(r *pdrr.Runner, err error, preflightOnly bool) error {
 		return nil
 	}
 	if perr := printers.RenderSections(o.Out, summaryTables(report, o.Print.IsWide()), o.Print.IsWide(), o.style()); perr != nil {
+		return perr
+	}
+	if perr := report.Probe.Render(o.Out, o.style()); perr != nil {
 		return perr
 	}
 	return err

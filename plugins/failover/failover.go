@@ -25,6 +25,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 	"github.com/kubectl-apic/kubectl-apic/pkg/lock"
 	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
+	"github.com/kubectl-apic/kubectl-apic/pkg/probe"
 	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
 )
 
@@ -49,6 +50,7 @@ type Options struct {
 	DemoteTimeout  time.Duration
 	PromoteTimeout time.Duration
 	Progress       progress.Mode
+	Probe          probe.Options
 
 	// Dependencies, replaced by tests.
 	Now      func() time.Time
@@ -65,6 +67,7 @@ type Options struct {
 	sites      []*kube.Site // --from, --to
 	subsystems []apic.Subsystem
 	command    string
+	probe      *probe.Probe
 }
 
 // NewOptions returns options with the real dependencies.
@@ -141,6 +144,7 @@ Progress goes to stderr, the summary to stdout.`,
 	f.DurationVar(&o.DemoteTimeout, "demote-timeout", 0, "Limit for each demotion wait (default twice IBM's documented time: management 30m, portal 20m)")
 	f.DurationVar(&o.PromoteTimeout, "promote-timeout", 0, "Limit for each promotion wait (default twice IBM's documented time: management 10m, portal 80m, 60m with --from-fenced)")
 	cli.AddProgressFlag(cmd, &o.Progress)
+	probe.AddFlags(f, &o.Probe)
 	o.Print.AddFlags(cmd)
 	o.ConfigFlags.AddFlags(f)
 
@@ -168,6 +172,10 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 		}
 		if f.Value.Type() == "bool" {
 			parts = append(parts, "--"+f.Name)
+			return
+		}
+		if f.Name == "probe-header" { // header values may be credentials: never in the lease or the hints
+			parts = append(parts, "--probe-header=<redacted>")
 			return
 		}
 		if sv, ok := f.Value.(pflag.SliceValue); ok {
@@ -200,6 +208,9 @@ func (o *Options) Validate() error {
 	case o.DemoteTimeout < 0 || o.PromoteTimeout < 0:
 		return exitcode.UsageErrorf("timeouts must not be negative")
 	}
+	if err := o.Probe.Validate(); err != nil {
+		return err
+	}
 	return o.Print.Validate()
 }
 
@@ -230,7 +241,13 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.RouterHook != "" {
 		cfg.RouterHook = func(ctx context.Context, env []string) error { return o.RunHook(ctx, o.RouterHook, env, side) }
 	}
+	var err error
+	if cfg.Probe, err = o.startProbe(ctx); err != nil {
+		_ = rep.Close()
+		return err
+	}
 	res, runErr := failover.Run(ctx, cfg, sites[0], sites[1])
+	runErr = o.stopProbe(res, runErr)
 	_ = rep.Close()
 	o.Result = res
 	if err := o.print(res, sites[1].Namespace, cfg); err != nil && runErr == nil {
@@ -254,11 +271,14 @@ func (o *Options) print(res *failover.Result, namespace string, cfg failover.Con
 		failover.WritePlan(o.Out, cfg.Req, steps)
 		fmt.Fprintln(o.Out)
 	}
-	if err := printers.RenderSections(o.Out, []printers.Table{res.SummaryTable()}, false, o.Style(o.Out)); err != nil {
+	style := o.Style(o.Out)
+	if err := printers.RenderSections(o.Out, []printers.Table{res.SummaryTable()}, false, style); err != nil {
 		return err
 	}
-	_, err := io.WriteString(o.Out, res.Text())
-	return err
+	if _, err := io.WriteString(o.Out, res.Text()); err != nil {
+		return err
+	}
+	return res.Probe.Render(o.Out, style)
 }
 
 // runShell runs the router hook with sh -c, its output going to out.

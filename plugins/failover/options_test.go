@@ -27,6 +27,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--from", "dc1", "--to", "dc2", "--subsystem", "gateway"}, "--subsystem must be"},
 		{[]string{"--from", "dc1", "--to", "dc2", "--progress", "fancy"}, "--progress must be"},
 		{[]string{"--from", "dc1", "--to", "dc2", "-o", "xml"}, "unknown output format"},
+		{[]string{"--from", "dc1", "--to", "dc2", "--probe", "gw.example.com/health"}, "--probe \"gw.example.com/health\": not an http:// or https:// URL"},
+		{[]string{"--from", "dc1", "--to", "dc2", "--probe", "http://gw/", "--probe-rate", "0"}, "--probe-rate 0"},
+		{[]string{"--from", "dc1", "--to", "dc2", "--probe", "http://gw/", "--probe-rate", "fast"}, "invalid argument \"fast\""},
 	} {
 		var out, errOut bytes.Buffer
 		streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}

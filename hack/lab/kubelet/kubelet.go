@@ -19,7 +19,10 @@
 //     renewed, its Ready condition turns Unknown, its pods are reported Ready=False, and nothing else
 //     happens to its pods — terminating pods stay Terminating and newly bound pods stay Pending
 //     until the node is Ready again, exactly what makes a lost zone hurt on a real cluster;
-//   - containers are ready as soon as they run (no probes are simulated);
+//   - no probe is run: a container is ready as soon as it runs, or its readiness probe's
+//     initialDelaySeconds later (a new pod is not Ready for its startup time);
+//   - a deleted pod's containers keep running for its preStop sleep action (bounded by the grace
+//     period), then stop at once (SIGTERM) and the pod is deleted;
 //   - pods whose restartPolicy is Never or OnFailure (Job pods) exit 0 after Config.JobRunTime;
 //   - a killed container exits 137 (SIGKILL) and restarts after Config.RestartDelay (no back-off);
 //   - the HTTPS server authenticates nobody: it listens on loopback for the lab's apiservers only.

@@ -40,6 +40,7 @@ type podRuntime struct {
 
 	restartAt time.Time // killed containers come back then (zero: none pending)
 	exitAt    time.Time // Job pods' containers complete then (zero: never)
+	killAt    time.Time // a terminating pod's containers stop then, its preStop hook done (zero: not terminating)
 }
 
 type containerRuntime struct {
@@ -48,6 +49,10 @@ type containerRuntime struct {
 	startedAt metav1.Time
 	state     *corev1.ContainerStateTerminated // when not running
 	last      *corev1.ContainerStateTerminated // previous termination
+	// readyDelay is the readiness probe's initialDelaySeconds; readyAt is when the running container
+	// turns Ready (zero: it is).
+	readyDelay time.Duration
+	readyAt    time.Time
 }
 
 // startPods starts the pod informer (one for all our nodes) and the workers, and waits for the
@@ -160,6 +165,15 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 		return nil
 	case nodeReady && pod.DeletionTimestamp != nil:
 		if rt != nil {
+			if rt.killAt.IsZero() {
+				rt.killAt = time.Now().Add(preStopDelay(pod))
+			}
+			if wait := time.Until(rt.killAt); wait > 0 {
+				// The preStop hook runs; the containers (still serving) get SIGTERM after it.
+				k.mu.Unlock()
+				k.queue.AddAfter(key, wait)
+				return nil
+			}
 			rt.cancel()
 		}
 		k.mu.Unlock()
@@ -269,8 +283,12 @@ func (k *Kubelet) newPodRuntime(key string, pod *corev1.Pod) (*podRuntime, error
 		reported[cs.Name] = cs
 	}
 	for _, c := range pod.Spec.Containers {
-		cr := &containerRuntime{running: true, startedAt: t}
+		cr := &containerRuntime{running: true, startedAt: t, readyDelay: readinessDelay(c)}
+		cr.readyAt = time.Now().Add(cr.readyDelay)
 		if cs, ok := reported[c.Name]; ok {
+			if cs.Ready {
+				cr.readyAt = time.Time{}
+			}
 			cr.restarts = cs.RestartCount
 			cr.last = cs.LastTerminationState.Terminated
 			if cs.State.Running != nil {
@@ -312,6 +330,7 @@ func (rt *podRuntime) advance(t time.Time) time.Duration {
 				cr.running = true
 				cr.restarts++
 				cr.startedAt = now()
+				cr.readyAt = t.Add(cr.readyDelay)
 			}
 		}
 		rt.ctx, rt.cancel = context.WithCancel(rt.base)
@@ -320,8 +339,17 @@ func (rt *podRuntime) advance(t time.Time) time.Duration {
 		rt.exitAt = time.Time{}
 		rt.stop(0, "Completed")
 	}
+	due := []time.Time{rt.restartAt, rt.exitAt}
+	for _, cr := range rt.containers {
+		if !cr.readyAt.IsZero() && !t.Before(cr.readyAt) {
+			cr.readyAt = time.Time{}
+		}
+		if cr.running {
+			due = append(due, cr.readyAt)
+		}
+	}
 	var next time.Duration
-	for _, at := range []time.Time{rt.restartAt, rt.exitAt} {
+	for _, at := range due {
 		if d := at.Sub(t); !at.IsZero() && (next == 0 || d < next) {
 			next = d
 		}
@@ -397,7 +425,7 @@ func podStatus(pod *corev1.Pod, rt *podRuntime, hostIP string, nodeReady bool, t
 			ContainerID:  id,
 			RestartCount: cr.restarts,
 			Started:      ptr.To(cr.running),
-			Ready:        cr.running && nodeReady,
+			Ready:        cr.running && nodeReady && cr.readyAt.IsZero(),
 		}
 		if cr.running {
 			running = true
@@ -550,4 +578,29 @@ func imageID(image string) string {
 		repo = image[:i]
 	}
 	return repo + "@sha256:" + hashHex(image, 64)
+}
+
+// readinessDelay is the container's readiness probe's initialDelaySeconds: the simulator does not run
+// probes, but a container turns Ready only that long after it starts.
+func readinessDelay(c corev1.Container) time.Duration {
+	if c.ReadinessProbe == nil {
+		return 0
+	}
+	return time.Duration(c.ReadinessProbe.InitialDelaySeconds) * time.Second
+}
+
+// preStopDelay is how long a terminating pod's containers keep running before SIGTERM: the longest
+// preStop sleep action, bounded by the deletion's grace period. The simulated containers then stop
+// at once.
+func preStopDelay(pod *corev1.Pod) time.Duration {
+	var d time.Duration
+	for _, c := range pod.Spec.Containers {
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+			d = max(d, time.Duration(c.Lifecycle.PreStop.Sleep.Seconds)*time.Second)
+		}
+	}
+	if g := pod.DeletionGracePeriodSeconds; g != nil {
+		d = min(d, time.Duration(*g)*time.Second)
+	}
+	return d
 }

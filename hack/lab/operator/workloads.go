@@ -187,6 +187,11 @@ func renderStatefulSet(obj apic.Object, ms, name, kindValue string, replicas int
 			},
 		},
 	}
+	if kindValue == apic.DataPowerKindValue {
+		if err := applyGatewayLifecycle(obj, &sts.Spec.Template.Spec); err != nil {
+			return nil, err
+		}
+	}
 	hash, err := specHash(sts.Spec)
 	if err != nil {
 		return nil, err

@@ -24,13 +24,15 @@ func TestRenderStatus(t *testing.T) {
 	st := lab.Status{PID: 4242, Dir: "/work/.lab", Kubeconfig: "/work/.lab/kubeconfig", Shape: lab.ShapeSubsystems,
 		TimeScale: 1.0 / 300, Namespace: "apic", LinkUp: false,
 		Sites: []lab.SiteStatus{
-			{Name: "dc1", Server: "https://127.0.0.1:40657", APIServer: true, Latency: "100ms", Proxy: "https://127.0.0.1:41003", Objects: []lab.ObjectStatus{
+			{Name: "dc1", Server: "https://127.0.0.1:40657", APIServer: true, Latency: "100ms", Proxy: "https://127.0.0.1:41003", Gateway: &lab.GatewayTraffic{
+				Endpoint: "http://127.0.0.1:41001", Up: true, Drained: true, Routes: []string{"production-gw-0", "production-gw-2"}}, Objects: []lab.ObjectStatus{
 				{Kind: "mgmt", Name: "production-mgmt", Ready: "24/24", Phase: "Warning", HAMode: "active",
 					Message: "HA status PeerNotReachable - see HAStatus in CR for details"},
 				{Kind: "gw", Name: "production-gw", Ready: "3/3", Phase: "Running", Message: "Gateway is ready"},
 			}},
-			{Name: "dc2", Server: "https://127.0.0.1:45985", Error: "kube-apiserver stopped"},
-		}}
+			{Name: "dc2", Server: "https://127.0.0.1:45985", Error: "kube-apiserver stopped",
+				Gateway: &lab.GatewayTraffic{Endpoint: "http://127.0.0.1:41002"}},
+		}, Router: "http://127.0.0.1:41000"}
 	var b bytes.Buffer
 	if err := renderStatus(&b, st); err != nil {
 		t.Fatal(err)

@@ -46,7 +46,7 @@ func newRootCommand(out, errOut io.Writer) *cobra.Command {
 	root.SetErr(errOut)
 	root.PersistentFlags().StringVar(&dir, "dir", ".lab", "the lab's directory (kubeconfig, logs, state)")
 	p := func() (paths, error) { return newPaths(dir) }
-	root.AddCommand(newUpCommand(p, false), newUpCommand(p, true), newDownCommand(p), newStatusCommand(p), newFaultCommand(p))
+	root.AddCommand(newUpCommand(p, false), newUpCommand(p, true), newDownCommand(p), newStatusCommand(p), newFaultCommand(p), newRouterCommand(p))
 	return root
 }
 
@@ -68,14 +68,11 @@ func newFaultCommand(p func() (paths, error)) *cobra.Command {
 			if _, err := lab.LookupFault(args[0], args[1:]); err != nil {
 				return err
 			}
-			ps, err := p()
+			c, err := runningLab(cmd, p)
 			if err != nil {
 				return err
 			}
-			if !socketAlive(cmd.Context(), ps) {
-				return fmt.Errorf("no lab running in %s (start one with apic-lab up)", ps.Dir)
-			}
-			msg, err := lab.NewControlClient(ps.Socket).Fault(cmd.Context(), args[0], args[1:]...)
+			msg, err := c.Fault(cmd.Context(), args[0], args[1:]...)
 			if err != nil {
 				return err
 			}

@@ -18,14 +18,11 @@ func newStatusCommand(p func() (paths, error)) *cobra.Command {
 		Long:  "Show the running lab: sites, API server URLs, the inter-site link and a kubectl-get-like summary of the\nAPI Connect CRs on each site. Exits 1 when no lab is running.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ps, err := p()
+			c, err := runningLab(cmd, p)
 			if err != nil {
 				return err
 			}
-			if !socketAlive(cmd.Context(), ps) {
-				return fmt.Errorf("no lab running in %s (start one with apic-lab up)", ps.Dir)
-			}
-			st, err := lab.NewControlClient(ps.Socket).Status(cmd.Context())
+			st, err := c.Status(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -58,6 +55,9 @@ func renderStatus(out io.Writer, st lab.Status) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Name, s.Server, state)
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := renderTraffic(out, st); err != nil {
 		return err
 	}
 	for _, s := range st.Sites {
