@@ -47,7 +47,7 @@ type Config struct {
 	// Domain is the API Connect application domain (seed 000's <APIC_APP_DOMAIN>).
 	Domain  string
 	Members []Member
-	// Open attaches to a member's console and logs in.
+	// Open attaches to a member's console, logs in and switches to Domain (datapower.Opener).
 	Open func(ctx context.Context, m Member) (*datapower.Session, error)
 	// MaxConcurrency bounds the members worked on at once; 0 means all.
 	MaxConcurrency int
@@ -342,29 +342,17 @@ func (r *Runner) preflightMember(ctx context.Context, m Member) memberView {
 	r.sessions[m.Pod] = s
 	r.mu.Unlock()
 	v.state.Reachable = true
-	if err := s.Switch(ctx, r.cfg.Domain); err != nil {
-		return fail(err)
-	}
-	out, err := s.Run(ctx, "show gateway-peering")
-	if err != nil {
-		return fail(err)
-	}
-	peerings, err := datapower.ParsePeerings(out)
+	peerings, err := s.ReadPeerings(ctx)
 	if err != nil {
 		return fail(err)
 	}
 	v.peering, _ = datapower.GatewayServicePeering(peerings)
-	if out, err = s.Run(ctx, "show gateway-peering-status"); err != nil {
-		return fail(err)
-	}
-	if v.statuses, err = datapower.ParsePeeringStatus(out); err != nil {
+	if v.statuses, err = s.ReadPeeringStatus(ctx); err != nil {
 		return fail(err)
 	}
 	// Registration is informative: a device that shows no registration-state still runs the DRR.
-	if out, err := s.Run(ctx, datapower.ShowAPICGatewayService); err == nil {
-		if gs, err := datapower.ParseGatewayService(out); err == nil {
-			v.state.Registration = gs.RegistrationState
-		}
+	if gs, err := s.ReadGatewayService(ctx); err == nil {
+		v.state.Registration = gs.RegistrationState
 	} else if datapower.IsStreamEnded(err) {
 		return fail(err)
 	}
@@ -412,7 +400,7 @@ func (r *Runner) Plan() (Plan, error) {
 			Description: "confirm the log line \"Waiting for gateway service registration.\" on every member"},
 		{Step: StepRegistration, Members: reachable, Commands: []string{datapower.ShowAPICGatewayService},
 			Description: r.registrationText()},
-		{Step: StepHealth, Members: reachable, Commands: []string{"show gateway-peering-status"},
+		{Step: StepHealth, Members: reachable, Commands: []string{datapower.ShowPeeringStatus},
 			Description: fmt.Sprintf("check gateway peering %s: quorum and every member's link ok", r.peering)},
 	}
 	r.report.Plan = p
@@ -618,11 +606,7 @@ func (r *Runner) switchPrimary(ctx context.Context, s *datapower.Session, m Memb
 		return "", err
 	}
 	// Confirm: IBM publishes no sample of switch-primary's output, so read the status instead.
-	st, err := s.Run(ctx, "show gateway-peering-status")
-	if err != nil {
-		return "", err
-	}
-	rows, err := datapower.ParsePeeringStatus(st)
+	rows, err := s.ReadPeeringStatus(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -749,12 +733,8 @@ func (r *Runner) registration(ctx context.Context, pods []string) error {
 		err := r.onMember(dctx, pods[i], StepRegistration, "wait for re-registration", func(dctx context.Context, s *datapower.Session, _ Member) (string, error) {
 			var gs datapower.GatewayService
 			err := wait.PollUntilContextCancel(dctx, r.cfg.PollInterval, true, func(dctx context.Context) (bool, error) {
-				out, err := s.Run(dctx, datapower.ShowAPICGatewayService)
-				if err != nil {
-					return false, err
-				}
-				gs, err = datapower.ParseGatewayService(out)
-				if err != nil {
+				var err error
+				if gs, err = s.ReadGatewayService(dctx); err != nil {
 					return false, err
 				}
 				return gs.Registered(), nil
@@ -785,11 +765,7 @@ func (r *Runner) registration(ctx context.Context, pods []string) error {
 }
 
 func (r *Runner) health(ctx context.Context, s *datapower.Session, m Member) (string, error) {
-	out, err := s.Run(ctx, "show gateway-peering-status")
-	if err != nil {
-		return "", err
-	}
-	rows, err := datapower.ParsePeeringStatus(out)
+	rows, err := s.ReadPeeringStatus(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -51,6 +51,7 @@ type fixture struct {
 	g       *sim.Group
 	members []Member
 	creds   datapower.Credentials
+	domain  string
 	mu      sync.Mutex
 	opened  map[string]int
 }
@@ -58,7 +59,7 @@ type fixture struct {
 func newFixture(t *testing.T, n int) *fixture {
 	t.Helper()
 	f := &fixture{g: sim.NewGroup("gw", sim.GroupOptions{}), creds: datapower.Credentials{Username: "admin", Password: password},
-		opened: map[string]int{}}
+		domain: "apiconnect", opened: map[string]int{}}
 	for i := range n {
 		m := Member{Pod: fmt.Sprintf("gw-%d", i), IP: fmt.Sprintf("10.0.0.%d", i+1), Node: "node", Ready: true}
 		f.g.AddMember(m.Pod, m.IP)
@@ -79,12 +80,10 @@ func (f *fixture) open(ctx context.Context, m Member) (*datapower.Session, error
 	f.mu.Lock()
 	f.opened[m.Pod]++
 	f.mu.Unlock()
-	s, err := datapower.Open(ctx, c, f.creds, datapower.Options{CommandTimeout: 2 * time.Second, LoginFailureMessage: "check Secret apic/gw-admin"})
-	if err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	return s, nil
+	o := datapower.Opener{Attach: func(context.Context, datapower.AttachTarget) (datapower.Conn, error) { return c, nil },
+		Credentials: f.creds, Domain: f.domain,
+		Options: datapower.Options{CommandTimeout: 2 * time.Second, LoginFailureMessage: "check Secret apic/gw-admin"}}
+	return o.Open(ctx, datapower.AttachTarget{Namespace: "apic", Pod: m.Pod})
 }
 
 // heartbeat sends the simulated management heartbeat often until the test ends.
@@ -216,7 +215,7 @@ func TestPreflightRefuses(t *testing.T) {
 			tt.setup(f)
 			cfg := f.config(func(c *Config) { c.Force = tt.force })
 			if tt.name == "wrong domain" {
-				cfg.Domain = "nosuch"
+				cfg.Domain, f.domain = "nosuch", "nosuch"
 			}
 			opens := 0
 			var mu sync.Mutex

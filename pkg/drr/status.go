@@ -37,30 +37,18 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 		r.mu.Lock()
 		r.sessions[m.Pod] = s
 		r.mu.Unlock()
-		if v.err = s.Switch(ctx, cfg.Domain); v.err != nil {
-			return
-		}
 		v.owners = map[string]string{}
-		if out, err := s.Run(ctx, "show gateway-peering"); err == nil {
-			if ps, err := datapower.ParsePeerings(out); err == nil {
-				for _, p := range ps {
-					v.owners[p.Name] = p.Owner
-				}
+		if ps, err := s.ReadPeerings(ctx); err == nil {
+			for _, p := range ps {
+				v.owners[p.Name] = p.Owner
 			}
 		}
-		out, err := s.Run(ctx, "show gateway-peering-status")
-		if err != nil {
-			v.err = err
-			return
-		}
-		if v.rows, v.err = datapower.ParsePeeringStatus(out); v.err != nil {
+		if v.rows, v.err = s.ReadPeeringStatus(ctx); v.err != nil {
 			return
 		}
 		// admin-state from the device: a member left with apic-gw-service disabled.
-		if out, err := s.Run(ctx, datapower.ShowAPICGatewayService); err == nil {
-			if gs, err := datapower.ParseGatewayService(out); err == nil {
-				v.service = &gs
-			}
+		if gs, err := s.ReadGatewayService(ctx); err == nil {
+			v.service = &gs
 		}
 	}
 	// One member first: a rejected login stops there (failed logins count against the account).

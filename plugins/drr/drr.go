@@ -42,7 +42,7 @@ type Options struct {
 	Print       *printers.Flags
 
 	Gateway             string
-	AdminUser           string
+	Admin               datapower.AdminKeys
 	Domain              string
 	Status              bool
 	DryRun              bool
@@ -79,7 +79,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		IOStreams:           streams,
 		ConfigFlags:         genericclioptions.NewConfigFlags(true),
 		Print:               printers.NewFlags(),
-		AdminUser:           pdrr.DefaultAdminUser,
+		Admin:               datapower.NewAdminKeys(),
 		Domain:              "apiconnect",
 		RegistrationTimeout: pdrr.DefaultRegistrationTimeout,
 		CommandTimeout:      datapower.DefaultCommandTimeout,
@@ -102,8 +102,10 @@ server without restarting any gateway pod.
 
 It finds the GatewayCluster's pods (labels crd.apiconnect.ibm.com/kind=datapower and
 crd.apiconnect.ibm.com/instance=<gateway>), reads the DataPower admin password from the Secret
-named in spec.adminUser.secretName (key "password", user "admin": our convention; --admin-user
-changes the user), and drives each member's DataPower CLI through pods/attach (stdin, no TTY;
+named in spec.adminUser.secretName (key "password", user "admin": our convention;
+--admin-password-key, --admin-user and --admin-user-key change them), attaches to each pod's
+container as kubectl attach picks it (the kubectl.kubernetes.io/default-container annotation,
+else "datapower", else the first), and drives each member's DataPower CLI through pods/attach (stdin, no TTY;
 it detaches by closing the stream and never sends Ctrl-D, which would end the pod).
 
 Steps (IBM: "Dynamically re-registering and reconfiguring a Gateway service in a
@@ -191,7 +193,7 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	f := cmd.Flags()
 	o.ConfigFlags.AddFlags(f)
 	o.Print.AddFlags(cmd)
-	f.StringVar(&o.AdminUser, "admin-user", o.AdminUser, "DataPower user whose password is in the Secret of spec.adminUser.secretName (key \"password\")")
+	o.Admin.AddFlags(f)
 	f.StringVar(&o.Domain, "domain", o.Domain, "API Connect application domain on the gateways")
 	f.BoolVar(&o.Status, "status", false, "Only show every member's gateway-peering-status and quorum (read-only)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Run the read-only pre-flight and print the plan; change nothing")
@@ -227,6 +229,9 @@ func (o *Options) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return err
 	}
+	if err := o.Admin.Validate(); err != nil {
+		return err
+	}
 	switch {
 	case o.Status && (o.DryRun || o.Force || o.PrimaryMember != "" || o.ForceUnlock):
 		return exitcode.UsageErrorf("--status only reads; it takes none of --dry-run, --force, --primary-member, --force-unlock")
@@ -234,8 +239,8 @@ func (o *Options) Validate() error {
 		return exitcode.UsageErrorf("--max-concurrency must be 0 (all) or more")
 	case o.RegistrationTimeout <= 0 || o.CommandTimeout <= 0 || o.PollInterval <= 0:
 		return exitcode.UsageErrorf("--registration-timeout, --command-timeout and --poll-interval must be positive")
-	case o.AdminUser == "" || o.Domain == "":
-		return exitcode.UsageErrorf("--admin-user and --domain must not be empty")
+	case o.Domain == "":
+		return exitcode.UsageErrorf("--domain must not be empty")
 	case (o.APIManagerURL == "") != (o.APIManagerSecret == "") || (o.APIManagerURL == "") != (o.Catalog == ""):
 		return exitcode.UsageErrorf("--api-manager-url, --api-manager-secret and --catalog go together")
 	case o.Catalog != "" && strings.Count(o.Catalog, "/") != 1:
@@ -251,7 +256,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	creds, err := pdrr.Credentials(ctx, site.Kube, site.Name, gw, o.AdminUser)
+	secret := gw.AdminSecret(o.Admin)
+	creds, err := datapower.ReadAdminCredentials(ctx, site.Kube, site.Name, secret)
 	if err != nil {
 		return err
 	}
@@ -262,27 +268,17 @@ func (o *Options) Run(ctx context.Context) error {
 	defer transcripts.close()
 	rep := o.Progress(o.ErrOut)
 	defer func() { _ = rep.Close() }()
+	opener := &datapower.Opener{
+		Attach:      func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) { return o.Attach(ctx, site, t) },
+		Credentials: creds, Domain: o.Domain, Transcript: transcripts.open,
+		Options: datapower.Options{CommandTimeout: o.CommandTimeout, LoginFailureMessage: secret.LoginFailureMessage()},
+	}
 	cfg := pdrr.Config{
 		Gateway: gw.Name, Namespace: gw.Namespace, Context: site.Name, Domain: o.Domain, Members: gw.Members,
 		MaxConcurrency: o.MaxConcurrency, RegistrationTimeout: o.RegistrationTimeout, PollInterval: o.PollInterval,
 		Force: o.Force, Primary: o.PrimaryMember, Progress: rep,
 		Open: func(ctx context.Context, m pdrr.Member) (*datapower.Session, error) {
-			conn, err := o.Attach(ctx, site, datapower.AttachTarget{Namespace: gw.Namespace, Pod: m.Pod, Container: gw.Containers[m.Pod]})
-			if err != nil {
-				return nil, err
-			}
-			tr, err := transcripts.open(m.Pod)
-			if err != nil {
-				closeConn(conn)
-				return nil, err
-			}
-			s, err := datapower.Open(ctx, conn, creds, datapower.Options{CommandTimeout: o.CommandTimeout,
-				Transcript: tr, LoginFailureMessage: pdrr.LoginFailureMessage(gw, o.AdminUser)})
-			if err != nil {
-				closeConn(conn)
-				return nil, err
-			}
-			return s, nil
+			return opener.Open(ctx, datapower.AttachTarget{Namespace: gw.Namespace, Pod: m.Pod, Container: gw.Containers[m.Pod]})
 		},
 	}
 	var guard *pdrr.Guard
@@ -458,12 +454,6 @@ func (o *Options) completeGateways(ctx context.Context, prefix string) []cobra.C
 		}
 	}
 	return out
-}
-
-func closeConn(c datapower.Conn) {
-	if cl, ok := c.(io.Closer); ok {
-		_ = cl.Close()
-	}
 }
 
 // transcripts writes one file per member; nil-safe when no directory was given.
