@@ -269,7 +269,9 @@ func (o *Options) Run(ctx context.Context) error {
 	rep := o.Progress(o.ErrOut)
 	defer func() { _ = rep.Close() }()
 	opener := &datapower.Opener{
-		Attach:      func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) { return o.Attach(ctx, site, t) },
+		Attach: func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) {
+			return o.Attach(ctx, site, t)
+		},
 		Credentials: creds, Domain: o.Domain, Transcript: transcripts.open,
 		Options: datapower.Options{CommandTimeout: o.CommandTimeout, LoginFailureMessage: secret.LoginFailureMessage()},
 	}

@@ -72,7 +72,9 @@ func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory
 		secret := datapower.AdminSecret{Namespace: gw.Namespace(), Name: gw.AdminSecretName(), Gateway: gw.Name(), Keys: o.Admin}
 		creds, err := datapower.ReadAdminCredentials(ctx, s.Kube, s.Name, secret)
 		open := &datapower.Opener{
-			Attach:      func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) { return o.Attach(ctx, s, t) },
+			Attach: func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) {
+				return o.Attach(ctx, s, t)
+			},
 			Credentials: creds, Domain: o.PeeringDomain,
 			Options: datapower.Options{CommandTimeout: peeringCommandTimeout, LoginFailureMessage: secret.LoginFailureMessage()},
 		}

@@ -81,15 +81,15 @@ type Options struct {
 	ProbeInterval, ProbeTimeout, ReadTimeout, RetryMax time.Duration
 
 	// Dependencies, replaceable in tests.
-	NewSites    func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
-	Read        func(ctx context.Context, c inventory.Clients, req inventory.Request) (*inventory.Snapshot, error)
-	WatchSite   func(ctx context.Context, c inventory.Clients, req inventory.Request, snap *inventory.Snapshot, changed func(*inventory.Snapshot)) error
+	NewSites  func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
+	Read      func(ctx context.Context, c inventory.Clients, req inventory.Request) (*inventory.Snapshot, error)
+	WatchSite func(ctx context.Context, c inventory.Clients, req inventory.Request, snap *inventory.Snapshot, changed func(*inventory.Snapshot)) error
 	// Attach opens a gateway member's console stream (--peering); default pods/attach.
 	Attach func(ctx context.Context, s *kube.Site, target datapower.AttachTarget) (datapower.Conn, error)
-	Probe       func(ctx context.Context, s *kube.Site) error
-	Now         func() time.Time
-	IsTTY       func(w io.Writer) bool
-	Getenv      func(string) string
+	Probe  func(ctx context.Context, s *kube.Site) error
+	Now    func() time.Time
+	IsTTY  func(w io.Writer) bool
+	Getenv func(string) string
 
 	sites []*kube.Site
 }

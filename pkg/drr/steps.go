@@ -1,0 +1,224 @@
+package drr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
+)
+
+func (r *Runner) switchPrimary(ctx context.Context, s *datapower.Session, m Member) (string, error) {
+	if err := s.Config(ctx); err != nil {
+		return "", err
+	}
+	out, err := s.Run(ctx, "gateway-peering-switch-primary "+r.peering)
+	if err != nil {
+		return "", err
+	}
+	if err := s.Top(ctx); err != nil {
+		return "", err
+	}
+	// Confirm: IBM publishes no sample of switch-primary's output, so read the status instead.
+	rows, err := s.ReadPeeringStatus(ctx)
+	if err != nil {
+		return "", err
+	}
+	if q := datapower.Quorum(rows, r.peering); q.Primary != m.IP || q.Primaries != 1 {
+		return "", fmt.Errorf("after gateway-peering-switch-primary %s the primary is %q, not %s", r.peering, q.Primary, m.IP)
+	}
+	return firstLine(out, "primary is now "+m.IP), nil
+}
+
+func (r *Runner) flush(ctx context.Context, s *datapower.Session, _ Member) (string, error) {
+	if err := s.Diag(ctx); err != nil {
+		return "", err
+	}
+	out, err := s.RunConfirm(ctx, "gateway-peering-flush "+r.peering, true)
+	if err != nil {
+		return "", err
+	}
+	if err := s.Top(ctx); err != nil {
+		return "", err
+	}
+	// The output starts with the y/n question; what the device said after the answer is what counts.
+	return lastLine(out, "flushed"), nil
+}
+
+// cycle disables and enables apic-gw-service (seed 000 step 6). It returns the debug log as it
+// was before, so the waiting line that follows can be told from older ones.
+func (r *Runner) cycle(ctx context.Context, s *datapower.Session) ([]string, error) {
+	before, err := s.Run(ctx, datapower.ShowAPICGatewayServiceLog)
+	var cmdErr *datapower.CommandError
+	if err != nil && !errors.As(err, &cmdErr) {
+		return nil, err // a missing log file is fine: nothing logged yet
+	}
+	if err != nil {
+		before = ""
+	}
+	if err := s.Config(ctx); err != nil {
+		return nil, err
+	}
+	for _, state := range []string{"disabled", "enabled"} {
+		if _, err := s.Run(ctx, datapower.APICGatewayServiceOwner); err != nil {
+			return nil, err
+		}
+		if m := s.Mode(); m.Level != datapower.LevelSubConfig || m.Object != datapower.APICGatewayServiceOwner {
+			return nil, fmt.Errorf("%s: prompt shows %s mode %q, want the apic-gw-service sub-mode", datapower.APICGatewayServiceOwner, m.Level, m.Object)
+		}
+		if _, err := s.Run(ctx, "admin-state "+state); err != nil {
+			return nil, err
+		}
+		// DataPower applies the object's change on leaving its sub-mode.
+		if err := s.Exit(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Top(ctx); err != nil {
+		return nil, err
+	}
+	return logLines(before), nil
+}
+
+// waitingLog polls the apic-gw-service debug log for a "Waiting for gateway service registration."
+// line written after baseline (seed 000 step 7).
+func (r *Runner) waitingLog(ctx context.Context, s *datapower.Session, baseline []string) (string, error) {
+	var found datapower.LogLine
+	err := wait.PollUntilContextTimeout(ctx, r.cfg.PollInterval/4+10*time.Millisecond, r.cfg.LogTimeout, true, func(ctx context.Context) (bool, error) {
+		out, err := s.Run(ctx, datapower.ShowAPICGatewayServiceLog)
+		if err != nil {
+			return false, err
+		}
+		l, ok := datapower.FindWaitingForRegistration(strings.Join(newLines(baseline, logLines(out)), "\n"), time.Time{})
+		found = l
+		return ok, nil
+	})
+	if err != nil {
+		if wait.Interrupted(err) && ctx.Err() == nil {
+			return "", fmt.Errorf("no \"Waiting for gateway service registration.\" line in %s within %s",
+				datapower.APICGatewayServiceLog, r.cfg.LogTimeout)
+		}
+		return "", err
+	}
+	return fmt.Sprintf("%s [%s] %s", found.Time.Format("15:04:05.000Z"), found.ID, found.Message), nil
+}
+
+func logLines(out string) []string {
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(out, "\r", ""), "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	return lines
+}
+
+// newLines is the part of lines after baseline when lines continue it; otherwise (the log was
+// rotated or cleared) every line.
+func newLines(baseline, lines []string) []string {
+	n := len(baseline)
+	if n == 0 || len(lines) < n || lines[n-1] != baseline[n-1] || lines[0] != baseline[0] {
+		return lines
+	}
+	return lines[n:]
+}
+
+// registration triggers the webhook if configured and waits until every member shows
+// registration-state Registered.
+func (r *Runner) registration(ctx context.Context, pods []string) error {
+	note := ""
+	if r.cfg.Trigger != nil {
+		msg, err := r.cfg.Trigger(ctx)
+		if err != nil {
+			// The heartbeat still comes; the trigger only shortens the wait.
+			note = fmt.Sprintf("webhook trigger failed (%v); waiting for the heartbeat", err)
+			if r.cfg.Progress != nil {
+				r.cfg.Progress.Warnf("%s", note)
+			}
+		} else {
+			note = msg
+		}
+	}
+	deadline, cancel := context.WithTimeout(ctx, r.cfg.RegistrationTimeout)
+	defer cancel()
+	var mu sync.Mutex
+	var errs error
+	r.each(deadline, len(pods), 0, func(dctx context.Context, i int) {
+		err := r.onMember(dctx, pods[i], StepRegistration, "wait for re-registration", func(dctx context.Context, s *datapower.Session, _ Member) (string, error) {
+			var gs datapower.GatewayService
+			err := wait.PollUntilContextCancel(dctx, r.cfg.PollInterval, true, func(dctx context.Context) (bool, error) {
+				var err error
+				if gs, err = s.ReadGatewayService(dctx); err != nil {
+					return false, err
+				}
+				return gs.Registered(), nil
+			})
+			if err != nil {
+				if ctx.Err() == nil && deadline.Err() != nil {
+					return "", fmt.Errorf("not re-registered within --registration-timeout %s (registration-state %q); the management server's heartbeat comes every 5 minutes, or pass --api-manager-url to trigger a webhook",
+						r.cfg.RegistrationTimeout, gs.RegistrationState)
+				}
+				return "", err
+			}
+			msg := fmt.Sprintf("registered, configuration generation %d", gs.ConfigurationGeneration)
+			if note != "" {
+				msg += " (" + note + ")"
+			}
+			return msg, nil
+		})
+		if err != nil {
+			mu.Lock()
+			errs = errors.Join(errs, err)
+			mu.Unlock()
+		}
+	})
+	if errs != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errs
+}
+
+func (r *Runner) health(ctx context.Context, s *datapower.Session, m Member) (string, error) {
+	rows, err := s.ReadPeeringStatus(ctx)
+	if err != nil {
+		return "", err
+	}
+	q := datapower.Quorum(rows, r.peering)
+	if !q.HasQuorum {
+		return "", fmt.Errorf("gateway peering %s has no quorum: %s", r.peering, q.Reason)
+	}
+	for _, row := range rows {
+		if row.ConfigurationName == r.peering && row.Address == m.IP {
+			if !row.LinkOK() {
+				return "", fmt.Errorf("link status %s in gateway peering %s", row.LinkStatus, r.peering)
+			}
+			return fmt.Sprintf("link ok, %d/%d members active", q.Active, q.Members), nil
+		}
+	}
+	return "", fmt.Errorf("member %s is not in gateway peering %s", m.IP, r.peering)
+}
+
+func firstLine(out, fallback string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if t := strings.TrimSpace(l); t != "" && t != "Global mode" {
+			return t
+		}
+	}
+	return fallback
+}
+
+// lastLine is the last non-blank line of out, or fallback.
+func lastLine(out, fallback string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if t := strings.TrimSpace(lines[i]); t != "" && !strings.HasSuffix(t, "[y/n]:") {
+			return t
+		}
+	}
+	return fallback
+}
