@@ -7,8 +7,8 @@ import "context"
 const (
 	// ShowPeeringStatus lists every peering object's members with primary, link and pending updates.
 	ShowPeeringStatus = "show gateway-peering-status"
-	// ShowPeerings names the peering objects and their owners.
-	ShowPeerings = "show gateway-peering"
+	// ShowPeeringManager names the peering objects and their owners (config mode).
+	ShowPeeringManager = "show gateway-peering-manager"
 )
 
 // ReadPeeringStatus runs `show gateway-peering-status` in the session's domain and parses it: the
@@ -21,11 +21,24 @@ func (s *Session) ReadPeeringStatus(ctx context.Context) ([]PeeringStatus, error
 	return ParsePeeringStatus(out)
 }
 
-// ReadPeerings runs ShowPeerings and parses the owners and peering objects it names.
-func (s *Session) ReadPeerings(ctx context.Context) ([]Peering, error) {
-	out, err := s.Run(ctx, ShowPeerings)
+// Peerings reads the peering objects of the current domain and their owners from
+// `show gateway-peering-manager` in configuration mode, as IBM's must-gather tool does (DPGather
+// getPeeringsForDomain), and returns to the level it started from.
+func (s *Session) Peerings(ctx context.Context) ([]Peering, error) {
+	start := s.Mode().Level
+	if start != LevelConfig {
+		if err := s.Config(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out, err := s.Run(ctx, ShowPeeringManager)
 	if err != nil {
 		return nil, err
+	}
+	if start == LevelExec {
+		if err := s.Top(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return ParsePeerings(out)
 }

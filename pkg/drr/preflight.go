@@ -12,7 +12,7 @@ import (
 )
 
 // Preflight attaches to every member in parallel and runs the read-only checks: the
-// apic-gw-service peering's name (`show gateway-peering`), its status and quorum
+// apic-gw-service peering's name (`show gateway-peering-manager`, config mode), its status and quorum
 // (`show gateway-peering-status`) and registration (`show apic-gw-service`). Problems (lost quorum,
 // a member not Ready or unreachable) refuse the run (exitcode.Refused) unless Force. A rejected
 // login is an error no Force overrides.
@@ -84,7 +84,7 @@ func loginRefusal(views []memberView) error {
 	return nil
 }
 
-// agreePeering sets r.peering from the members' `show gateway-peering`: every member must name
+// agreePeering sets r.peering from the members' `show gateway-peering-manager`: every member must name
 // the same apic-gw-service peering.
 func (r *Runner) agreePeering(views []memberView) []string {
 	peerings := map[string][]string{}
@@ -96,7 +96,7 @@ func (r *Runner) agreePeering(views []memberView) []string {
 	switch len(peerings) {
 	case 0:
 		if anyReachable(views) {
-			return []string{fmt.Sprintf("no member lists an %s gateway-peering in domain %s (show gateway-peering)",
+			return []string{fmt.Sprintf("no member lists an %s gateway-peering in domain %s (show gateway-peering-manager)",
 				datapower.APICGatewayServiceOwner, r.cfg.Domain)}
 		}
 		return nil
@@ -236,7 +236,7 @@ func (r *Runner) preflightMember(ctx context.Context, m Member) memberView {
 	r.sessions[m.Pod] = s
 	r.mu.Unlock()
 	v.state.Reachable = true
-	peerings, err := s.ReadPeerings(ctx)
+	peerings, err := s.Peerings(ctx)
 	if err != nil {
 		return fail(err)
 	}

@@ -71,7 +71,7 @@ type Report struct {
 	Context   string `json:"context,omitempty"`
 	// Domain is the API Connect application domain the commands ran in.
 	Domain string `json:"domain"`
-	// Peering is the apic-gw-service gateway-peering object, as `show gateway-peering` names it.
+	// Peering is the apic-gw-service gateway-peering object, as `show gateway-peering-manager` names it.
 	Peering string `json:"peering,omitempty"`
 	DryRun  bool   `json:"dryRun"`
 	Forced  bool   `json:"forced"`

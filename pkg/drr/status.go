@@ -10,7 +10,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 )
 
-// Status reads `show gateway-peering-status` (and `show gateway-peering`, for the owners) on every
+// Status reads `show gateway-peering-status` (and, in config mode, `show gateway-peering-manager` for the owners) on every
 // member in parallel; read-only. Each member contributes its own row of every peering object. Only
 // cfg's Gateway, Namespace, Context, Domain, Members, Open and MaxConcurrency are used. A member
 // that cannot be read is listed in Errors; a rejected login is an error.
@@ -38,10 +38,17 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 		r.sessions[m.Pod] = s
 		r.mu.Unlock()
 		v.owners = map[string]string{}
-		if ps, err := s.ReadPeerings(ctx); err == nil {
+		if ps, err := s.Peerings(ctx); err == nil {
 			for _, p := range ps {
-				v.owners[p.Name] = p.Owner
+				if o := v.owners[p.Name]; o != "" && p.Owner != "" {
+					v.owners[p.Name] = o + ", " + p.Owner // rate-limit and ratelimit-module share one
+				} else if o == "" {
+					v.owners[p.Name] = p.Owner
+				}
 			}
+		} else if datapower.IsStreamEnded(err) {
+			v.err = err
+			return
 		}
 		if v.rows, v.err = s.ReadPeeringStatus(ctx); v.err != nil {
 			return

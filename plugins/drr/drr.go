@@ -111,7 +111,7 @@ it detaches by closing the stream and never sends Ctrl-D, which would end the po
 Steps (IBM: "Dynamically re-registering and reconfiguring a Gateway service in a
 Kubernetes deployment", section "Triggering an outage-less DRR"):
   preflight         read-only, every member in parallel: log in, switch <domain>, read the
-                    apic-gw-service peering name (show gateway-peering), its status and quorum
+                    apic-gw-service peering name (config; show gateway-peering-manager), its status and quorum
                     (show gateway-peering-status) and registration. Refuses (exit 5) if quorum is
                     lost or a member is not Ready or unreachable, unless --force.
   switch-primary    config; gateway-peering-switch-primary <peering> on the chosen member
