@@ -45,7 +45,7 @@ func (r *Runner) Plan() (Plan, error) {
 			Description: fmt.Sprintf("disable and enable apic-gw-service on every member, %s at a time", concurrencyText(r.cfg.MaxConcurrency, len(reachable)))},
 		{Step: StepWaitingLog, Members: reachable, Commands: []string{datapower.ShowAPICGatewayServiceLog},
 			Description: "confirm the log line \"Waiting for gateway service registration.\" on every member"},
-		{Step: StepRegistration, Members: reachable, Commands: []string{datapower.ShowAPICGatewayService},
+		{Step: StepRegistration, Members: reachable, Commands: []string{},
 			Description: r.registrationText()},
 		{Step: StepHealth, Members: reachable, Commands: []string{datapower.ShowPeeringStatus},
 			Description: fmt.Sprintf("check gateway peering %s: quorum and every member's link ok", r.peering)},
@@ -61,12 +61,14 @@ func (r *Runner) failPlan(err error) error {
 }
 
 func (r *Runner) registrationText() string {
-	if r.cfg.Trigger != nil {
-		return fmt.Sprintf("trigger a webhook through API Manager, then wait up to %s for registration-state Registered on every member",
-			r.cfg.RegistrationTimeout)
+	how := "no registration check: UNVERIFIED, with the command to check by hand (pass --api-manager-url to check)"
+	if r.cfg.Registration != nil {
+		how = fmt.Sprintf("wait up to %s until API Manager shows the gateway service up to date (configured-gateway-services)", r.cfg.RegistrationTimeout)
 	}
-	return fmt.Sprintf("wait up to %s for the management server's heartbeat (every 5 minutes) to re-register the gateway service: registration-state Registered on every member",
-		r.cfg.RegistrationTimeout)
+	if r.cfg.Trigger != nil {
+		return "trigger a webhook through API Manager, then " + how
+	}
+	return "the management server's heartbeat (every 5 minutes) re-registers the gateway service; " + how
 }
 
 func concurrencyText(n, members int) string {

@@ -12,8 +12,8 @@ import (
 )
 
 // Preflight attaches to every member in parallel and runs the read-only checks: the
-// apic-gw-service peering's name (`show gateway-peering-manager`, config mode), its status and quorum
-// (`show gateway-peering-status`) and registration (`show apic-gw-service`). Problems (lost quorum,
+// apic-gw-service peering's name (`show gateway-peering-manager`, config mode), and its status and quorum
+// (`show gateway-peering-status`). Problems (lost quorum,
 // a member not Ready or unreachable) refuse the run (exitcode.Refused) unless Force. A rejected
 // login is an error no Force overrides.
 func (r *Runner) Preflight(ctx context.Context) error {
@@ -203,9 +203,6 @@ func describeMember(s MemberState) string {
 	if s.Primary {
 		parts = append([]string{"primary"}, parts...)
 	}
-	if s.Registration != "" {
-		parts = append(parts, s.Registration)
-	}
 	return strings.Join(parts, ", ")
 }
 
@@ -242,12 +239,6 @@ func (r *Runner) preflightMember(ctx context.Context, m Member) memberView {
 	}
 	v.peering, _ = datapower.GatewayServicePeering(peerings)
 	if v.statuses, err = s.ReadPeeringStatus(ctx); err != nil {
-		return fail(err)
-	}
-	// Registration is informative: a device that shows no registration-state still runs the DRR.
-	if gs, err := s.ReadGatewayService(ctx); err == nil {
-		v.state.Registration = gs.RegistrationState
-	} else if datapower.IsStreamEnded(err) {
 		return fail(err)
 	}
 	ps.done("peering " + v.peering)

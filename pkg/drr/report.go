@@ -34,6 +34,9 @@ const (
 	Passed  = "PASSED"
 	Failed  = "FAILED"
 	Skipped = "SKIPPED"
+	// Unverified: the step ran as far as it can but nothing confirmed its effect (registration
+	// without a RegistrationCheck); the message says why and how to check by hand.
+	Unverified = "UNVERIFIED"
 )
 
 // Outcomes of a run.
@@ -109,8 +112,6 @@ type MemberState struct {
 	Primary   bool `json:"primary"`
 	// LinkStatus is the member's own row in gateway-peering-status ("ok", "down"; "" if absent).
 	LinkStatus string `json:"linkStatus,omitempty"`
-	// Registration is the apic-gw-service registration-state before the run.
-	Registration string `json:"registration,omitempty"`
 	Error        string `json:"error,omitempty"`
 }
 
@@ -191,8 +192,6 @@ type ServiceState struct {
 	AdminState string `json:"adminState,omitempty"`
 	// State is the operational state in the object's header (up, down).
 	State string `json:"state,omitempty"`
-	// Registration is registration-state when the device shows one (the simulator does).
-	Registration string `json:"registration,omitempty"`
 }
 
 // StatusRow is one member's row for one peering object, as that member reports it.

@@ -59,6 +59,9 @@ type Config struct {
 	Force bool
 	// Primary is the member to make primary and flush from; "" chooses the current primary.
 	Primary string
+	// Registration confirms the re-registration (API Manager's view); nil: the registration step is
+	// UNVERIFIED with the command to check by hand.
+	Registration RegistrationCheck
 	// Trigger, when set, forces the re-registration (an API Manager webhook) instead of waiting for
 	// the heartbeat alone.
 	Trigger func(ctx context.Context) (string, error)

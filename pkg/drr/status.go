@@ -81,7 +81,7 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 		}
 		if v.service != nil {
 			rep.Services = append(rep.Services, ServiceState{Member: m.Pod, AdminState: v.service.AdminState,
-				State: v.service.State, Registration: v.service.RegistrationState})
+				State: v.service.State})
 		}
 		own := 0
 		for _, row := range v.rows {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -126,61 +125,6 @@ func newLines(baseline, lines []string) []string {
 		return lines
 	}
 	return lines[n:]
-}
-
-// registration triggers the webhook if configured and waits until every member shows
-// registration-state Registered.
-func (r *Runner) registration(ctx context.Context, pods []string) error {
-	note := ""
-	if r.cfg.Trigger != nil {
-		msg, err := r.cfg.Trigger(ctx)
-		if err != nil {
-			// The heartbeat still comes; the trigger only shortens the wait.
-			note = fmt.Sprintf("webhook trigger failed (%v); waiting for the heartbeat", err)
-			if r.cfg.Progress != nil {
-				r.cfg.Progress.Warnf("%s", note)
-			}
-		} else {
-			note = msg
-		}
-	}
-	deadline, cancel := context.WithTimeout(ctx, r.cfg.RegistrationTimeout)
-	defer cancel()
-	var mu sync.Mutex
-	var errs error
-	r.each(deadline, len(pods), 0, func(dctx context.Context, i int) {
-		err := r.onMember(dctx, pods[i], StepRegistration, "wait for re-registration", func(dctx context.Context, s *datapower.Session, _ Member) (string, error) {
-			var gs datapower.GatewayService
-			err := wait.PollUntilContextCancel(dctx, r.cfg.PollInterval, true, func(dctx context.Context) (bool, error) {
-				var err error
-				if gs, err = s.ReadGatewayService(dctx); err != nil {
-					return false, err
-				}
-				return gs.Registered(), nil
-			})
-			if err != nil {
-				if ctx.Err() == nil && deadline.Err() != nil {
-					return "", fmt.Errorf("not re-registered within --registration-timeout %s (registration-state %q); the management server's heartbeat comes every 5 minutes, or pass --api-manager-url to trigger a webhook",
-						r.cfg.RegistrationTimeout, gs.RegistrationState)
-				}
-				return "", err
-			}
-			msg := fmt.Sprintf("registered, configuration generation %d", gs.ConfigurationGeneration)
-			if note != "" {
-				msg += " (" + note + ")"
-			}
-			return msg, nil
-		})
-		if err != nil {
-			mu.Lock()
-			errs = errors.Join(errs, err)
-			mu.Unlock()
-		}
-	})
-	if errs != nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return errs
 }
 
 func (r *Runner) health(ctx context.Context, s *datapower.Session, m Member) (string, error) {
