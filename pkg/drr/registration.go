@@ -89,4 +89,3 @@ func (r *Runner) trigger(ctx context.Context) string {
 	}
 	return note
 }
-

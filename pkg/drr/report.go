@@ -112,7 +112,7 @@ type MemberState struct {
 	Primary   bool `json:"primary"`
 	// LinkStatus is the member's own row in gateway-peering-status ("ok", "down"; "" if absent).
 	LinkStatus string `json:"linkStatus,omitempty"`
-	Error        string `json:"error,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // QuorumState is the documented quorum of the apic-gw-service peering: the primary is up and at
