@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,6 +58,7 @@ type Options struct {
 	APIManagerURL       string
 	APIManagerSecret    string
 	Catalog             string
+	GatewayService      string
 	ForceUnlock         bool
 
 	// Dependencies, replaced in tests.
@@ -69,6 +71,9 @@ type Options struct {
 	Confirm func(streams genericiooptions.IOStreams, question string) error
 	// Progress builds the stderr reporter; default: live lines on a terminal, plain lines elsewhere.
 	Progress func(w io.Writer) *progress.Reporter
+	// APIManagerHTTP is the HTTP client of API Manager calls; nil: TLS against the system roots (or
+	// the Secret's ca.crt).
+	APIManagerHTTP *http.Client
 
 	site *kube.Site
 }
@@ -122,11 +127,12 @@ Kubernetes deployment", section "Triggering an outage-less DRR"):
                     admin-state enabled; exit, on every member in parallel (--max-concurrency).
   waiting-log       confirm "Waiting for gateway service registration." in
                     logtemp:///apic-gw-service.log on every member.
-  registration      wait (--registration-timeout) until every member's show apic-gw-service says
-                    registration-state Registered: the management server's heartbeat (every
-                    5 minutes) triggers it, or with --api-manager-url a catalog edit in API Manager
-                    sends a webhook at once (that path is NOT tested on the lab, which has no API
-                    Manager).
+  registration      no DataPower property shows the re-registration, which the management
+                    server's heartbeat (every 5 minutes) triggers. With --api-manager-url (and
+                    --api-manager-secret, --catalog, --gateway-service) wait (--registration-timeout)
+                    until API Manager shows the gateway service up to date
+                    (configured-gateway-services: service_up_to_date): PASSED. Without it the step
+                    is UNVERIFIED, with the command to check by hand. (The lab has no API Manager.)
   peering-health    show gateway-peering-status: quorum and every member's link ok.
 
 A summary table (member x step: PASSED, FAILED or SKIPPED with the time taken) goes to stdout,
@@ -156,9 +162,9 @@ const examples = `  # See the peering status of every member, read-only
   # Run the DRR without asking, keeping each member's CLI session (password redacted)
   %[1]s production-gw -n apic --yes --transcript ./drr-transcripts
 
-  # Trigger the re-registration through API Manager instead of waiting for the heartbeat
+  # Confirm the re-registration in API Manager (credentials in Secret apim-login, never in argv)
   %[1]s production-gw -n apic --api-manager-url https://platform-api.example.com \
-      --api-manager-secret apim-token --catalog myorg/sandbox`
+      --api-manager-secret apim-login --catalog myorg/sandbox --gateway-service apigateway-service`
 
 // NewCommand builds the command; name is how the user invoked it (for usage lines).
 func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
@@ -205,9 +211,10 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "How often the registration state and the log are read")
 	f.StringVar(&o.PrimaryMember, "primary-member", "", "Member (pod) to make primary and flush from (default: the current primary)")
 	f.StringVar(&o.TranscriptDir, "transcript", "", "Directory to write each member's CLI session to (<pod>.txt, password redacted)")
-	f.StringVar(&o.APIManagerURL, "api-manager-url", "", "Platform API URL of API Manager, to trigger the re-registration by a catalog edit (not tested on the lab)")
-	f.StringVar(&o.APIManagerSecret, "api-manager-secret", "", "Secret (in the gateway's namespace) with key \"token\": a bearer token for --api-manager-url")
-	f.StringVar(&o.Catalog, "catalog", "", "ORG/CATALOG whose settings to edit with --api-manager-url")
+	f.StringVar(&o.APIManagerURL, "api-manager-url", "", "Platform API URL of API Manager: confirm the re-registration there (configured-gateway-services; not tested on the lab)")
+	f.StringVar(&o.APIManagerSecret, "api-manager-secret", "", "Secret (in the gateway's namespace) with keys username, password, realm, client_id, client_secret (optional ca.crt; optional token: also trigger a webhook by a catalog edit)")
+	f.StringVar(&o.Catalog, "catalog", "", "ORG/CATALOG in which API Manager shows the gateway service (with --api-manager-url)")
+	f.StringVar(&o.GatewayService, "gateway-service", "", "Name of the gateway service in API Manager (with --api-manager-url)")
 	f.BoolVar(&o.ForceUnlock, "force-unlock", false, "Take the gateway's DRR lease even from a live holder (only once you are sure that run is gone)")
 	cmd.AddCommand(cli.NewVersionCommand("kubectl-apic-drr", o.IOStreams))
 	return cmd
@@ -241,8 +248,9 @@ func (o *Options) Validate() error {
 		return exitcode.UsageErrorf("--registration-timeout, --command-timeout and --poll-interval must be positive")
 	case o.Domain == "":
 		return exitcode.UsageErrorf("--domain must not be empty")
-	case (o.APIManagerURL == "") != (o.APIManagerSecret == "") || (o.APIManagerURL == "") != (o.Catalog == ""):
-		return exitcode.UsageErrorf("--api-manager-url, --api-manager-secret and --catalog go together")
+	case (o.APIManagerURL == "") != (o.APIManagerSecret == "") || (o.APIManagerURL == "") != (o.Catalog == "") ||
+		(o.APIManagerURL == "") != (o.GatewayService == ""):
+		return exitcode.UsageErrorf("--api-manager-url, --api-manager-secret, --catalog and --gateway-service go together")
 	case o.Catalog != "" && strings.Count(o.Catalog, "/") != 1:
 		return exitcode.UsageErrorf("--catalog must be ORG/CATALOG, not %q", o.Catalog)
 	}
@@ -311,12 +319,9 @@ func (o *Options) Run(ctx context.Context) error {
 		cfg.Journal = guard
 	}
 	if o.APIManagerURL != "" {
-		token, err := o.apiManagerToken(ctx, gw.Namespace)
-		if err != nil {
+		if cfg.Registration, cfg.Trigger, err = o.apiManager(ctx, gw.Namespace); err != nil {
 			return err
 		}
-		org, catalog, _ := strings.Cut(o.Catalog, "/")
-		cfg.Trigger = (&pdrr.APIManager{URL: o.APIManagerURL, Token: token, Org: org, Catalog: catalog}).Trigger
 	}
 
 	r := pdrr.New(cfg)
@@ -421,19 +426,6 @@ func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config, j pdrr.Journal
 		return exitcode.Newf(exitcode.Degraded, "%s", strings.Join(st.Errors, "; "))
 	}
 	return nil
-}
-
-// apiManagerToken reads key "token" of --api-manager-secret (our convention).
-func (o *Options) apiManagerToken(ctx context.Context, ns string) (string, error) {
-	sec, err := o.site.Kube.CoreV1().Secrets(ns).Get(ctx, o.APIManagerSecret, metav1.GetOptions{})
-	if err != nil {
-		return "", exitcode.Newf(exitcode.Error, "reading --api-manager-secret %s/%s: %v", ns, o.APIManagerSecret, err)
-	}
-	t := strings.TrimSpace(string(sec.Data["token"]))
-	if t == "" {
-		return "", exitcode.Newf(exitcode.Error, "Secret %s/%s has no \"token\" key (a bearer token for API Manager)", ns, o.APIManagerSecret)
-	}
-	return t, nil
 }
 
 // completeGateways lists GatewayCluster names in the namespace for shell completion.

@@ -3,8 +3,10 @@ package drr
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,8 +22,10 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
+	"github.com/kubectl-apic/kubectl-apic/pkg/apimanager/apimanagertest"
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower/datapowertest"
+	pdrr "github.com/kubectl-apic/kubectl-apic/pkg/drr"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
@@ -35,6 +39,7 @@ const unitPassword = "Unit-s3cret-77"
 type unitEnv struct {
 	site *kube.Site
 	g    *datapowertest.Group
+	apim *http.Client
 }
 
 // newUnitEnv is a 3-member GatewayCluster "gw" in namespace apic whose admin Secret "gw-admin"
@@ -86,6 +91,7 @@ func (e *unitEnv) run(t *testing.T, args ...string) unitResult {
 		return e.g.Attach(ctx, t)
 	}
 	o.Confirm = func(genericiooptions.IOStreams, string) error { return nil }
+	o.APIManagerHTTP = e.apim
 	o.Progress = func(w io.Writer) *progress.Reporter { return progress.New(w, progress.Options{}) }
 	cmd := NewCommandWithOptions("kubectl apic drr", o)
 	cmd.SetArgs(append([]string{"gw", "--poll-interval", "10ms", "--command-timeout", "2s"}, args...))
@@ -187,6 +193,63 @@ func TestUnitPasswordNeverPrinted(t *testing.T) {
 			}
 			if !strings.Contains(texts["transcript gw-0.txt"], "********") {
 				t.Error("the transcript does not show the redacted password line")
+			}
+		})
+	}
+}
+
+// REGISTRATION: UNVERIFIED with the hint without an API Manager check; PASSED only when the fake
+// API Manager (fixture apim/configured-gateway-services.json) says service_up_to_date; a gateway
+// service not up to date fails the step (exit 23) at --registration-timeout.
+func TestUnitRegistrationCheck(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		apim     bool
+		upToDate bool
+		code     exitcode.Code
+		status   string
+		message  string
+	}{
+		{name: "no API Manager", code: exitcode.OK, status: pdrr.Unverified, message: "configured-gateway-services?fields=add(gateway_processing_status,events)"},
+		{name: "up to date", apim: true, upToDate: true, code: exitcode.OK, status: pdrr.Passed, message: "configured-gateway-services"},
+		{name: "not up to date", apim: true, code: exitcode.DRRRegistrationFailed, status: pdrr.Failed, message: "not re-registered within"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newUnitEnv(t, "password")
+			args := []string{"--yes", "-o", "json", "--registration-timeout", "300ms"}
+			if tt.apim {
+				srv := apimanagertest.New(t)
+				srv.SetUpToDate("org", "sandbox", tt.upToDate, 3)
+				data := map[string][]byte{}
+				for k, v := range srv.Credentials() {
+					data[k] = []byte(v)
+				}
+				if _, err := e.site.Kube.CoreV1().Secrets("apic").Create(context.Background(), &corev1.Secret{
+					ObjectMeta: metav1.ObjectMeta{Name: "apim-login", Namespace: "apic"}, Data: data}, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--api-manager-url", srv.URL, "--api-manager-secret", "apim-login", "--catalog", "org/sandbox",
+					"--gateway-service", srv.GatewayServiceName())
+				e.apim = srv.Client()
+			}
+			r := e.run(t, args...)
+			if got := exitcode.FromError(r.err); got != tt.code {
+				t.Fatalf("exit %s, want %s: %v\n%s", got, tt.code, r.err, r.errOut)
+			}
+			var rep pdrr.Report
+			if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+				t.Fatalf("%v\n%s", err, r.out)
+			}
+			for _, pod := range []string{"gw-0", "gw-1", "gw-2"} {
+				s, _ := rep.Result(pod, pdrr.StepRegistration)
+				if s.Status != tt.status || !strings.Contains(s.Message, tt.message) {
+					t.Errorf("%s registration %s %q, want %s with %q", pod, s.Status, s.Message, tt.status, tt.message)
+				}
+			}
+			for where, text := range map[string]string{"stdout": r.out, "stderr": r.errOut, "error": fmt.Sprint(r.err)} {
+				if tt.apim && strings.Contains(text, "client_secret\":\"") {
+					t.Errorf("API Manager credentials in %s", where)
+				}
 			}
 		})
 	}
