@@ -385,3 +385,35 @@ func TestAPIManagerTrigger(t *testing.T) {
 		t.Errorf("want 401, got %v", err)
 	}
 }
+
+// switch-primary and flush print nothing any public sample shows: their effect is read back. A
+// primary that did not move fails switch-primary; a flush that asked nothing fails the flush.
+func TestUnsampledCommandsAreVerified(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		setup   func(*datapowertest.Group)
+		step    string
+		code    exitcode.Code
+		message string
+	}{
+		{name: "primary did not move", setup: func(g *datapowertest.Group) { g.StickyPrimary = true }, step: StepPrimary,
+			code: exitcode.DRRPrimaryFailed, message: `the primary is "10.0.0.1", not 10.0.0.3`},
+		{name: "flush asked nothing", setup: func(g *datapowertest.Group) { g.FlushQuestion = "" }, step: StepFlush,
+			code: exitcode.DRRFlushFailed, message: "asked no confirmation"},
+		{name: "another question text", setup: func(g *datapowertest.Group) { g.FlushQuestion = "Really drop %s everywhere? [y/n]: " },
+			step: StepFlush, code: exitcode.OK, message: `asked "Really drop gwd everywhere? [y/n]:", answered y`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, 3)
+			tt.setup(f.g)
+			rep, err := run(t, f.config(func(c *Config) { c.Primary = "gw-2" }))
+			if got := exitcode.FromError(err); got != tt.code {
+				t.Fatalf("exit %s, want %s (%v)", got, tt.code, err)
+			}
+			s, _ := rep.Result("gw-2", tt.step)
+			if !strings.Contains(s.Message, tt.message) {
+				t.Errorf("%s: %s %q lacks %q", tt.step, s.Status, s.Message, tt.message)
+			}
+		})
+	}
+}

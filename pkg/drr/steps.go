@@ -12,28 +12,41 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
 )
 
+// switchPrimary makes m primary (seed 000 step 4). No public sample shows what
+// gateway-peering-switch-primary prints, so its output decides nothing: the step passes when
+// show gateway-peering-status, read back within --log-timeout, shows m as the only primary.
 func (r *Runner) switchPrimary(ctx context.Context, s *datapower.Session, m Member) (string, error) {
 	if err := s.Config(ctx); err != nil {
 		return "", err
 	}
-	out, err := s.Run(ctx, "gateway-peering-switch-primary "+r.peering)
-	if err != nil {
+	if _, err := s.Run(ctx, "gateway-peering-switch-primary "+r.peering); err != nil {
 		return "", err
 	}
 	if err := s.Top(ctx); err != nil {
 		return "", err
 	}
-	// Confirm: IBM publishes no sample of switch-primary's output, so read the status instead.
-	rows, err := s.ReadPeeringStatus(ctx)
+	var q datapower.QuorumInfo
+	err := wait.PollUntilContextTimeout(ctx, r.cfg.PollInterval/4+10*time.Millisecond, r.cfg.LogTimeout, true, func(ctx context.Context) (bool, error) {
+		rows, err := s.ReadPeeringStatus(ctx)
+		if err != nil {
+			return false, err
+		}
+		q = datapower.Quorum(rows, r.peering)
+		return q.Primary == m.IP && q.Primaries == 1, nil
+	})
 	if err != nil {
+		if wait.Interrupted(err) && ctx.Err() == nil {
+			return "", fmt.Errorf("after gateway-peering-switch-primary %s the primary is %q, not %s (read back from %s within %s)",
+				r.peering, q.Primary, m.IP, datapower.ShowPeeringStatus, r.cfg.LogTimeout)
+		}
 		return "", err
 	}
-	if q := datapower.Quorum(rows, r.peering); q.Primary != m.IP || q.Primaries != 1 {
-		return "", fmt.Errorf("after gateway-peering-switch-primary %s the primary is %q, not %s", r.peering, q.Primary, m.IP)
-	}
-	return firstLine(out, "primary is now "+m.IP), nil
+	return fmt.Sprintf("primary of %s is now %s (read back from %s)", r.peering, m.IP, datapower.ShowPeeringStatus), nil
 }
 
+// flush flushes the peering (seed 000 step 5: "When prompted, confirm the operation"). No public
+// sample shows the question or what follows, so the step passes when the command asked a question
+// and it was answered y; a flush that asks nothing is a failure (nothing shows that it flushed).
 func (r *Runner) flush(ctx context.Context, s *datapower.Session, _ Member) (string, error) {
 	if err := s.Diag(ctx); err != nil {
 		return "", err
@@ -45,8 +58,21 @@ func (r *Runner) flush(ctx context.Context, s *datapower.Session, _ Member) (str
 	if err := s.Top(ctx); err != nil {
 		return "", err
 	}
-	// The output starts with the y/n question; what the device said after the answer is what counts.
-	return lastLine(out, "flushed"), nil
+	q := question(out)
+	if q == "" {
+		return "", fmt.Errorf("gateway-peering-flush %s asked no confirmation (IBM: \"When prompted, confirm the operation\"): nothing shows that it flushed", r.peering)
+	}
+	return fmt.Sprintf("asked %q, answered y", q), nil
+}
+
+// question is the confirmation the console asked in out (a line ending in "[y/n]:"), or "".
+func question(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if t := strings.TrimSpace(l); strings.HasSuffix(t, "[y/n]:") {
+			return t
+		}
+	}
+	return ""
 }
 
 // cycle disables and enables apic-gw-service (seed 000 step 6). It returns the debug log as it
@@ -147,22 +173,4 @@ func (r *Runner) health(ctx context.Context, s *datapower.Session, m Member) (st
 	return "", fmt.Errorf("member %s is not in gateway peering %s", m.IP, r.peering)
 }
 
-func firstLine(out, fallback string) string {
-	for _, l := range strings.Split(out, "\n") {
-		if t := strings.TrimSpace(l); t != "" && t != "Global mode" {
-			return t
-		}
-	}
-	return fallback
-}
 
-// lastLine is the last non-blank line of out, or fallback.
-func lastLine(out, fallback string) string {
-	lines := strings.Split(out, "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if t := strings.TrimSpace(lines[i]); t != "" && !strings.HasSuffix(t, "[y/n]:") {
-			return t
-		}
-	}
-	return fallback
-}

@@ -29,9 +29,13 @@ var Peerings = []string{"api-probe", "gwd", "rate-limit", "subs", "tms"}
 type Group struct {
 	// Domain is the API Connect application domain; default "apiconnect" (the fixtures').
 	Domain string
-	// FlushQuestion is what gateway-peering-flush asks ("%s" is the peering). No public sample
-	// shows it; the default is DataPower's documented confirmation shape (write mem's).
+	// FlushQuestion is what gateway-peering-flush asks ("%s" is the peering); "" flushes without
+	// asking. No public sample shows it; the default is DataPower's documented confirmation shape
+	// (write mem's).
 	FlushQuestion string
+	// StickyPrimary makes gateway-peering-switch-primary accept the command without moving the
+	// primary (as when something else moves it back).
+	StickyPrimary bool
 
 	user, password string
 	mu             sync.Mutex
@@ -373,9 +377,15 @@ func (c *console) command(cmd string) string {
 		if !c.quorum(f[1]) {
 			return "% Gateway peering " + f[1] + " has no quorum.\n"
 		}
-		c.g.primary[f[1]] = c.pod
+		if !c.g.StickyPrimary {
+			c.g.primary[f[1]] = c.pod
+		}
 		return "" // no public sample shows what it prints
 	case f[0] == "gateway-peering-flush" && len(f) == 2 && c.level == "diag":
+		if c.g.FlushQuestion == "" {
+			c.g.flushed[f[1]] = true
+			return ""
+		}
 		c.pending = f[1]
 		return fmt.Sprintf(c.g.FlushQuestion, f[1])
 	case f[0] == datapower.APICGatewayServiceOwner && c.level == "config" && c.domain == c.g.Domain:
