@@ -172,5 +172,3 @@ func (r *Runner) health(ctx context.Context, s *datapower.Session, m Member) (st
 	}
 	return "", fmt.Errorf("member %s is not in gateway peering %s", m.IP, r.peering)
 }
-
-

@@ -102,7 +102,7 @@ func TestLabInterruptedDRRIsReportedAndFinished(t *testing.T) {
 
 	t.Logf("status --peering: exit %s\nstdout:\n%s", sp.code, sp.out)
 	re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...)
-	if re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "left mid-DRR") {
+	if eventuallyRegistered(t, g); re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "left mid-DRR") {
 		t.Fatalf("re-run: exit %s registered %v\n%s\n%s", re.code, g.Registered(), re.out, re.errOut)
 	}
 	if st := runCmd(t, l, nil, gw3, "--status"); st.code != exitcode.OK || strings.Contains(st.out, "LEFT MID-DRR") {
@@ -141,9 +141,11 @@ func TestLabDisabledGatewayServiceIsReported(t *testing.T) {
 	if err := l.ClearDataPowerFaults("dc1", gw3); err != nil {
 		t.Fatal(err)
 	}
-	if re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...); re.code != exitcode.OK || !g.Registered() {
+	re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...)
+	if re.code != exitcode.OK {
 		t.Fatalf("re-run: exit %s\n%s", re.code, re.errOut)
 	}
+	eventuallyRegistered(t, g)
 	if st := runCmd(t, l, nil, gw3, "--status"); st.code != exitcode.OK || strings.Contains(st.out, "disabled") {
 		t.Errorf("--status after the re-run: exit %s\n%s", st.code, st.out)
 	}
@@ -335,7 +337,7 @@ func TestLabKilledDRRIsReportedAndFinished(t *testing.T) {
 		t.Errorf("--status after SIGKILL: exit %s\n%s\n%s", st.code, st.out, st.errOut)
 	}
 	re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...)
-	if re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "took over lease apic-drr-"+gw3) {
+	if eventuallyRegistered(t, g); re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "took over lease apic-drr-"+gw3) {
 		t.Fatalf("re-run: exit %s registered %v\n%s\n%s", re.code, g.Registered(), re.out, re.errOut)
 	}
 	if st := runCmd(t, l, nil, gw3, "--status"); st.code != exitcode.OK {
