@@ -157,6 +157,7 @@ func TestLabDisabledGatewayServiceIsReported(t *testing.T) {
 func TestLabConcurrentDRRRefused(t *testing.T) {
 	l := requireLab(t)
 	g := group(t, l, gw3)
+	eventuallyRegistered(t, g) // an earlier run's re-registration comes with the heartbeat
 	gen := g.ConfigGeneration()
 	attached := make(chan struct{})
 	release := make(chan struct{})
@@ -196,6 +197,7 @@ func TestLabConcurrentDRRRefused(t *testing.T) {
 	if st.code != exitcode.Refused || !strings.Contains(st.errOut, "not attaching to the consoles it drives") {
 		t.Errorf("--status during a run: exit %s\n%s", st.code, st.errOut)
 	}
+	eventuallyRegistered(t, g)
 	if first.code != exitcode.OK || g.ConfigGeneration() <= gen {
 		t.Errorf("first run: exit %s\n%s", first.code, first.errOut)
 	}
@@ -230,6 +232,7 @@ func TestLabRefusedLoginsAreOneQuietLine(t *testing.T) {
 	g := group(t, l, gw3)
 	bin := binary(t)
 	ctx := context.Background()
+	eventuallyRegistered(t, g) // an earlier run's re-registration comes with the heartbeat
 	gen := g.ConfigGeneration()
 	primary := g.Primary("gwd")
 	run := func(args ...string) result {

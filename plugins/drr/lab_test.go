@@ -121,6 +121,7 @@ func TestLabDRRCompletes(t *testing.T) {
 	}{{gw3, 3}, {gw5, 5}} {
 		t.Run(tt.gateway, func(t *testing.T) {
 			g := group(t, l, tt.gateway)
+			eventuallyRegistered(t, g) // an earlier run's re-registration comes with the heartbeat
 			gen := g.ConfigGeneration()
 			res := runCmd(t, l, nil, append([]string{tt.gateway, "--yes", "-o", "json"}, fastFlags...)...)
 			if res.code != exitcode.OK {
@@ -179,6 +180,7 @@ func TestLabTableSummaryAndStatus(t *testing.T) {
 func TestLabDryRunAndConfirmation(t *testing.T) {
 	l := requireLab(t)
 	g := group(t, l, gw3)
+	eventuallyRegistered(t, g) // an earlier run's re-registration comes with the heartbeat
 	gen := g.ConfigGeneration()
 	res := runCmd(t, l, nil, gw3, "--dry-run", "-o", "yaml")
 	if res.code != exitcode.OK || !strings.Contains(res.out, "outcome: Planned") || !strings.Contains(res.out, "kind: DRRReport") {
