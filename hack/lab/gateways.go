@@ -18,6 +18,14 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 )
 
+// DataPowerContainer is the gateway pods' DataPower container: the only one whose attach is the
+// console. AdminPasswordKeyAnnotation on a GatewayCluster names the key of its admin Secret that
+// holds the password (default "password"), a lab option for Secrets with other keys.
+const (
+	DataPowerContainer         = "datapower"
+	AdminPasswordKeyAnnotation = "lab.kubectl-apic.io/admin-password-key"
+)
+
 // gatewaySimulator connects the DataPower CLI simulator to a site: one datapower.Group (shared
 // gateway-peering state) per GatewayCluster, membership following the gateway pods the real scheduler
 // placed and our fake kubelet runs, the console served on `kubectl attach`, and the management
@@ -147,7 +155,8 @@ func podReady(p *corev1.Pod) bool {
 // Secret changes what the console accepts.
 func (g *gatewaySimulator) Attach(ctx context.Context, pod *corev1.Pod, container string, stdin io.Reader, stdout, stderr io.WriteCloser, tty bool, resize <-chan kubelet.TerminalSize) error {
 	inst := pod.Labels[apic.InstanceLabel]
-	if pod.Labels[apic.KindLabel] != apic.DataPowerKindValue || inst == "" {
+	if pod.Labels[apic.KindLabel] != apic.DataPowerKindValue || inst == "" || container != DataPowerContainer {
+		// Only the datapower container is the DataPower console; a sidecar is a plain process.
 		return g.echo.Attach(ctx, pod, container, stdin, stdout, stderr, tty, resize)
 	}
 	creds, err := g.credentials(ctx, inst)
@@ -177,15 +186,18 @@ func (g *gatewaySimulator) Exec(ctx context.Context, pod *corev1.Pod, container 
 
 func (g *gatewaySimulator) credentials(ctx context.Context, gateway string) (datapower.Credentials, error) {
 	s := g.site
-	secretName := AdminSecretName
+	secretName, key := AdminSecretName, "password"
 	if u, err := s.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace(s.Namespace).Get(ctx, gateway, metav1.GetOptions{}); err == nil {
 		if o, err := apic.Wrap(u); err == nil && o.AdminSecretName() != "" {
 			secretName = o.AdminSecretName()
+		}
+		if k := u.GetAnnotations()[AdminPasswordKeyAnnotation]; k != "" {
+			key = k
 		}
 	}
 	sec, err := s.Kube.CoreV1().Secrets(s.Namespace).Get(ctx, secretName, metav1.GetOptions{})
 	if err != nil {
 		return datapower.Credentials{}, fmt.Errorf("reading admin secret %s: %w", secretName, err)
 	}
-	return datapower.Credentials{Username: "admin", Password: string(sec.Data["password"])}, nil
+	return datapower.Credentials{Username: "admin", Password: string(sec.Data[key])}, nil
 }

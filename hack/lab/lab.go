@@ -104,7 +104,7 @@ type Site struct {
 	// proxied says whether the kubeconfig points through it.
 	proxy   atomic.Pointer[latencyProxy]
 	proxied atomic.Bool
-	traffic  *traffic.Site
+	traffic *traffic.Site
 }
 
 // Lab is a running two-site lab.

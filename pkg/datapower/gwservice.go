@@ -2,7 +2,6 @@ package datapower
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 )
 
@@ -11,31 +10,16 @@ const ShowAPICGatewayService = "show apic-gw-service"
 
 // GatewayService is `show apic-gw-service`: the object's header and its properties.
 //
-// IBM documents no sample of how a DataPower shows that its gateway service re-registered; the
-// runbook says only to test the APIs. We read a `registration-state` property, our choice shared
-// with the lab simulator (hack/lab/datapower): "Registered", "Waiting for gateway service
-// registration." or a flushed state.
+// No property of the object reports registration with the management server (IBM Support Q&A node
+// 7118911, terraform-provider-datapower's object model): whether a DRR re-registered is checked on
+// the management side (pkg/drr RegistrationCheck), never read here.
 type GatewayService struct {
 	// State is the operational state in the header, e.g. "up" in `apic-gw-service: default [up]`.
 	State      string
 	AdminState string
 	Peering    string
-	// RegistrationState is the registration-state property, "" when absent.
-	RegistrationState string
-	// ConfigurationGeneration counts configuration pushes; 0 when absent.
-	ConfigurationGeneration int64
 	// Properties holds every `name value` line.
 	Properties map[string]string
-}
-
-// Registered reports whether the gateway service holds its configuration from the management server.
-func (g GatewayService) Registered() bool {
-	return strings.EqualFold(strings.TrimSuffix(g.RegistrationState, "."), "registered")
-}
-
-// Waiting reports whether the gateway service waits for registration (seed 000 step 7).
-func (g GatewayService) Waiting() bool {
-	return strings.Contains(strings.ToLower(g.RegistrationState), strings.ToLower(waitingText))
 }
 
 // ParseGatewayService parses `show apic-gw-service`:
@@ -43,8 +27,8 @@ func (g GatewayService) Waiting() bool {
 //	apic-gw-service: default [up]
 //	-----------------------------
 //	 admin-state enabled
-//	 gateway-peering gwd
-//	 registration-state Registered
+//	 local-address 0.0.0.0
+//	 local-port 3007
 //
 // Output without the `apic-gw-service:` header is an error.
 func ParseGatewayService(out string) (GatewayService, error) {
@@ -72,12 +56,6 @@ func ParseGatewayService(out string) (GatewayService, error) {
 			g.AdminState = value
 		case "gateway-peering":
 			g.Peering = value
-		case "registration-state":
-			g.RegistrationState = value
-		case "configuration-generation":
-			if n, err := strconv.ParseInt(value, 10, 64); err == nil {
-				g.ConfigurationGeneration = n
-			}
 		}
 	}
 	if !header {

@@ -157,13 +157,13 @@ func FuzzParsePrompt(f *testing.F) {
 }
 
 func TestParseGatewayService(t *testing.T) {
-	out := "apic-gw-service: default [up]\n-----------------------------\n admin-state enabled\n gateway-peering gwd\n registration-state Registered\n configuration-generation 3\n"
+	out := "apic-gw-service: default [up]\n-----------------------------\n admin-state enabled\n gateway-peering gwd\n"
 	g, err := ParseGatewayService(out)
-	if err != nil || !g.Registered() || g.Waiting() || g.State != "up" || g.Peering != "gwd" || g.ConfigurationGeneration != 3 {
+	if err != nil || g.State != "up" || g.Peering != "gwd" || g.AdminState != "enabled" {
 		t.Fatalf("%+v %v", g, err)
 	}
-	g, err = ParseGatewayService("apic-gw-service: default [up]\r\n admin-state enabled\r\n registration-state Waiting for gateway service registration.\r\n")
-	if err != nil || g.Registered() || !g.Waiting() {
+	g, err = ParseGatewayService("apic-gw-service: default [down]\r\n admin-state disabled\r\n")
+	if err != nil || g.State != "down" || g.AdminState != "disabled" {
 		t.Fatalf("%+v %v", g, err)
 	}
 	if _, err := ParseGatewayService("% Cannot find configuration object 'apic-gw-service' in domain default.\n"); err == nil {
@@ -172,12 +172,10 @@ func TestParseGatewayService(t *testing.T) {
 }
 
 func FuzzParseGatewayService(f *testing.F) {
-	f.Add("apic-gw-service: default [up]\n---\n admin-state enabled\n registration-state Registered\n configuration-generation 2\n")
+	f.Add("apic-gw-service: default [up]\n---\n admin-state enabled\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		if g, err := ParseGatewayService(s); err == nil {
-			if g.Registered() && g.Waiting() {
-				t.Fatalf("both registered and waiting: %+v", g)
-			}
+		if g, err := ParseGatewayService(s); err == nil && g.Properties == nil {
+			t.Fatalf("no properties map: %+v", g)
 		}
 	})
 }

@@ -2,7 +2,6 @@ package drr
 
 import (
 	"context"
-	"fmt"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,17 +18,6 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/podstate"
 )
 
-// PasswordKey is the key of the admin password in the GatewayCluster's spec.adminUser.secretName
-// Secret, and DefaultAdminUser the user it belongs to. IBM's docs show the Secret but not a
-// contract for its keys; "password" for user "admin" is our convention (--admin-user overrides the
-// user).
-const (
-	PasswordKey      = "password"
-	DefaultAdminUser = "admin"
-	// DataPowerContainer is the container we attach to when a gateway pod has several.
-	DataPowerContainer = "datapower"
-)
-
 // Gateway is a GatewayCluster as DRR needs it.
 type Gateway struct {
 	Name      string
@@ -41,8 +29,10 @@ type Gateway struct {
 	Containers map[string]string
 }
 
-// SecretRef is "namespace/name" of the admin Secret, for messages.
-func (g *Gateway) SecretRef() string { return g.Namespace + "/" + g.SecretName }
+// AdminSecret is the gateway's admin Secret with the keys to read.
+func (g *Gateway) AdminSecret(keys datapower.AdminKeys) datapower.AdminSecret {
+	return datapower.AdminSecret{Namespace: g.Namespace, Name: g.SecretName, Gateway: g.Name, Keys: keys}
+}
 
 // Discover reads GatewayCluster name and its pods (labels crd.apiconnect.ibm.com/kind=datapower and
 // crd.apiconnect.ibm.com/instance=<name>). site names the kubeconfig context for messages.
@@ -78,48 +68,13 @@ func Discover(ctx context.Context, dyn dynamic.Interface, kube kubernetes.Interf
 		m.NotReadyReason = podstate.Problem(p)
 		m.Ready = m.NotReadyReason == ""
 		g.Members = append(g.Members, m)
-		g.Containers[p.Name] = container(p)
+		if g.Containers[p.Name], err = datapower.ContainerFor(p); err != nil {
+			return nil, exitcode.Newf(exitcode.Error, "gateway pod %s/%s: %v", namespace, p.Name, err)
+		}
 	}
 	sort.Slice(g.Members, func(i, j int) bool { return g.Members[i].Pod < g.Members[j].Pod })
 	if len(g.Members) == 0 {
 		return nil, exitcode.Newf(exitcode.Refused, "GatewayCluster %s/%s has no pods labelled %s", namespace, name, sel)
 	}
 	return g, nil
-}
-
-func container(p *corev1.Pod) string {
-	for _, c := range p.Spec.Containers {
-		if c.Name == DataPowerContainer {
-			return c.Name
-		}
-	}
-	if len(p.Spec.Containers) > 0 {
-		return p.Spec.Containers[0].Name
-	}
-	return ""
-}
-
-// Credentials reads the admin password from g's Secret (key PasswordKey) for user. Errors name the
-// Secret and never contain its data.
-func Credentials(ctx context.Context, kube kubernetes.Interface, site string, g *Gateway, user string) (datapower.Credentials, error) {
-	sec, err := kube.CoreV1().Secrets(g.Namespace).Get(ctx, g.SecretName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return datapower.Credentials{}, exitcode.Newf(exitcode.Error,
-			"Secret %s (spec.adminUser.secretName of GatewayCluster %s) not found: it holds the DataPower admin password", g.SecretRef(), g.Name)
-	}
-	if err != nil {
-		return datapower.Credentials{}, explain.Error(err, site, corev1.SchemeGroupVersion.WithResource("secrets"), "get")
-	}
-	pw, ok := sec.Data[PasswordKey]
-	if !ok || len(pw) == 0 {
-		return datapower.Credentials{}, exitcode.Newf(exitcode.Error,
-			"Secret %s has no %q key: kubectl apic drr reads the DataPower password of user %q from it (our convention)", g.SecretRef(), PasswordKey, user)
-	}
-	return datapower.Credentials{Username: user, Password: string(pw)}, nil
-}
-
-// LoginFailureMessage is what a rejected login says: which Secret and user were tried.
-func LoginFailureMessage(g *Gateway, user string) string {
-	return fmt.Sprintf("the DataPower console rejected user %q with the password in Secret %s (key %q): put that user's DataPower password in the Secret, or pass --admin-user for the user it belongs to",
-		user, g.SecretRef(), PasswordKey)
 }

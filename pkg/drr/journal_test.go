@@ -87,8 +87,7 @@ func (s *stepLog) Step(_ context.Context, step string) error {
 
 func TestJournalMarksTheFlushBeforeTheDevice(t *testing.T) {
 	f := newFixture(t, 3)
-	f.heartbeat(t)
-	j := &stepLog{seen: func() bool { return !f.g.Registered() }}
+	j := &stepLog{seen: func() bool { return f.g.Flushed("gwd") }}
 	if _, err := run(t, f.config(func(c *Config) { c.Journal = j })); err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +99,8 @@ func TestJournalMarksTheFlushBeforeTheDevice(t *testing.T) {
 	f = newFixture(t, 3)
 	j = &stepLog{seen: func() bool { return false }, fail: StepFlush}
 	_, err := run(t, f.config(func(c *Config) { c.Journal = j }))
-	if exitcode.FromError(err) != exitcode.DRRFlushFailed || !strings.Contains(err.Error(), "nothing was flushed") || !f.g.Registered() {
-		t.Errorf("err %v, registered %v", err, f.g.Registered())
+	if exitcode.FromError(err) != exitcode.DRRFlushFailed || !strings.Contains(err.Error(), "nothing was flushed") || f.g.Flushed("gwd") {
+		t.Errorf("err %v, flushed %v", err, f.g.Flushed("gwd"))
 	}
 }
 

@@ -40,7 +40,6 @@ func (p *fakeProbe) Breached() error {
 // the member not started recorded SKIPPED, never mid-step.
 func TestProbeTagsPhasesAndStopsAtSafePoint(t *testing.T) {
 	f := newFixture(t, 3)
-	f.heartbeat(t)
 	p := &fakeProbe{}
 	if _, err := run(t, f.config(func(c *Config) { c.Probe = p })); err != nil {
 		t.Fatal(err)
@@ -56,7 +55,6 @@ func TestProbeTagsPhasesAndStopsAtSafePoint(t *testing.T) {
 	}
 
 	f = newFixture(t, 3)
-	f.heartbeat(t)
 	// Flush (1 member step), then cycle one member at a time: the breach comes after gw-0's cycle.
 	p = &fakeProbe{breachAt: 2}
 	rep, err := run(t, f.config(func(c *Config) { c.Probe, c.MaxConcurrency = p, 1 }))

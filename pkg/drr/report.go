@@ -39,6 +39,9 @@ const (
 	Passed  = "PASSED"
 	Failed  = "FAILED"
 	Skipped = "SKIPPED"
+	// Unverified: the step ran as far as it can but nothing confirmed its effect (registration
+	// without a RegistrationCheck); the message says why and how to check by hand.
+	Unverified = "UNVERIFIED"
 )
 
 // Outcomes of a run.
@@ -76,7 +79,7 @@ type Report struct {
 	Context   string `json:"context,omitempty"`
 	// Domain is the API Connect application domain the commands ran in.
 	Domain string `json:"domain"`
-	// Peering is the apic-gw-service gateway-peering object, as `show gateway-peering` names it.
+	// Peering is the apic-gw-service gateway-peering object, as `show gateway-peering-manager` names it.
 	Peering string `json:"peering,omitempty"`
 	DryRun  bool   `json:"dryRun"`
 	Forced  bool   `json:"forced"`
@@ -116,9 +119,7 @@ type MemberState struct {
 	Primary   bool `json:"primary"`
 	// LinkStatus is the member's own row in gateway-peering-status ("ok", "down"; "" if absent).
 	LinkStatus string `json:"linkStatus,omitempty"`
-	// Registration is the apic-gw-service registration-state before the run.
-	Registration string `json:"registration,omitempty"`
-	Error        string `json:"error,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // QuorumState is the documented quorum of the apic-gw-service peering: the primary is up and at
@@ -198,8 +199,6 @@ type ServiceState struct {
 	AdminState string `json:"adminState,omitempty"`
 	// State is the operational state in the object's header (up, down).
 	State string `json:"state,omitempty"`
-	// Registration is registration-state when the device shows one (the simulator does).
-	Registration string `json:"registration,omitempty"`
 }
 
 // StatusRow is one member's row for one peering object, as that member reports it.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,101 +12,59 @@ import (
 	"testing"
 	"time"
 
-	sim "github.com/kubectl-apic/kubectl-apic/hack/lab/datapower"
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
+	"github.com/kubectl-apic/kubectl-apic/pkg/datapower/datapowertest"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 )
 
-// The fakes are the lab's DataPower CLI simulator (an in-memory peer group, no control plane)
-// served over io.Pipes, as pods/attach would carry it.
+// The fake is pkg/datapower/datapowertest: consoles printing the fixtures' real shapes, in memory,
+// no control plane.
 
 const password = "s3cret-Pa55"
 
-var admin = sim.Credentials{Username: "admin", Password: password}
-
-// pipeConn is the client's end of a simulated attach.
-type pipeConn struct {
-	io.Reader
-	in     *io.PipeWriter
-	out    *io.PipeReader
-	served chan error
-}
-
-func (c *pipeConn) Write(p []byte) (int, error) {
-	if strings.ContainsRune(string(p), 0x04) {
-		panic("client wrote Ctrl-D")
-	}
-	return c.in.Write(p)
-}
-
-func (c *pipeConn) Close() error {
-	_ = c.in.Close()
-	go func() { _, _ = io.Copy(io.Discard, c.out) }()
-	<-c.served
-	return nil
-}
-
 type fixture struct {
-	g       *sim.Group
+	g       *datapowertest.Group
 	members []Member
 	creds   datapower.Credentials
+	domain  string
 	mu      sync.Mutex
 	opened  map[string]int
 }
 
 func newFixture(t *testing.T, n int) *fixture {
 	t.Helper()
-	f := &fixture{g: sim.NewGroup("gw", sim.GroupOptions{}), creds: datapower.Credentials{Username: "admin", Password: password},
-		opened: map[string]int{}}
+	f := &fixture{creds: datapower.Credentials{Username: "admin", Password: password}, domain: "apiconnect", opened: map[string]int{}}
+	var pods [][2]string
 	for i := range n {
 		m := Member{Pod: fmt.Sprintf("gw-%d", i), IP: fmt.Sprintf("10.0.0.%d", i+1), Node: "node", Ready: true}
-		f.g.AddMember(m.Pod, m.IP)
+		pods = append(pods, [2]string{m.Pod, m.IP})
 		f.members = append(f.members, m)
 	}
+	f.g = datapowertest.NewGroup("admin", password, pods...)
 	return f
 }
 
 func (f *fixture) open(ctx context.Context, m Member) (*datapower.Session, error) {
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	c := &pipeConn{Reader: outR, in: inW, out: outR, served: make(chan error, 1)}
-	go func() {
-		err := f.g.Serve(context.Background(), m.Pod, inR, outW, false, admin)
-		_ = outW.CloseWithError(io.EOF)
-		c.served <- err
-	}()
 	f.mu.Lock()
 	f.opened[m.Pod]++
 	f.mu.Unlock()
-	s, err := datapower.Open(ctx, c, f.creds, datapower.Options{CommandTimeout: 2 * time.Second, LoginFailureMessage: "check Secret apic/gw-admin"})
-	if err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	return s, nil
+	o := datapower.Opener{Attach: f.g.Attach, Credentials: f.creds, Domain: f.domain,
+		Options: datapower.Options{CommandTimeout: 2 * time.Second, LoginFailureMessage: "check Secret apic/gw-admin"}}
+	return o.Open(ctx, datapower.AttachTarget{Namespace: "apic", Pod: m.Pod})
 }
 
-// heartbeat sends the simulated management heartbeat often until the test ends.
-func (f *fixture) heartbeat(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() {
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				f.g.Heartbeat()
-			}
-		}
-	}()
+// registered is a RegistrationCheck that confirms once the peering was flushed (what API Manager
+// would see after the DRR; pkg/apimanager's fake is tested on its own).
+func (f *fixture) registered(ctx context.Context) (bool, string, error) {
+	if f.g.Flushed("gwd") {
+		return true, "service up to date", nil
+	}
+	return false, "not flushed", nil
 }
 
 func (f *fixture) config(mod func(*Config)) Config {
 	c := Config{Gateway: "gw", Namespace: "apic", Domain: "apiconnect", Members: f.members, Open: f.open,
-		PollInterval: 10 * time.Millisecond, RegistrationTimeout: 3 * time.Second, LogTimeout: time.Second}
+		Registration: f.registered, PollInterval: 10 * time.Millisecond, RegistrationTimeout: 3 * time.Second, LogTimeout: time.Second}
 	if mod != nil {
 		mod(&c)
 	}
@@ -153,8 +110,6 @@ func TestDRRSucceeds(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.members)
-			f.heartbeat(t)
-			gen := f.g.ConfigGeneration()
 			rep, err := run(t, f.config(func(c *Config) { c.Primary, c.MaxConcurrency = tt.primary, tt.concurrency }))
 			if err != nil {
 				t.Fatalf("DRR: %v\n%+v", err, rep.Results)
@@ -162,8 +117,13 @@ func TestDRRSucceeds(t *testing.T) {
 			if rep.Outcome != OutcomeSucceeded || rep.ExitCode != 0 || rep.Peering != "gwd" {
 				t.Errorf("outcome %q exit %d peering %q", rep.Outcome, rep.ExitCode, rep.Peering)
 			}
-			if !f.g.Registered() || f.g.ConfigGeneration() <= gen {
-				t.Errorf("gateway not re-registered: registered=%v generation %d (was %d)", f.g.Registered(), f.g.ConfigGeneration(), gen)
+			if !f.g.Flushed("gwd") {
+				t.Error("gateway peering gwd was not flushed")
+			}
+			for _, m := range f.members {
+				if f.g.AdminState(m.Pod) != "enabled" {
+					t.Errorf("%s left with apic-gw-service %s", m.Pod, f.g.AdminState(m.Pod))
+				}
 			}
 			if got := f.g.Primary("gwd"); got != tt.wantPrimaryAt {
 				t.Errorf("primary %s, want %s", got, tt.wantPrimaryAt)
@@ -201,7 +161,7 @@ func TestPreflightRefuses(t *testing.T) {
 		code    exitcode.Code
 		message string
 	}{
-		{name: "lost quorum", setup: func(f *fixture) { f.g.SetMemberUp("gw-1", false); f.g.SetMemberUp("gw-2", false) },
+		{name: "lost quorum", setup: func(f *fixture) { f.g.SetUp("gw-1", false); f.g.SetUp("gw-2", false) },
 			code: exitcode.Refused, message: "no quorum"},
 		{name: "member not ready", setup: func(f *fixture) { f.members[1].Ready, f.members[1].NotReadyReason = false, "node down" },
 			code: exitcode.Refused, message: "member gw-1 is not Ready (node down)"},
@@ -216,7 +176,7 @@ func TestPreflightRefuses(t *testing.T) {
 			tt.setup(f)
 			cfg := f.config(func(c *Config) { c.Force = tt.force })
 			if tt.name == "wrong domain" {
-				cfg.Domain = "nosuch"
+				cfg.Domain, f.domain = "nosuch", "nosuch"
 			}
 			opens := 0
 			var mu sync.Mutex
@@ -243,7 +203,7 @@ func TestPreflightRefuses(t *testing.T) {
 			if strings.Contains(err.Error(), password) {
 				t.Error("password in error")
 			}
-			if !f.g.Registered() {
+			if f.g.Flushed("gwd") {
 				t.Error("pre-flight changed the gateway")
 			}
 			if rep.Outcome != OutcomeRefused {
@@ -255,7 +215,6 @@ func TestPreflightRefuses(t *testing.T) {
 
 func TestForceProceedsWithoutReadyMember(t *testing.T) {
 	f := newFixture(t, 3)
-	f.heartbeat(t)
 	f.members[2].Ready = false
 	rep, err := run(t, f.config(func(c *Config) { c.Force = true }))
 	if err != nil {
@@ -278,8 +237,7 @@ func TestStepFailuresStopWithPhaseCode(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, 3)
-			f.heartbeat(t)
-			f.g.FailCommand(tt.pod, tt.prefix, "Simulated failure")
+			f.g.Fail(tt.pod, tt.prefix, "Simulated failure")
 			rep, err := run(t, f.config(func(c *Config) { c.Primary = tt.primary }))
 			if got := exitcode.FromError(err); got != tt.code {
 				t.Fatalf("exit %s, want %s (%v)", got, tt.code, err)
@@ -296,7 +254,7 @@ func TestStepFailuresStopWithPhaseCode(t *testing.T) {
 				t.Errorf("registration after a failure: %s", got)
 			}
 			// A re-run after the fault is cleared completes.
-			f.g.ClearFaults()
+			f.g.Fail(tt.pod, tt.prefix, "")
 			if rep, err := run(t, f.config(func(c *Config) { c.Primary = tt.primary })); err != nil || rep.Outcome != OutcomeSucceeded {
 				t.Fatalf("re-run: %v", err)
 			}
@@ -305,38 +263,63 @@ func TestStepFailuresStopWithPhaseCode(t *testing.T) {
 }
 
 func TestRegistrationTimeout(t *testing.T) {
-	f := newFixture(t, 3) // no heartbeat
-	rep, err := run(t, f.config(func(c *Config) { c.RegistrationTimeout = 200 * time.Millisecond }))
+	f := newFixture(t, 3)
+	confirmed := false
+	check := func(ctx context.Context) (bool, string, error) { return confirmed, "1 outstanding event", nil }
+	rep, err := run(t, f.config(func(c *Config) { c.RegistrationTimeout, c.Registration = 200*time.Millisecond, check }))
 	if got := exitcode.FromError(err); got != exitcode.DRRRegistrationFailed {
 		t.Fatalf("exit %s (%v)", got, err)
 	}
 	if !strings.Contains(err.Error(), "not re-registered within") || statusOf(t, rep, "gw-1", StepHealth) != Skipped {
 		t.Errorf("%v %+v", err, rep.Results)
 	}
-	// The heartbeat then arrives: a re-run completes (idempotent).
-	f.heartbeat(t)
-	if _, err := run(t, f.config(nil)); err != nil {
+	// The management side then confirms: a re-run completes (idempotent).
+	confirmed = true
+	if _, err := run(t, f.config(func(c *Config) { c.Registration = check })); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// Without a registration check nothing shows that the gateway re-registered: the step is
+// UNVERIFIED with the reason and the command to check by hand, never PASSED.
+func TestRegistrationUnverifiedWithoutCheck(t *testing.T) {
+	f := newFixture(t, 3)
+	rep, err := run(t, f.config(func(c *Config) { c.Registration = nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range f.members {
+		s, _ := rep.Result(m.Pod, StepRegistration)
+		if s.Status != Unverified {
+			t.Errorf("%s registration %s, want UNVERIFIED", m.Pod, s.Status)
+		}
+		for _, want := range []string{"no registration check", "configured-gateway-services?fields=add(gateway_processing_status,events)",
+			"service_up_to_date", "logtemp:///gwd-log.log"} {
+			if !strings.Contains(s.Message, want) {
+				t.Errorf("%s message %q lacks %q", m.Pod, s.Message, want)
+			}
+		}
+	}
+}
+
 func TestTriggerForcesRegistration(t *testing.T) {
-	f := newFixture(t, 3) // no heartbeat: only the webhook registers
+	f := newFixture(t, 3)
 	called := 0
 	rep, err := run(t, f.config(func(c *Config) {
-		c.Trigger = func(ctx context.Context) (string, error) { called++; f.g.Webhook(); return "webhook sent", nil }
+		c.Trigger = func(ctx context.Context) (string, error) { called++; return "webhook sent", nil }
+		c.Registration = func(ctx context.Context) (bool, string, error) { return called > 0, "up to date", nil }
 	}))
 	if err != nil || called != 1 {
 		t.Fatalf("err %v, trigger called %d times", err, called)
 	}
-	if s, _ := rep.Result("gw-0", StepRegistration); !strings.Contains(s.Message, "webhook sent") {
-		t.Errorf("message %q", s.Message)
+	if s, _ := rep.Result("gw-0", StepRegistration); !strings.Contains(s.Message, "webhook sent") || s.Status != Passed {
+		t.Errorf("%s %q", s.Status, s.Message)
 	}
 }
 
 func TestStatus(t *testing.T) {
 	f := newFixture(t, 3)
-	f.g.SetMemberUp("gw-2", false)
+	f.g.SetUp("gw-2", false)
 	st, err := Status(context.Background(), f.config(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +332,7 @@ func TestStatus(t *testing.T) {
 			t.Errorf("row %+v", r)
 		}
 	}
-	f.g.SetMemberUp("gw-1", false)
+	f.g.SetUp("gw-1", false)
 	if st, err = Status(context.Background(), f.config(nil)); err != nil || st.Healthy() {
 		t.Fatalf("want lost quorum: %v %+v", err, st.Quorum)
 	}
@@ -400,5 +383,37 @@ func TestAPIManagerTrigger(t *testing.T) {
 	a.Token = "bad"
 	if _, err := a.Trigger(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("want 401, got %v", err)
+	}
+}
+
+// switch-primary and flush print nothing any public sample shows: their effect is read back. A
+// primary that did not move fails switch-primary; a flush that asked nothing fails the flush.
+func TestUnsampledCommandsAreVerified(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		setup   func(*datapowertest.Group)
+		step    string
+		code    exitcode.Code
+		message string
+	}{
+		{name: "primary did not move", setup: func(g *datapowertest.Group) { g.StickyPrimary = true }, step: StepPrimary,
+			code: exitcode.DRRPrimaryFailed, message: `the primary is "10.0.0.1", not 10.0.0.3`},
+		{name: "flush asked nothing", setup: func(g *datapowertest.Group) { g.FlushQuestion = "" }, step: StepFlush,
+			code: exitcode.DRRFlushFailed, message: "asked no confirmation"},
+		{name: "another question text", setup: func(g *datapowertest.Group) { g.FlushQuestion = "Really drop %s everywhere? [y/n]: " },
+			step: StepFlush, code: exitcode.OK, message: `asked "Really drop gwd everywhere? [y/n]:", answered y`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, 3)
+			tt.setup(f.g)
+			rep, err := run(t, f.config(func(c *Config) { c.Primary = "gw-2" }))
+			if got := exitcode.FromError(err); got != tt.code {
+				t.Fatalf("exit %s, want %s (%v)", got, tt.code, err)
+			}
+			s, _ := rep.Result("gw-2", tt.step)
+			if !strings.Contains(s.Message, tt.message) {
+				t.Errorf("%s: %s %q lacks %q", tt.step, s.Status, s.Message, tt.message)
+			}
+		})
 	}
 }

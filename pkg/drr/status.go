@@ -11,72 +11,74 @@ import (
 )
 
 // Status reads `show gateway-peering-status` (and, in config mode, `show gateway-peering-manager`
-// and `show gateway-peering` for the owners) on every
-// member in parallel; read-only. Each member contributes its own row of every peering object. Only
-// cfg's Gateway, Namespace, Context, Domain, Members, Open and MaxConcurrency are used. A member
-// that cannot be read is listed in Errors; a rejected login is an error.
+// for the owners) on every member in parallel; read-only. Each member contributes its own row of
+// every peering object. Only cfg's Gateway, Namespace, Context, Domain, Members, Open and
+// MaxConcurrency are used. A member that cannot be read is listed in Errors; a rejected login is an
+// error.
 func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
-	rep := &StatusReport{Gateway: cfg.Gateway, Namespace: cfg.Namespace, Context: cfg.Context, Domain: cfg.Domain,
-		Rows: []StatusRow{}, Quorum: []PeeringQuorum{}, Services: []ServiceState{}}
 	r := New(cfg)
 	defer r.Close()
-	type view struct {
-		rows    []datapower.PeeringStatus
-		owners  map[string]string
-		service *datapower.GatewayService
-		err     error
-	}
-	views := make([]view, len(cfg.Members))
-	read := func(ctx context.Context, i int) {
-		m := cfg.Members[i]
-		v := &views[i]
-		s, err := cfg.Open(ctx, m)
-		if err != nil {
-			v.err = err
-			return
-		}
-		r.mu.Lock()
-		r.sessions[m.Pod] = s
-		r.mu.Unlock()
-		if v.err = s.Switch(ctx, cfg.Domain); v.err != nil {
-			return
-		}
-		v.owners = map[string]string{}
-		if ps, err := s.Peerings(ctx); err == nil {
-			for _, p := range ps {
-				if o := v.owners[p.Name]; o != "" && p.Owner != "" {
-					v.owners[p.Name] = o + ", " + p.Owner // rate-limit and ratelimit-module share one
-				} else if o == "" {
-					v.owners[p.Name] = p.Owner
-				}
-			}
-		} else if datapower.IsStreamEnded(err) {
-			v.err = err
-			return
-		}
-		out, err := s.Run(ctx, "show gateway-peering-status")
-		if err != nil {
-			v.err = err
-			return
-		}
-		if v.rows, v.err = datapower.ParsePeeringStatus(out); v.err != nil {
-			return
-		}
-		// admin-state from the device: a member left with apic-gw-service disabled.
-		if out, err := s.Run(ctx, datapower.ShowAPICGatewayService); err == nil {
-			if gs, err := datapower.ParseGatewayService(out); err == nil {
-				v.service = &gs
-			}
-		}
-	}
+	views := make([]statusView, len(cfg.Members))
 	// One member first: a rejected login stops there (failed logins count against the account).
 	if len(cfg.Members) > 0 {
-		read(ctx, 0)
+		views[0] = r.statusMember(ctx, cfg.Members[0])
 		if errors.Is(views[0].err, datapower.ErrLoginFailed) {
 			return nil, exitcode.Newf(exitcode.Refused, "member %s: %v", cfg.Members[0].Pod, views[0].err)
 		}
 	}
-	r.each(ctx, max(len(cfg.Members)-1, 0), cfg.MaxConcurrency, func(ctx context.Context, i int) { read(ctx, i+1) })
+	r.each(ctx, max(len(cfg.Members)-1, 0), cfg.MaxConcurrency, func(ctx context.Context, i int) {
+		views[i+1] = r.statusMember(ctx, cfg.Members[i+1])
+	})
+	return statusReport(cfg, views)
+}
+
+// statusView is what one member showed.
+type statusView struct {
+	rows    []datapower.PeeringStatus
+	owners  map[string]string
+	service *datapower.GatewayService
+	err     error
+}
+
+// statusMember opens m and reads its peerings' owners, its gateway-peering status and its
+// apic-gw-service (a member left disabled by a DRR).
+func (r *Runner) statusMember(ctx context.Context, m Member) statusView {
+	var v statusView
+	s, err := r.cfg.Open(ctx, m)
+	if err != nil {
+		v.err = err
+		return v
+	}
+	r.mu.Lock()
+	r.sessions[m.Pod] = s
+	r.mu.Unlock()
+	v.owners = map[string]string{}
+	if ps, err := s.Peerings(ctx); err == nil {
+		for _, p := range ps {
+			if o := v.owners[p.Name]; o != "" && p.Owner != "" {
+				v.owners[p.Name] = o + ", " + p.Owner // rate-limit and ratelimit-module share one
+			} else if o == "" {
+				v.owners[p.Name] = p.Owner
+			}
+		}
+	} else if datapower.IsStreamEnded(err) {
+		v.err = err
+		return v
+	}
+	if v.rows, v.err = s.ReadPeeringStatus(ctx); v.err != nil {
+		return v
+	}
+	if gs, err := s.ReadGatewayService(ctx); err == nil {
+		v.service = &gs
+	}
+	return v
+}
+
+// statusReport assembles the members' views: each member's own rows, the quorum of every peering
+// object as the first readable member sees it, and what could not be read.
+func statusReport(cfg Config, views []statusView) (*StatusReport, error) {
+	rep := &StatusReport{Gateway: cfg.Gateway, Namespace: cfg.Namespace, Context: cfg.Context, Domain: cfg.Domain,
+		Rows: []StatusRow{}, Quorum: []PeeringQuorum{}, Services: []ServiceState{}}
 	var quorumRows []datapower.PeeringStatus
 	for i, v := range views {
 		m := cfg.Members[i]
@@ -92,7 +94,7 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 		}
 		if v.service != nil {
 			rep.Services = append(rep.Services, ServiceState{Member: m.Pod, AdminState: v.service.AdminState,
-				State: v.service.State, Registration: v.service.RegistrationState})
+				State: v.service.State})
 		}
 		own := 0
 		for _, row := range v.rows {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,7 @@ type Options struct {
 	cli.Shell
 
 	Gateway             string
-	AdminUser           string
+	Admin               datapower.AdminKeys
 	Domain              string
 	Status              bool
 	DryRun              bool
@@ -57,6 +58,7 @@ type Options struct {
 	APIManagerURL       string
 	APIManagerSecret    string
 	Catalog             string
+	GatewayService      string
 	ForceUnlock         bool
 	Progress            progress.Mode
 	Probe               probe.Options
@@ -69,6 +71,9 @@ type Options struct {
 	Attach func(ctx context.Context, site *kube.Site, target datapower.AttachTarget) (datapower.Conn, error)
 	// Confirm asks before changing anything; default cli.ConfirmContext.
 	Confirm cli.ConfirmFunc
+	// APIManagerHTTP is the HTTP client of API Manager calls; nil: TLS against the system roots (or
+	// the Secret's ca.crt).
+	APIManagerHTTP *http.Client
 
 	site  *kube.Site
 	probe *probe.Probe
@@ -78,7 +83,7 @@ type Options struct {
 func NewOptions(streams genericiooptions.IOStreams) *Options {
 	return &Options{
 		Shell:               cli.NewShell(streams, printers.NewFlags()),
-		AdminUser:           pdrr.DefaultAdminUser,
+		Admin:               datapower.NewAdminKeys(),
 		Domain:              "apiconnect",
 		RegistrationTimeout: pdrr.DefaultRegistrationTimeout,
 		CommandTimeout:      datapower.DefaultCommandTimeout,
@@ -98,14 +103,16 @@ server without restarting any gateway pod.
 
 It finds the GatewayCluster's pods (labels crd.apiconnect.ibm.com/kind=datapower and
 crd.apiconnect.ibm.com/instance=<gateway>), reads the DataPower admin password from the Secret
-named in spec.adminUser.secretName (key "password", user "admin": our convention; --admin-user
-changes the user), and drives each member's DataPower CLI through pods/attach (stdin, no TTY;
+named in spec.adminUser.secretName (key "password", user "admin": our convention;
+--admin-password-key, --admin-user and --admin-user-key change them), attaches to each pod's
+container as kubectl attach picks it (the kubectl.kubernetes.io/default-container annotation,
+else "datapower", else the first), and drives each member's DataPower CLI through pods/attach (stdin, no TTY;
 it detaches by closing the stream and never sends Ctrl-D, which would end the pod).
 
 Steps (IBM: "Dynamically re-registering and reconfiguring a Gateway service in a
 Kubernetes deployment", section "Triggering an outage-less DRR"):
   preflight         read-only, every member in parallel: log in, switch <domain>, read the
-                    apic-gw-service peering name (show gateway-peering), its status and quorum
+                    apic-gw-service peering name (config; show gateway-peering-manager), its status and quorum
                     (show gateway-peering-status) and registration. Refuses (exit 5) if quorum is
                     lost or a member is not Ready or unreachable, unless --force.
   switch-primary    config; gateway-peering-switch-primary <peering> on the chosen member
@@ -116,11 +123,12 @@ Kubernetes deployment", section "Triggering an outage-less DRR"):
                     admin-state enabled; exit, on every member in parallel (--max-concurrency).
   waiting-log       confirm "Waiting for gateway service registration." in
                     logtemp:///apic-gw-service.log on every member.
-  registration      wait (--registration-timeout) until every member's show apic-gw-service says
-                    registration-state Registered: the management server's heartbeat (every
-                    5 minutes) triggers it, or with --api-manager-url a catalog edit in API Manager
-                    sends a webhook at once (that path is NOT tested on the lab, which has no API
-                    Manager).
+  registration      no DataPower property shows the re-registration, which the management
+                    server's heartbeat (every 5 minutes) triggers. With --api-manager-url (and
+                    --api-manager-secret, --catalog, --gateway-service) wait (--registration-timeout)
+                    until API Manager shows the gateway service up to date
+                    (configured-gateway-services: service_up_to_date): PASSED. Without it the step
+                    is UNVERIFIED, with the command to check by hand. (The lab has no API Manager.)
   peering-health    show gateway-peering-status: quorum and every member's link ok.
 
 A summary table (member x step: PASSED, FAILED or SKIPPED with the time taken) goes to stdout,
@@ -150,9 +158,9 @@ const examples = `  # See the peering status of every member, read-only
   # Run the DRR without asking, keeping each member's CLI session (password redacted)
   %[1]s production-gw -n apic --yes --transcript ./drr-transcripts
 
-  # Trigger the re-registration through API Manager instead of waiting for the heartbeat
+  # Confirm the re-registration in API Manager (credentials in Secret apim-login, never in argv)
   %[1]s production-gw -n apic --api-manager-url https://platform-api.example.com \
-      --api-manager-secret apim-token --catalog myorg/sandbox`
+      --api-manager-secret apim-login --catalog myorg/sandbox --gateway-service apigateway-service`
 
 // NewCommand builds the command; name is how the user invoked it (for usage lines).
 func NewCommand(name string, streams genericiooptions.IOStreams) *cobra.Command {
@@ -177,7 +185,7 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	f := cmd.Flags()
 	o.ConfigFlags.AddFlags(f)
 	o.Print.AddFlags(cmd)
-	f.StringVar(&o.AdminUser, "admin-user", o.AdminUser, "DataPower user whose password is in the Secret of spec.adminUser.secretName (key \"password\")")
+	o.Admin.AddFlags(f)
 	f.StringVar(&o.Domain, "domain", o.Domain, "API Connect application domain on the gateways")
 	f.BoolVar(&o.Status, "status", false, "Only show every member's gateway-peering-status and quorum (read-only)")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Run the read-only pre-flight and print the plan; change nothing")
@@ -189,9 +197,10 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "How often the registration state and the log are read")
 	f.StringVar(&o.PrimaryMember, "primary-member", "", "Member (pod) to make primary and flush from (default: the current primary)")
 	f.StringVar(&o.TranscriptDir, "transcript", "", "Directory to write each member's CLI session to (<pod>.txt, password redacted)")
-	f.StringVar(&o.APIManagerURL, "api-manager-url", "", "Platform API URL of API Manager, to trigger the re-registration by a catalog edit (not tested on the lab)")
-	f.StringVar(&o.APIManagerSecret, "api-manager-secret", "", "Secret (in the gateway's namespace) with key \"token\": a bearer token for --api-manager-url")
-	f.StringVar(&o.Catalog, "catalog", "", "ORG/CATALOG whose settings to edit with --api-manager-url")
+	f.StringVar(&o.APIManagerURL, "api-manager-url", "", "Platform API URL of API Manager: confirm the re-registration there (configured-gateway-services; not tested on the lab)")
+	f.StringVar(&o.APIManagerSecret, "api-manager-secret", "", "Secret (in the gateway's namespace) with keys username, password, realm, client_id, client_secret (optional ca.crt; optional token: also trigger a webhook by a catalog edit)")
+	f.StringVar(&o.Catalog, "catalog", "", "ORG/CATALOG in which API Manager shows the gateway service (with --api-manager-url)")
+	f.StringVar(&o.GatewayService, "gateway-service", "", "Name of the gateway service in API Manager (with --api-manager-url)")
 	f.BoolVar(&o.ForceUnlock, "force-unlock", false, "Take the gateway's DRR lease even from a live holder (only once you are sure that run is gone)")
 	probe.AddFlags(f, &o.Probe)
 	cli.AddProgressFlag(cmd, &o.Progress)
@@ -217,6 +226,9 @@ func (o *Options) Validate() error {
 	if err := o.Print.Validate(); err != nil {
 		return err
 	}
+	if err := o.Admin.Validate(); err != nil {
+		return err
+	}
 	switch {
 	case o.Status && (o.DryRun || o.Force || o.PrimaryMember != "" || o.ForceUnlock):
 		return exitcode.UsageErrorf("--status only reads; it takes none of --dry-run, --force, --primary-member, --force-unlock")
@@ -224,10 +236,11 @@ func (o *Options) Validate() error {
 		return exitcode.UsageErrorf("--max-concurrency must be 0 (all) or more")
 	case o.RegistrationTimeout <= 0 || o.CommandTimeout <= 0 || o.PollInterval <= 0:
 		return exitcode.UsageErrorf("--registration-timeout, --command-timeout and --poll-interval must be positive")
-	case o.AdminUser == "" || o.Domain == "":
-		return exitcode.UsageErrorf("--admin-user and --domain must not be empty")
-	case (o.APIManagerURL == "") != (o.APIManagerSecret == "") || (o.APIManagerURL == "") != (o.Catalog == ""):
-		return exitcode.UsageErrorf("--api-manager-url, --api-manager-secret and --catalog go together")
+	case o.Domain == "":
+		return exitcode.UsageErrorf("--domain must not be empty")
+	case (o.APIManagerURL == "") != (o.APIManagerSecret == "") || (o.APIManagerURL == "") != (o.Catalog == "") ||
+		(o.APIManagerURL == "") != (o.GatewayService == ""):
+		return exitcode.UsageErrorf("--api-manager-url, --api-manager-secret, --catalog and --gateway-service go together")
 	case o.Catalog != "" && strings.Count(o.Catalog, "/") != 1:
 		return exitcode.UsageErrorf("--catalog must be ORG/CATALOG, not %q", o.Catalog)
 	}
@@ -241,7 +254,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	creds, err := pdrr.Credentials(ctx, site.Kube, site.Name, gw, o.AdminUser)
+	secret := gw.AdminSecret(o.Admin)
+	creds, err := datapower.ReadAdminCredentials(ctx, site.Kube, site.Name, secret)
 	if err != nil {
 		return err
 	}
@@ -252,27 +266,19 @@ func (o *Options) Run(ctx context.Context) error {
 	defer transcripts.close()
 	rep := o.Reporter(o.ErrOut, o.Progress, nil)
 	defer func() { _ = rep.Close() }()
+	opener := &datapower.Opener{
+		Attach: func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) {
+			return o.Attach(ctx, site, t)
+		},
+		Credentials: creds, Domain: o.Domain, Transcript: transcripts.open,
+		Options: datapower.Options{CommandTimeout: o.CommandTimeout, LoginFailureMessage: secret.LoginFailureMessage()},
+	}
 	cfg := pdrr.Config{
 		Gateway: gw.Name, Namespace: gw.Namespace, Context: site.Name, Domain: o.Domain, Members: gw.Members,
 		MaxConcurrency: o.MaxConcurrency, RegistrationTimeout: o.RegistrationTimeout, PollInterval: o.PollInterval,
 		Force: o.Force, Primary: o.PrimaryMember, Progress: rep,
 		Open: func(ctx context.Context, m pdrr.Member) (*datapower.Session, error) {
-			conn, err := o.Attach(ctx, site, datapower.AttachTarget{Namespace: gw.Namespace, Pod: m.Pod, Container: gw.Containers[m.Pod]})
-			if err != nil {
-				return nil, err
-			}
-			tr, err := transcripts.open(m.Pod)
-			if err != nil {
-				closeConn(conn)
-				return nil, err
-			}
-			s, err := datapower.Open(ctx, conn, creds, datapower.Options{CommandTimeout: o.CommandTimeout,
-				Transcript: tr, LoginFailureMessage: pdrr.LoginFailureMessage(gw, o.AdminUser)})
-			if err != nil {
-				closeConn(conn)
-				return nil, err
-			}
-			return s, nil
+			return opener.Open(ctx, datapower.AttachTarget{Namespace: gw.Namespace, Pod: m.Pod, Container: gw.Containers[m.Pod]})
 		},
 	}
 	var guard *pdrr.Guard
@@ -303,12 +309,9 @@ func (o *Options) Run(ctx context.Context) error {
 		cfg.Journal = guard
 	}
 	if o.APIManagerURL != "" {
-		token, err := o.apiManagerToken(ctx, gw.Namespace)
-		if err != nil {
+		if cfg.Registration, cfg.Trigger, err = o.apiManager(ctx, gw.Namespace); err != nil {
 			return err
 		}
-		org, catalog, _ := strings.Cut(o.Catalog, "/")
-		cfg.Trigger = (&pdrr.APIManager{URL: o.APIManagerURL, Token: token, Org: org, Catalog: catalog}).Trigger
 	}
 
 	if cfg.Probe, err = o.startProbe(ctx); err != nil {
@@ -423,19 +426,6 @@ func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config, j pdrr.Journal
 	return nil
 }
 
-// apiManagerToken reads key "token" of --api-manager-secret (our convention).
-func (o *Options) apiManagerToken(ctx context.Context, ns string) (string, error) {
-	sec, err := o.site.Kube.CoreV1().Secrets(ns).Get(ctx, o.APIManagerSecret, metav1.GetOptions{})
-	if err != nil {
-		return "", exitcode.Newf(exitcode.Error, "reading --api-manager-secret %s/%s: %v", ns, o.APIManagerSecret, err)
-	}
-	t := strings.TrimSpace(string(sec.Data["token"]))
-	if t == "" {
-		return "", exitcode.Newf(exitcode.Error, "Secret %s/%s has no \"token\" key (a bearer token for API Manager)", ns, o.APIManagerSecret)
-	}
-	return t, nil
-}
-
 // completeGateways lists GatewayCluster names in the namespace for shell completion.
 func (o *Options) completeGateways(ctx context.Context, prefix string) []cobra.Completion {
 	if ctx == nil {
@@ -456,12 +446,6 @@ func (o *Options) completeGateways(ctx context.Context, prefix string) []cobra.C
 		}
 	}
 	return out
-}
-
-func closeConn(c datapower.Conn) {
-	if cl, ok := c.(io.Closer); ok {
-		_ = cl.Close()
-	}
 }
 
 // transcripts writes one file per member; nil-safe when no directory was given.

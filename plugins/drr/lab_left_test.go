@@ -102,7 +102,7 @@ func TestLabInterruptedDRRIsReportedAndFinished(t *testing.T) {
 
 	t.Logf("status --peering: exit %s\nstdout:\n%s", sp.code, sp.out)
 	re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...)
-	if re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "left mid-DRR") {
+	if eventuallyRegistered(t, g); re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "left mid-DRR") {
 		t.Fatalf("re-run: exit %s registered %v\n%s\n%s", re.code, g.Registered(), re.out, re.errOut)
 	}
 	if st := runCmd(t, l, nil, gw3, "--status"); st.code != exitcode.OK || strings.Contains(st.out, "LEFT MID-DRR") {
@@ -141,9 +141,11 @@ func TestLabDisabledGatewayServiceIsReported(t *testing.T) {
 	if err := l.ClearDataPowerFaults("dc1", gw3); err != nil {
 		t.Fatal(err)
 	}
-	if re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...); re.code != exitcode.OK || !g.Registered() {
+	re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...)
+	if re.code != exitcode.OK {
 		t.Fatalf("re-run: exit %s\n%s", re.code, re.errOut)
 	}
+	eventuallyRegistered(t, g)
 	if st := runCmd(t, l, nil, gw3, "--status"); st.code != exitcode.OK || strings.Contains(st.out, "disabled") {
 		t.Errorf("--status after the re-run: exit %s\n%s", st.code, st.out)
 	}
@@ -155,6 +157,7 @@ func TestLabDisabledGatewayServiceIsReported(t *testing.T) {
 func TestLabConcurrentDRRRefused(t *testing.T) {
 	l := requireLab(t)
 	g := group(t, l, gw3)
+	eventuallyRegistered(t, g) // an earlier run's re-registration comes with the heartbeat
 	gen := g.ConfigGeneration()
 	attached := make(chan struct{})
 	release := make(chan struct{})
@@ -194,6 +197,7 @@ func TestLabConcurrentDRRRefused(t *testing.T) {
 	if st.code != exitcode.Refused || !strings.Contains(st.errOut, "not attaching to the consoles it drives") {
 		t.Errorf("--status during a run: exit %s\n%s", st.code, st.errOut)
 	}
+	eventuallyRegistered(t, g)
 	if first.code != exitcode.OK || g.ConfigGeneration() <= gen {
 		t.Errorf("first run: exit %s\n%s", first.code, first.errOut)
 	}
@@ -228,6 +232,7 @@ func TestLabRefusedLoginsAreOneQuietLine(t *testing.T) {
 	g := group(t, l, gw3)
 	bin := binary(t)
 	ctx := context.Background()
+	eventuallyRegistered(t, g) // an earlier run's re-registration comes with the heartbeat
 	gen := g.ConfigGeneration()
 	primary := g.Primary("gwd")
 	run := func(args ...string) result {
@@ -335,7 +340,7 @@ func TestLabKilledDRRIsReportedAndFinished(t *testing.T) {
 		t.Errorf("--status after SIGKILL: exit %s\n%s\n%s", st.code, st.out, st.errOut)
 	}
 	re := runCmd(t, l, nil, append([]string{gw3, "--yes"}, fastFlags...)...)
-	if re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "took over lease apic-drr-"+gw3) {
+	if eventuallyRegistered(t, g); re.code != exitcode.OK || !g.Registered() || !strings.Contains(re.errOut, "took over lease apic-drr-"+gw3) {
 		t.Fatalf("re-run: exit %s registered %v\n%s\n%s", re.code, g.Registered(), re.out, re.errOut)
 	}
 	if st := runCmd(t, l, nil, gw3, "--status"); st.code != exitcode.OK {

@@ -90,6 +90,13 @@ func group(t *testing.T, l *lab.Lab, name string) interface {
 	return g
 }
 
+// eventuallyRegistered waits for the simulated heartbeat to re-register g: drr's REGISTRATION step
+// does not wait on the device any more (no DataPower property shows it).
+func eventuallyRegistered(t *testing.T, g interface{ Registered() bool }) {
+	t.Helper()
+	labtest.Eventually(t, 30*time.Second, "re-registration by the heartbeat", func() (bool, string) { return g.Registered(), "" })
+}
+
 func waitReady(t *testing.T, l *lab.Lab) {
 	t.Helper()
 	if err := l.WaitReady(context.Background(), time.Minute); err != nil {
@@ -114,6 +121,7 @@ func TestLabDRRCompletes(t *testing.T) {
 	}{{gw3, 3}, {gw5, 5}} {
 		t.Run(tt.gateway, func(t *testing.T) {
 			g := group(t, l, tt.gateway)
+			eventuallyRegistered(t, g) // an earlier run's re-registration comes with the heartbeat
 			gen := g.ConfigGeneration()
 			res := runCmd(t, l, nil, append([]string{tt.gateway, "--yes", "-o", "json"}, fastFlags...)...)
 			if res.code != exitcode.OK {
@@ -123,15 +131,20 @@ func TestLabDRRCompletes(t *testing.T) {
 			if rep.Outcome != pdrr.OutcomeSucceeded || len(rep.Preflight.Members) != tt.members || rep.Peering != "gwd" {
 				t.Errorf("outcome %s, %d members, peering %q", rep.Outcome, len(rep.Preflight.Members), rep.Peering)
 			}
-			// The configuration is back after the simulated heartbeat.
-			if !g.Registered() || g.ConfigGeneration() <= gen {
+			// The configuration is back after the simulated heartbeat; drr cannot see it on the
+			// device (the lab has no API Manager), so its REGISTRATION step is UNVERIFIED.
+			eventuallyRegistered(t, g)
+			if g.ConfigGeneration() <= gen {
 				t.Errorf("not re-registered: generation %d (was %d)", g.ConfigGeneration(), gen)
 			}
 			for _, m := range rep.Preflight.Members {
-				for _, st := range []string{pdrr.StepCycle, pdrr.StepWaitingLog, pdrr.StepRegistration, pdrr.StepHealth} {
+				for _, st := range []string{pdrr.StepCycle, pdrr.StepWaitingLog, pdrr.StepHealth} {
 					if s, _ := rep.Result(m.Pod, st); s.Status != pdrr.Passed {
 						t.Errorf("%s %s: %s %s", m.Pod, st, s.Status, s.Message)
 					}
+				}
+				if s, _ := rep.Result(m.Pod, pdrr.StepRegistration); s.Status != pdrr.Unverified || !strings.Contains(s.Message, "configured-gateway-services") {
+					t.Errorf("%s registration: %s %s", m.Pod, s.Status, s.Message)
 				}
 			}
 			if !strings.Contains(res.errOut, "flush gateway peering gwd") {
@@ -167,6 +180,7 @@ func TestLabTableSummaryAndStatus(t *testing.T) {
 func TestLabDryRunAndConfirmation(t *testing.T) {
 	l := requireLab(t)
 	g := group(t, l, gw3)
+	eventuallyRegistered(t, g) // an earlier run's re-registration comes with the heartbeat
 	gen := g.ConfigGeneration()
 	res := runCmd(t, l, nil, gw3, "--dry-run", "-o", "yaml")
 	if res.code != exitcode.OK || !strings.Contains(res.out, "outcome: Planned") || !strings.Contains(res.out, "kind: DRRReport") {
@@ -330,9 +344,10 @@ func TestLabMemberDiesMidRunThenRerunCompletes(t *testing.T) {
 	}
 	waitReady(t, l)
 	res = runCmd(t, l, nil, append([]string{gw5, "--yes"}, fastFlags...)...)
-	if res.code != exitcode.OK || !g.Registered() {
+	if res.code != exitcode.OK {
 		t.Errorf("re-run exit %s:\n%s\n%s", res.code, res.out, res.errOut)
 	}
+	eventuallyRegistered(t, g)
 }
 
 func TestLabCompletion(t *testing.T) {

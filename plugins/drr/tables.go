@@ -26,7 +26,7 @@ func preflightTable(r *pdrr.Report) printers.Table {
 	}
 	t := printers.Table{
 		Title:       fmt.Sprintf("PRE-FLIGHT %s/%s: peering %s in domain %s, %s", r.Namespace, r.Gateway, cmp.Or(r.Peering, "-"), r.Domain, quorum),
-		Headers:     []string{"Member", "Address", "Ready", "Primary", "Link", "Registration", "Check"},
+		Headers:     []string{"Member", "Address", "Ready", "Primary", "Link", "Check"},
 		WideHeaders: []string{"Node", "Message"},
 	}
 	for _, m := range r.Preflight.Members {
@@ -35,7 +35,7 @@ func preflightTable(r *pdrr.Report) printers.Table {
 			check, msg = st.Status, st.Message
 		}
 		t.Rows = append(t.Rows, []string{m.Pod, cmp.Or(m.Address, "-"), yesNo(m.Ready), yesNo(m.Primary), cmp.Or(m.LinkStatus, "-"),
-			cmp.Or(m.Registration, "-"), check, cmp.Or(m.Node, "-"), cmp.Or(msg, "-")})
+			check, cmp.Or(m.Node, "-"), cmp.Or(msg, "-")})
 	}
 	return t
 }
@@ -76,7 +76,7 @@ func summaryTables(r *pdrr.Report, wide bool) []printers.Table {
 	tables := []printers.Table{sum}
 	details := printers.Table{Headers: []string{"Member", "Step", "Status", "Message"}}
 	for _, s := range r.Results {
-		if s.Status == pdrr.Failed || (wide && s.Message != "") {
+		if s.Status == pdrr.Failed || s.Status == pdrr.Unverified || (wide && s.Message != "") {
 			details.Rows = append(details.Rows, []string{s.Member, s.Step, s.Status, cmp.Or(s.Message, "-")})
 		}
 	}
@@ -107,9 +107,9 @@ func statusTables(st *pdrr.StatusReport) []printers.Table {
 	}
 	tables := []printers.Table{rows, quorum}
 	if len(st.Services) > 0 {
-		svc := printers.Table{Title: "APIC-GW-SERVICE", Headers: []string{"Member", "Admin State", "State", "Registration"}}
+		svc := printers.Table{Title: "APIC-GW-SERVICE", Headers: []string{"Member", "Admin State", "State"}}
 		for _, s := range st.Services {
-			svc.Rows = append(svc.Rows, []string{s.Member, cmp.Or(s.AdminState, "-"), cmp.Or(s.State, "-"), cmp.Or(s.Registration, "-")})
+			svc.Rows = append(svc.Rows, []string{s.Member, cmp.Or(s.AdminState, "-"), cmp.Or(s.State, "-")})
 		}
 		tables = append(tables, svc)
 	}

@@ -10,7 +10,6 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
@@ -20,10 +19,6 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 )
-
-// ShowPeeringStatus is the one DataPower command --peering runs on each member: read-only, it lists
-// every peering object (gwd, tms, subs, rate-limit, api-probe) with primary, link and pending updates.
-const ShowPeeringStatus = "show gateway-peering-status"
 
 // Finding codes of --peering about kubectl apic drr.
 const (
@@ -36,42 +31,22 @@ const (
 // peeringCommandTimeout bounds each CLI step of --peering.
 const peeringCommandTimeout = 20 * time.Second
 
-// PeeringReader reads the gateway-peering status seen by one gateway pod, and its apic-gw-service
-// admin-state.
-type PeeringReader func(ctx context.Context, s *kube.Site, namespace, pod string, creds datapower.Credentials, domain string) PeeringRead
-
-// AttachPeeringReader logs in to the pod's DataPower console through pods/attach (pkg/datapower's
-// transport), switches to domain and runs ShowPeeringStatus, then `show apic-gw-service` for its
-// admin-state (a member left disabled by a DRR); it changes nothing. Closing the session detaches
-// (never Ctrl-D).
-func AttachPeeringReader(ctx context.Context, s *kube.Site, namespace, pod string, creds datapower.Credentials, domain string) PeeringRead {
-	conn, err := datapower.Attach(ctx, s.Config, s.Kube, datapower.AttachTarget{Namespace: namespace, Pod: pod})
+// readMember opens one gateway member (attach to the container kubectl attach would pick, log in,
+// switch to the peering domain: datapower.Opener), reads its gateway-peering status and its
+// apic-gw-service admin-state (a member left disabled by a DRR), and detaches (never Ctrl-D). It
+// changes nothing.
+func readMember(ctx context.Context, open *datapower.Opener, target datapower.AttachTarget) PeeringRead {
+	sess, err := open.Open(ctx, target)
 	if err != nil {
-		return PeeringRead{Err: err}
-	}
-	sess, err := datapower.Open(ctx, conn, creds, datapower.Options{CommandTimeout: peeringCommandTimeout})
-	if err != nil {
-		_ = conn.Close()
 		return PeeringRead{Err: err}
 	}
 	defer func() { _ = sess.Close() }()
-	if domain != "" {
-		if err := sess.Switch(ctx, domain); err != nil {
-			return PeeringRead{Err: err}
-		}
-	}
-	out, err := sess.Run(ctx, ShowPeeringStatus)
-	if err != nil {
-		return PeeringRead{Err: err}
-	}
 	rd := PeeringRead{}
-	if rd.Statuses, rd.Err = datapower.ParsePeeringStatus(out); rd.Err != nil {
+	if rd.Statuses, rd.Err = sess.ReadPeeringStatus(ctx); rd.Err != nil {
 		return rd
 	}
-	if out, err := sess.Run(ctx, datapower.ShowAPICGatewayService); err == nil {
-		if gs, err := datapower.ParseGatewayService(out); err == nil {
-			rd.AdminState = gs.AdminState
-		}
+	if gs, err := sess.ReadGatewayService(ctx); err == nil {
+		rd.AdminState = gs.AdminState
 	}
 	return rd
 }
@@ -94,7 +69,15 @@ func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory
 			continue // a DRR drives these consoles now: typing into them would interleave with it
 		}
 		pods := gatewayPods(snap, gw)
-		creds, err := o.credentials(ctx, s, gw)
+		secret := datapower.AdminSecret{Namespace: gw.Namespace(), Name: gw.AdminSecretName(), Gateway: gw.Name(), Keys: o.Admin}
+		creds, err := datapower.ReadAdminCredentials(ctx, s.Kube, s.Name, secret)
+		open := &datapower.Opener{
+			Attach: func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) {
+				return o.Attach(ctx, s, t)
+			},
+			Credentials: creds, Domain: o.PeeringDomain,
+			Options: datapower.Options{CommandTimeout: peeringCommandTimeout, LoginFailureMessage: secret.LoginFailureMessage()},
+		}
 		for _, p := range pods {
 			if err != nil {
 				out[key][p.Name] = PeeringRead{Err: err}
@@ -104,10 +87,15 @@ func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory
 				out[key][p.Name] = PeeringRead{Err: fmt.Errorf("pod is %s", p.Status.Phase)}
 				continue
 			}
+			container, cerr := datapower.ContainerFor(&p)
+			if cerr != nil {
+				out[key][p.Name] = PeeringRead{Err: cerr}
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				rd := o.ReadPeering(ctx, s, p.Namespace, p.Name, creds, o.PeeringDomain)
+				rd := readMember(ctx, open, datapower.AttachTarget{Namespace: p.Namespace, Pod: p.Name, Container: container})
 				mu.Lock()
 				out[key][p.Name] = rd
 				mu.Unlock()
@@ -126,24 +114,6 @@ func gatewayPods(snap *inventory.Snapshot, gw apic.Object) []corev1.Pod {
 		}
 	}
 	return out
-}
-
-// credentials reads the DataPower admin credentials from the GatewayCluster's adminUser Secret
-// (key "password"; the user is "admin", as IBM's gateway admin user is named).
-func (o *Options) credentials(ctx context.Context, s *kube.Site, gw apic.Object) (datapower.Credentials, error) {
-	name := gw.AdminSecretName()
-	if name == "" {
-		return datapower.Credentials{}, fmt.Errorf("%s has no spec.adminUser.secretName", gw.Ref())
-	}
-	sec, err := s.Kube.CoreV1().Secrets(gw.Namespace()).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return datapower.Credentials{}, explain.Error(err, s.Name, corev1.SchemeGroupVersion.WithResource("secrets"), "get")
-	}
-	pw, ok := sec.Data["password"]
-	if !ok {
-		return datapower.Credentials{}, fmt.Errorf("secret %s/%s has no key \"password\"", gw.Namespace(), name)
-	}
-	return datapower.Credentials{Username: "admin", Password: string(pw)}, nil
 }
 
 // readDRR reads the DRR journal of every gateway in snap (kubectl apic drr's lease).
@@ -192,4 +162,9 @@ func drrFindings(site string, gw apic.Object, d DRRRead, reads map[string]Peerin
 		}
 	}
 	return fs
+}
+
+// attachMember is the default Options.Attach: pods/attach, as kubectl attach.
+func attachMember(ctx context.Context, s *kube.Site, t datapower.AttachTarget) (datapower.Conn, error) {
+	return datapower.Attach(ctx, s.Config, s.Kube, t)
 }

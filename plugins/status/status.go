@@ -36,6 +36,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
+	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/inventory"
@@ -71,18 +72,21 @@ type Options struct {
 	StuckAfter    time.Duration
 	Peering       bool
 	PeeringDomain string
-	Debounce      time.Duration
+	// Admin says where the gateways' admin Secrets keep the DataPower credentials (--peering).
+	Admin    datapower.AdminKeys
+	Debounce time.Duration
 	// --watch: how often and how long each site is probed, how long a read may take, and the
 	// longest wait between reads of a site that is down.
 	ProbeInterval, ProbeTimeout, ReadTimeout, RetryMax time.Duration
 
 	// Dependencies, replaceable in tests.
-	NewSites    func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
-	Read        func(ctx context.Context, c inventory.Clients, req inventory.Request) (*inventory.Snapshot, error)
-	WatchSite   func(ctx context.Context, c inventory.Clients, req inventory.Request, snap *inventory.Snapshot, changed func(*inventory.Snapshot)) error
-	ReadPeering PeeringReader
-	Probe       func(ctx context.Context, s *kube.Site) error
-	Now         func() time.Time
+	NewSites  func(base *genericclioptions.ConfigFlags, contexts []string) ([]*kube.Site, error)
+	Read      func(ctx context.Context, c inventory.Clients, req inventory.Request) (*inventory.Snapshot, error)
+	WatchSite func(ctx context.Context, c inventory.Clients, req inventory.Request, snap *inventory.Snapshot, changed func(*inventory.Snapshot)) error
+	// Attach opens a gateway member's console stream (--peering); default pods/attach.
+	Attach func(ctx context.Context, s *kube.Site, target datapower.AttachTarget) (datapower.Conn, error)
+	Probe  func(ctx context.Context, s *kube.Site) error
+	Now    func() time.Time
 
 	sites []*kube.Site
 }
@@ -93,6 +97,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Shell:         cli.NewShell(streams, printers.NewFlags().WithName()),
 		StuckAfter:    hastate.DefaultStuckAfter,
 		PeeringDomain: DefaultPeeringDomain,
+		Admin:         datapower.NewAdminKeys(),
 		Debounce:      DefaultDebounce,
 		ProbeInterval: DefaultProbeInterval,
 		ProbeTimeout:  DefaultProbeTimeout,
@@ -102,7 +107,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		NewSites:      kube.NewSites,
 		Read:          inventory.Read,
 		WatchSite:     inventory.Watch,
-		ReadPeering:   AttachPeeringReader,
+		Attach:        attachMember,
 		Now:           time.Now,
 	}
 }
@@ -168,6 +173,7 @@ Client library log lines are hidden unless -v is 1 or more (kubectl's -v=6 shows
 	f.DurationVar(&o.StuckAfter, "stuck-after", o.StuckAfter, "Report a demotion stuck in BlockedWarmStandbyConversion for longer than this")
 	f.BoolVar(&o.Peering, "peering", o.Peering, "Read each gateway's peering status from every member (read-only DataPower commands via pods/attach)")
 	f.StringVar(&o.PeeringDomain, "peering-domain", o.PeeringDomain, "DataPower application domain of API Connect's peering objects (with --peering)")
+	o.Admin.AddFlags(f)
 	completeContexts := cli.CompleteContexts(o.ConfigFlags)
 	_ = cmd.RegisterFlagCompletionFunc("context", completeContexts)
 	_ = cmd.RegisterFlagCompletionFunc("peer-context", completeContexts)
@@ -198,6 +204,9 @@ func (o *Options) Validate() error {
 	}
 	if o.StuckAfter <= 0 {
 		return exitcode.UsageErrorf("--stuck-after must be positive, got %s", o.StuckAfter)
+	}
+	if err := o.Admin.Validate(); err != nil {
+		return err
 	}
 	if o.AllNamespaces && o.ConfigFlags.Namespace != nil && *o.ConfigFlags.Namespace != "" {
 		return exitcode.UsageErrorf("-n and -A together: pick one")

@@ -134,6 +134,11 @@ func entryReplicas(entry map[string]interface{}, profile int) int32 {
 	return 1
 }
 
+// SidecarAnnotation on a GatewayCluster adds a second container of that name to its gateway pods,
+// before the datapower container (a lab option, as a service mesh or log shipper would inject
+// one): its attach is not the DataPower console.
+const SidecarAnnotation = "lab.kubectl-apic.io/sidecar"
+
 // renderStatefulSet is the simulated operator's StatefulSet for microservice ms of obj.
 func renderStatefulSet(obj apic.Object, ms, name, kindValue string, replicas int32, entry map[string]interface{}) (*appsv1.StatefulSet, error) {
 	labels := map[string]string{
@@ -191,6 +196,12 @@ func renderStatefulSet(obj apic.Object, ms, name, kindValue string, replicas int
 		if err := applyGatewayLifecycle(obj, &sts.Spec.Template.Spec); err != nil {
 			return nil, err
 		}
+	}
+	if side := obj.U.GetAnnotations()[SidecarAnnotation]; side != "" && kindValue == apic.DataPowerKindValue {
+		// Before DataPower, so that a client picking the first container gets the wrong one.
+		c := sts.Spec.Template.Spec.Containers
+		sts.Spec.Template.Spec.Containers = append([]corev1.Container{{Name: side, Image: "sim.local/" + side + ":1",
+			Resources: c[0].Resources}}, c...)
 	}
 	hash, err := specHash(sts.Spec)
 	if err != nil {

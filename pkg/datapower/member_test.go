@@ -1,0 +1,82 @@
+package datapower
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+)
+
+func TestContainerFor(t *testing.T) {
+	pod := func(ann string, names ...string) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gw-0", Annotations: map[string]string{}}}
+		if ann != "" {
+			p.Annotations["kubectl.kubernetes.io/default-container"] = ann
+		}
+		for _, n := range names {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: n})
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+		err  string
+	}{
+		{"only container", pod("", "gateway"), "gateway", ""},
+		{"sidecar first", pod("", "istio-proxy", "datapower"), "datapower", ""},
+		{"annotation wins", pod("dp", "istio-proxy", "dp", "datapower"), "dp", ""},
+		{"first without datapower", pod("", "a", "b"), "a", ""},
+		{"annotation names no container", pod("nosuch", "datapower"), "", "container nosuch is not valid"},
+		{"no containers", pod(""), "", "does not have any containers"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ContainerFor(tt.pod)
+			if got != tt.want || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+				t.Errorf("ContainerFor = %q, %v; want %q, %q", got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+func TestReadAdminCredentials(t *testing.T) {
+	kube := kubefake.NewClientset(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "gw-admin", Namespace: "apic"},
+		Data: map[string][]byte{"password": []byte("pw1"), "dp-password": []byte("pw2"), "user": []byte("apic-admin")}})
+	sec := func(name string, keys AdminKeys) AdminSecret {
+		return AdminSecret{Namespace: "apic", Name: name, Gateway: "gw", Keys: keys}
+	}
+	for _, tt := range []struct {
+		name     string
+		a        AdminSecret
+		want     Credentials
+		errMatch string
+	}{
+		{"defaults", sec("gw-admin", NewAdminKeys()), Credentials{"admin", "pw1"}, ""},
+		{"password key", sec("gw-admin", AdminKeys{User: "admin", PasswordKey: "dp-password"}), Credentials{"admin", "pw2"}, ""},
+		{"user key", sec("gw-admin", AdminKeys{UserKey: "user", PasswordKey: "password"}), Credentials{"apic-admin", "pw1"}, ""},
+		{"missing key", sec("gw-admin", AdminKeys{User: "admin", PasswordKey: "nope"}), Credentials{}, `Secret apic/gw-admin has no "nope" key`},
+		{"missing user key", sec("gw-admin", AdminKeys{UserKey: "nope", PasswordKey: "password"}), Credentials{}, `no "nope" key (--admin-user-key)`},
+		{"missing secret", sec("gone", NewAdminKeys()), Credentials{}, "Secret apic/gone (spec.adminUser.secretName of GatewayCluster gw) not found"},
+		{"no secret name", sec("", NewAdminKeys()), Credentials{}, "has no spec.adminUser.secretName"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ReadAdminCredentials(context.Background(), kube, "dc1", tt.a)
+			if got != tt.want || (err == nil) != (tt.errMatch == "") || (err != nil && !strings.Contains(err.Error(), tt.errMatch)) {
+				t.Errorf("got %+v, %v; want %+v, %q", got, err, tt.want, tt.errMatch)
+			}
+			if err != nil && strings.Contains(err.Error(), "pw") {
+				t.Errorf("error carries Secret data: %v", err)
+			}
+		})
+	}
+	msg := sec("gw-admin", AdminKeys{User: "admin", PasswordKey: "dp-password"}).LoginFailureMessage()
+	for _, want := range []string{`user "admin"`, "Secret apic/gw-admin", `key "dp-password"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("LoginFailureMessage %q lacks %q", msg, want)
+		}
+	}
+}
