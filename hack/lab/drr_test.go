@@ -66,7 +66,7 @@ func TestManualDRRThroughKubectlAttach(t *testing.T) {
 		"config; apic-gw-service; admin-state disabled; exit",
 		"apic-gw-service; admin-state enabled; exit; exit",
 		"show apic-gw-service",
-		"show file logtemp:///apic-gw-service.log",
+		"show file logtemp:///gwd-log.log",
 	)
 	mustShow(out, "Global mode", "primary is now "+ips[first], "[y/n]: ", "Gateway peering gwd flushed.",
 		"apic-gw-service: default [up]",
@@ -87,7 +87,7 @@ func TestManualDRRThroughKubectlAttach(t *testing.T) {
 		out = session(pod,
 			"config; apic-gw-service; admin-state disabled; exit",
 			"apic-gw-service; admin-state enabled; exit; exit",
-			"show file logtemp:///apic-gw-service.log",
+			"show file logtemp:///gwd-log.log",
 		)
 		mustShow(out, "Waiting for gateway service registration.")
 	}
@@ -98,10 +98,10 @@ func TestManualDRRThroughKubectlAttach(t *testing.T) {
 		t.Fatal(err)
 	}
 	labtest.Eventually(t, 20*time.Second, "registration after the heartbeat", func() (bool, string) {
-		out := session(first, "show file logtemp:///apic-gw-service.log")
+		out := session(first, "show file logtemp:///gwd-log.log")
 		return strings.Contains(out, "Gateway service registration received from the management server"), out
 	})
-	out = session(others[0], "show apic-gw-service", "show file logtemp:///apic-gw-service.log", "show gateway-peering-status")
+	out = session(others[0], "show apic-gw-service", "show file logtemp:///gwd-log.log", "show gateway-peering-status")
 	mustShow(out, "admin-state enabled", "Gateway service registration received from the management server", "synchronized")
 	if m := peeringLine.FindAllStringSubmatch(out, -1); len(m) != 3 {
 		t.Errorf("after the DRR want 3 gwd members, got:\n%s", out)

@@ -15,12 +15,16 @@ import (
 // peering (`apic-gw-service gwd [up]`).
 const APICGatewayServiceOwner = "apic-gw-service"
 
-// APICGatewayServiceLog is where we read the apic-gw-service debug log. IBM says only that the
-// debug log target is in logtemp:///; the file name is our choice, shared with the lab simulator.
-const APICGatewayServiceLog = "logtemp:///apic-gw-service.log"
+// APICGatewayServiceLog is the default file of the apic-gw-service debug log: IBM's DRR page says
+// the debug log target is in logtemp:///, and IBM's Kubernetes gateway chart names that target
+// gwd-log with local-file logtemp:///gwd-log.log (drr --gw-service-log overrides it).
+const APICGatewayServiceLog = "logtemp:///gwd-log.log"
 
-// ShowAPICGatewayServiceLog is the command printing the apic-gw-service debug log.
+// ShowAPICGatewayServiceLog is the command printing the apic-gw-service debug log at its default file.
 const ShowAPICGatewayServiceLog = "show file " + APICGatewayServiceLog
+
+// ShowFile is the command printing a file such as the apic-gw-service debug log.
+func ShowFile(file string) string { return "show file " + file }
 
 // ErrNoPeeringStatus: the output holds no gateway-peering-status table.
 var ErrNoPeeringStatus = errors.New("datapower: no gateway-peering-status table in output")

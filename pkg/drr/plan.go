@@ -43,7 +43,7 @@ func (r *Runner) Plan() (Plan, error) {
 		{Step: StepCycle, Members: reachable,
 			Commands:    []string{"config", "apic-gw-service", "admin-state disabled", "exit", "apic-gw-service", "admin-state enabled", "exit"},
 			Description: fmt.Sprintf("disable and enable apic-gw-service on every member, %s at a time", concurrencyText(r.cfg.MaxConcurrency, len(reachable)))},
-		{Step: StepWaitingLog, Members: reachable, Commands: []string{datapower.ShowAPICGatewayServiceLog},
+		{Step: StepWaitingLog, Members: reachable, Commands: []string{datapower.ShowFile(r.cfg.LogFile)},
 			Description: "confirm the log line \"Waiting for gateway service registration.\" on every member"},
 		{Step: StepRegistration, Members: reachable, Commands: []string{},
 			Description: r.registrationText()},

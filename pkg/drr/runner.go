@@ -56,6 +56,8 @@ type Config struct {
 	PollInterval time.Duration
 	// LogTimeout bounds the wait for the waiting-for-registration log line; default DefaultLogTimeout.
 	LogTimeout time.Duration
+	// LogFile is the apic-gw-service debug log's file; default datapower.APICGatewayServiceLog.
+	LogFile string
 	// Force proceeds despite pre-flight problems (lost quorum, members not ready or unreachable).
 	Force bool
 	// Primary is the member to make primary and flush from; "" chooses the current primary.
@@ -103,6 +105,9 @@ func New(cfg Config) *Runner {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.LogFile == "" {
+		cfg.LogFile = datapower.APICGatewayServiceLog
 	}
 	if cfg.LogTimeout <= 0 {
 		cfg.LogTimeout = DefaultLogTimeout

@@ -345,7 +345,10 @@ func TestNewLines(t *testing.T) {
 	}{
 		{[]string{"a", "b", "c"}, []string{"c"}},
 		{[]string{"x", "y"}, []string{"x", "y"}},
-		{[]string{"a"}, []string{"a"}},
+		{[]string{"a"}, nil},                                   // rotated: nothing written since
+		{[]string{"a", "log", "b", "c"}, []string{"log", "c"}}, // a console line inside the output
+		{[]string{"c", "a", "b"}, []string{"c"}},               // never the older lines again
+		{[]string{"a", "b", "b"}, []string{"b"}},               // a repeated line is a new one
 	} {
 		if got := newLines(base, tt.lines); strings.Join(got, ",") != strings.Join(tt.want, ",") {
 			t.Errorf("newLines(%v) = %v, want %v", tt.lines, got, tt.want)

@@ -67,7 +67,7 @@ func (r *Runner) flush(ctx context.Context, s *datapower.Session, _ Member) (str
 // cycle disables and enables apic-gw-service (seed 000 step 6). It returns the debug log as it
 // was before, so the waiting line that follows can be told from older ones.
 func (r *Runner) cycle(ctx context.Context, s *datapower.Session) ([]string, error) {
-	before, err := s.Run(ctx, datapower.ShowAPICGatewayServiceLog)
+	before, err := s.Run(ctx, datapower.ShowFile(r.cfg.LogFile))
 	var cmdErr *datapower.CommandError
 	if err != nil && !errors.As(err, &cmdErr) {
 		return nil, err // a missing log file is fine: nothing logged yet
@@ -104,7 +104,7 @@ func (r *Runner) cycle(ctx context.Context, s *datapower.Session) ([]string, err
 func (r *Runner) waitingLog(ctx context.Context, s *datapower.Session, baseline []string) (string, error) {
 	var found datapower.LogLine
 	err := wait.PollUntilContextTimeout(ctx, r.cfg.PollInterval/4+10*time.Millisecond, r.cfg.LogTimeout, true, func(ctx context.Context) (bool, error) {
-		out, err := s.Run(ctx, datapower.ShowAPICGatewayServiceLog)
+		out, err := s.Run(ctx, datapower.ShowFile(r.cfg.LogFile))
 		if err != nil {
 			return false, err
 		}
@@ -115,7 +115,7 @@ func (r *Runner) waitingLog(ctx context.Context, s *datapower.Session, baseline 
 	if err != nil {
 		if wait.Interrupted(err) && ctx.Err() == nil {
 			return "", fmt.Errorf("no \"Waiting for gateway service registration.\" line in %s within %s",
-				datapower.APICGatewayServiceLog, r.cfg.LogTimeout)
+				r.cfg.LogFile, r.cfg.LogTimeout)
 		}
 		return "", err
 	}
@@ -132,14 +132,25 @@ func logLines(out string) []string {
 	return lines
 }
 
-// newLines is the part of lines after baseline when lines continue it; otherwise (the log was
-// rotated or cleared) every line.
+// newLines is lines less the ones already in baseline, counted as a multiset: a log that was
+// rotated, cleared or interleaved with console messages (which a console may print inside any
+// output) still yields only what was written since, so an older "Waiting for gateway service
+// registration." line never counts for this cycle. Log lines carry a millisecond timestamp, so a
+// repeated message is a new line.
 func newLines(baseline, lines []string) []string {
-	n := len(baseline)
-	if n == 0 || len(lines) < n || lines[n-1] != baseline[n-1] || lines[0] != baseline[0] {
-		return lines
+	seen := make(map[string]int, len(baseline))
+	for _, l := range baseline {
+		seen[l]++
 	}
-	return lines[n:]
+	var out []string
+	for _, l := range lines {
+		if seen[l] > 0 {
+			seen[l]--
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 func (r *Runner) health(ctx context.Context, s *datapower.Session, m Member) (string, error) {

@@ -52,16 +52,18 @@ type Options struct {
 	MaxConcurrency      int
 	RegistrationTimeout time.Duration
 	CommandTimeout      time.Duration
-	PollInterval        time.Duration
-	PrimaryMember       string
-	TranscriptDir       string
-	APIManagerURL       string
-	APIManagerSecret    string
-	Catalog             string
-	GatewayService      string
-	ForceUnlock         bool
-	Progress            progress.Mode
-	Probe               probe.Options
+	// GatewayServiceLog is --gw-service-log, the apic-gw-service debug log's file.
+	GatewayServiceLog string
+	PollInterval      time.Duration
+	PrimaryMember     string
+	TranscriptDir     string
+	APIManagerURL     string
+	APIManagerSecret  string
+	Catalog           string
+	GatewayService    string
+	ForceUnlock       bool
+	Progress          progress.Mode
+	Probe             probe.Options
 
 	// Dependencies, replaced in tests.
 
@@ -87,6 +89,7 @@ func NewOptions(streams genericiooptions.IOStreams) *Options {
 		Domain:              "apiconnect",
 		RegistrationTimeout: pdrr.DefaultRegistrationTimeout,
 		CommandTimeout:      datapower.DefaultCommandTimeout,
+		GatewayServiceLog:   datapower.APICGatewayServiceLog,
 		PollInterval:        pdrr.DefaultPollInterval,
 		NewSite:             kube.NewSite,
 		Attach: func(ctx context.Context, site *kube.Site, t datapower.AttachTarget) (datapower.Conn, error) {
@@ -122,7 +125,8 @@ Kubernetes deployment", section "Triggering an outage-less DRR"):
   cycle-gw-service  config; apic-gw-service; admin-state disabled; exit; apic-gw-service;
                     admin-state enabled; exit, on every member in parallel (--max-concurrency).
   waiting-log       confirm "Waiting for gateway service registration." in
-                    logtemp:///apic-gw-service.log on every member.
+                    the apic-gw-service debug log on every member (--gw-service-log; default
+                    logtemp:///gwd-log.log, the gwd-log target of IBM's Kubernetes gateway chart).
   registration      no DataPower property shows the re-registration, which the management
                     server's heartbeat (every 5 minutes) triggers. With --api-manager-url (and
                     --api-manager-secret, --catalog, --gateway-service) wait (--registration-timeout)
@@ -193,6 +197,7 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 	f.BoolVar(&o.Force, "force", false, "Proceed although pre-flight found problems (lost quorum, members not Ready or unreachable)")
 	f.IntVar(&o.MaxConcurrency, "max-concurrency", 0, "Members whose apic-gw-service is cycled at once (0: all)")
 	f.DurationVar(&o.RegistrationTimeout, "registration-timeout", o.RegistrationTimeout, "How long to wait for the gateway service to re-register (the heartbeat comes every 5 minutes)")
+	f.StringVar(&o.GatewayServiceLog, "gw-service-log", o.GatewayServiceLog, "File of the apic-gw-service debug log target (IBM's Kubernetes gateway chart: target gwd-log, logtemp:///gwd-log.log; find yours with show logging target)")
 	f.DurationVar(&o.CommandTimeout, "command-timeout", o.CommandTimeout, "Timeout of each DataPower CLI command")
 	f.DurationVar(&o.PollInterval, "poll-interval", o.PollInterval, "How often the registration state and the log are read")
 	f.StringVar(&o.PrimaryMember, "primary-member", "", "Member (pod) to make primary and flush from (default: the current primary)")
@@ -234,6 +239,8 @@ func (o *Options) Validate() error {
 		return exitcode.UsageErrorf("--status only reads; it takes none of --dry-run, --force, --primary-member, --force-unlock")
 	case o.MaxConcurrency < 0:
 		return exitcode.UsageErrorf("--max-concurrency must be 0 (all) or more")
+	case !strings.Contains(o.GatewayServiceLog, ":///") || strings.ContainsAny(o.GatewayServiceLog, " \t\n"):
+		return exitcode.UsageErrorf("--gw-service-log must be a DataPower file URL such as logtemp:///gwd-log.log, not %q", o.GatewayServiceLog)
 	case o.RegistrationTimeout <= 0 || o.CommandTimeout <= 0 || o.PollInterval <= 0:
 		return exitcode.UsageErrorf("--registration-timeout, --command-timeout and --poll-interval must be positive")
 	case o.Domain == "":
@@ -276,7 +283,7 @@ func (o *Options) Run(ctx context.Context) error {
 	cfg := pdrr.Config{
 		Gateway: gw.Name, Namespace: gw.Namespace, Context: site.Name, Domain: o.Domain, Members: gw.Members,
 		MaxConcurrency: o.MaxConcurrency, RegistrationTimeout: o.RegistrationTimeout, PollInterval: o.PollInterval,
-		Force: o.Force, Primary: o.PrimaryMember, Progress: rep,
+		Force: o.Force, Primary: o.PrimaryMember, Progress: rep, LogFile: o.GatewayServiceLog,
 		Open: func(ctx context.Context, m pdrr.Member) (*datapower.Session, error) {
 			return opener.Open(ctx, datapower.AttachTarget{Namespace: gw.Namespace, Pod: m.Pod, Container: gw.Containers[m.Pod]})
 		},

@@ -251,3 +251,23 @@ func TestUnitRegistrationCheck(t *testing.T) {
 		})
 	}
 }
+
+// --gw-service-log: the waiting-log step reads the file given (IBM's chart default otherwise), and a
+// value that is not a DataPower file URL is a usage error (exit 2) before anything is read.
+func TestUnitGatewayServiceLog(t *testing.T) {
+	e := newUnitEnv(t, "password")
+	r := e.run(t, "--yes", "--gw-service-log", "gwd-log.log")
+	if got := exitcode.FromError(r.err); got != exitcode.Usage {
+		t.Fatalf("exit %s, want %s: %v", got, exitcode.Usage, r.err)
+	}
+	if n := len(e.g.Typed("gw-0")); n != 0 {
+		t.Errorf("%d lines typed on gw-0 before a usage error", n)
+	}
+	r = e.run(t, "--dry-run", "--gw-service-log", "logtemp:///my-gwd.log")
+	if r.err != nil {
+		t.Fatalf("dry run: %v\n%s", r.err, r.errOut)
+	}
+	if !strings.Contains(r.out, "show file logtemp:///my-gwd.log") {
+		t.Errorf("the plan does not read the file given:\n%s", r.out)
+	}
+}

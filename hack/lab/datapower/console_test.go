@@ -204,7 +204,7 @@ func TestFlushWaitHeartbeatRegistered(t *testing.T) {
 			t.Fatalf("heartbeat re-registered with %s not yet restarted", pod)
 		}
 	}
-	out, _ := session(t, g, "gw-0", "show file logtemp:///apic-gw-service.log\nshow apic-gw-service\n", false)
+	out, _ := session(t, g, "gw-0", "show file logtemp:///gwd-log.log\nshow apic-gw-service\n", false)
 	const waiting = "20200618T232339.332Z [0x88e000d7][apic-gw-service][notice] apic-gw-service(default): tid("
 	if !strings.Contains(out, waiting) || !strings.Contains(out, "): Waiting for gateway service registration.\n") ||
 		strings.Contains(out, "registration") && strings.Contains(out, "registration-state") {

@@ -14,7 +14,7 @@
 //   - Confirmations end in `[y/n]: `: `write mem` asks IBM's documented
 //     `Overwrite previously saved configuration? Yes/No [y/n]: `; gateway-peering-flush asks a
 //     question of our choosing (IBM publishes none).
-//   - The apic-gw-service debug log is read with `show file logtemp:///apic-gw-service.log`
+//   - The apic-gw-service debug log is read with `show file logtemp:///gwd-log.log`
 //     (IBM says only "the debug log target for the apic-gw-service, located in logtemp:///").
 //   - `show gateway-peering-manager` lists `<owner> <peering> [up]` (owners apic-gw-service,
 //     rate-limit, subscription, ratelimit-module, the deprecated apiprobe; no token-management);

@@ -14,9 +14,9 @@ const (
 	DefaultDomain                = "apiconnect"
 	DefaultGatewayServicePeering = "gwd"
 	DefaultMaxLoginFailures      = 3
-	// APICGatewayServiceLog is the simulator's apic-gw-service debug log. IBM documents only that the
-	// debug log target lives in logtemp:///; the file name is our choice.
-	APICGatewayServiceLog = "logtemp:///apic-gw-service.log"
+	// APICGatewayServiceLog is the simulator's apic-gw-service debug log: the file of the gwd-log
+	// target in IBM's Kubernetes gateway chart (_apiconnectGateway.tpl).
+	APICGatewayServiceLog = "logtemp:///gwd-log.log"
 )
 
 // Log message ids. 0x88e000d7 is the id IBM shows for "Waiting for gateway service registration.";
