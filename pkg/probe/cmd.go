@@ -6,7 +6,6 @@ import (
 	"io"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
@@ -38,7 +37,7 @@ func startChecker(command string, log io.Writer) (*checker, error) {
 	c := &checker{command: command, done: make(chan struct{})}
 	c.cmd = exec.Command("sh", "-c", command)
 	c.cmd.Stdout, c.cmd.Stderr = log, log
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(c.cmd)
 	if err := c.cmd.Start(); err != nil {
 		return nil, exitcode.Newf(exitcode.Error, "--probe-cmd: %v", err)
 	}
@@ -78,7 +77,7 @@ func (c *checker) breached() error {
 	}
 }
 
-// stop ends the checker (SIGTERM to its process group, SIGKILL after 5 s) and reports how it ended.
+// stop ends the checker (SIGTERM to its process group, SIGKILL after 5 s; on Windows the process) and reports how it ended.
 func (c *checker) stop() *CmdResult {
 	c.mu.Lock()
 	exited := c.exited
@@ -86,11 +85,11 @@ func (c *checker) stop() *CmdResult {
 	stopped := false
 	if !exited {
 		stopped = true
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+		terminate(c.cmd)
 		select {
 		case <-c.done:
 		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+			kill(c.cmd)
 			<-c.done
 		}
 	}
