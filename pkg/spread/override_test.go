@@ -495,3 +495,28 @@ func TestRemoveFindsAndMovesTheOldLocation(t *testing.T) {
 		t.Errorf("apply notes %q", a.Notes())
 	}
 }
+
+// The management microservices that IBM shows accepting only `enabled: false` in spec.template
+// (apim-schema, apim-data, lur-schema, lur-data, billing, juhu, websocket-proxy; an IBM engineer's
+// 2024 DR-testing post) are the user's: apply and remove leave those entries exactly as they were.
+func TestUsersDisabledMicroservicesAreKept(t *testing.T) {
+	orig := load(t, "apiconnectcluster.yaml")
+	all, _, _ := unstructured.NestedSlice(orig.U.Object, "spec", "template")
+	for _, ms := range []string{"apim-schema", "apim-data", "lur-schema", "lur-data", "billing", "juhu", "websocket-proxy"} {
+		all = append(all, map[string]interface{}{"name": "mgmt-" + ms, "enabled": false})
+	}
+	if err := unstructured.SetNestedSlice(orig.U.Object, all, "spec", "template"); err != nil {
+		t.Fatal(err)
+	}
+	before := orig.U.DeepCopy()
+	p := mustApply(t, orig, []Request{{Subsystem: apic.Management, Instance: "production-mgmt"}}, Soft)
+	for _, ms := range []string{"juhu", "websocket-proxy", "apim-schema"} {
+		if e := entry(t, p.Object, apic.Management, "mgmt-"+ms); !reflect.DeepEqual(e, map[string]interface{}{"name": "mgmt-" + ms, "enabled": false}) {
+			t.Errorf("apply changed the user's mgmt-%s: %v", ms, e)
+		}
+	}
+	if r := mustRemove(t, p.Object); !reflect.DeepEqual(r.Object.U.Object, before.Object) {
+		got, _ := yaml.Marshal(r.Object.U.Object)
+		t.Errorf("remove did not restore the CR with the user's disabled microservices:\n%s", got)
+	}
+}
