@@ -254,25 +254,62 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// Run executes the command.
+// Run follows IBM's DRR procedure ("Disaster recovery of gateway peering"): find the gateway and its
+// admin credentials, read the journal (--status, --dry-run) or take the Lease, then pre-flight,
+// plan, confirm, execute and report.
 func (o *Options) Run(ctx context.Context) error {
+	rep := o.Reporter(o.ErrOut, o.Progress, nil)
+	defer func() { _ = rep.Close() }()
+	gw, cfg, closeTranscripts, err := o.connect(ctx, rep)
+	if err != nil {
+		return err
+	}
+	defer closeTranscripts()
+	if o.Status || o.DryRun {
+		prev, err := o.readJournal(ctx, gw, rep)
+		if err != nil {
+			return err
+		}
+		if o.Status {
+			return o.runStatus(ctx, cfg, prev)
+		}
+		if prev.Unfinished() {
+			rep.Warnf("gateway %s/%s was left mid-DRR (%s): a run finishes it", gw.Namespace, gw.Name, prev.Describe())
+		}
+		return o.drr(ctx, gw, cfg, rep, nil, prev)
+	}
+	guard, err := o.takeLease(ctx, gw, rep)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := guard.Release(ctx); err != nil {
+			rep.Warnf("releasing lease %s: %v", pdrr.LeaseName(gw.Name), err)
+		}
+	}()
+	ctx, stop := guard.Hold(ctx) // the run ends if the lease is lost
+	defer stop()
+	cfg.Journal = guard
+	return o.drr(ctx, gw, cfg, rep, guard, guard.Previous())
+}
+
+// connect finds the gateway's members and admin Secret and makes the engine's configuration: how
+// to open each member's console (the datapower container, logged in, in --domain).
+func (o *Options) connect(ctx context.Context, rep *progress.Reporter) (*pdrr.Gateway, pdrr.Config, func(), error) {
 	site := o.site
 	gw, err := pdrr.Discover(ctx, site.Dynamic, site.Kube, site.Name, site.Namespace, o.Gateway)
 	if err != nil {
-		return err
+		return nil, pdrr.Config{}, nil, err
 	}
 	secret := gw.AdminSecret(o.Admin)
 	creds, err := datapower.ReadAdminCredentials(ctx, site.Kube, site.Name, secret)
 	if err != nil {
-		return err
+		return nil, pdrr.Config{}, nil, err
 	}
 	transcripts, err := newTranscripts(o.TranscriptDir)
 	if err != nil {
-		return err
+		return nil, pdrr.Config{}, nil, err
 	}
-	defer transcripts.close()
-	rep := o.Reporter(o.ErrOut, o.Progress, nil)
-	defer func() { _ = rep.Close() }()
 	opener := &datapower.Opener{
 		Attach: func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) {
 			return o.Attach(ctx, site, t)
@@ -288,39 +325,19 @@ func (o *Options) Run(ctx context.Context) error {
 			return opener.Open(ctx, datapower.AttachTarget{Namespace: gw.Namespace, Pod: m.Pod, Container: gw.Containers[m.Pod]})
 		},
 	}
-	var guard *pdrr.Guard
-	var prev pdrr.Journal
-	if o.Status || o.DryRun {
-		if prev, err = o.readJournal(ctx, gw, rep); err != nil {
-			return err
-		}
-		if o.Status {
-			return o.runStatus(ctx, cfg, prev)
-		}
-		if prev.Unfinished() {
-			rep.Warnf("gateway %s/%s was left mid-DRR (%s): a run finishes it", gw.Namespace, gw.Name, prev.Describe())
-		}
-	} else {
-		if guard, err = o.takeLease(ctx, gw, rep); err != nil {
-			return err
-		}
-		defer func() {
-			if err := guard.Release(ctx); err != nil {
-				rep.Warnf("releasing lease %s: %v", pdrr.LeaseName(gw.Name), err)
-			}
-		}()
-		prev = guard.Previous()
-		var stop func()
-		ctx, stop = guard.Hold(ctx)
-		defer stop()
-		cfg.Journal = guard
-	}
+	return gw, cfg, transcripts.close, nil
+}
+
+// drr runs the DRR itself: the registration check and the probe set up, pre-flight, the plan (a dry
+// run stops there), the confirmation, then the steps, recorded in the journal (guard; nil on a dry
+// run).
+func (o *Options) drr(ctx context.Context, gw *pdrr.Gateway, cfg pdrr.Config, rep *progress.Reporter, guard *pdrr.Guard, prev pdrr.Journal) error {
+	var err error
 	if o.APIManagerURL != "" {
 		if cfg.Registration, cfg.Trigger, err = o.apiManager(ctx, gw.Namespace); err != nil {
 			return err
 		}
 	}
-
 	if cfg.Probe, err = o.startProbe(ctx); err != nil {
 		return err
 	}
@@ -342,15 +359,8 @@ func (o *Options) Run(ctx context.Context) error {
 		r.Report().Outcome, r.Report().DryRun = pdrr.OutcomePlanned, true
 		return o.finish(r, nil, true)
 	}
-	if !o.Yes {
-		q := fmt.Sprintf("Flush gateway peering %s and re-register gateway %s/%s (%d members)?", r.Report().Peering,
-			gw.Namespace, gw.Name, len(plan.Members))
-		resume := rep.Pause() // no live line redrawn over the question while it waits
-		err := o.Confirm(ctx, o.IOStreams, q)
-		resume()
-		if err != nil {
-			return err
-		}
+	if err := o.confirm(ctx, rep, gw, r.Report().Peering, len(plan.Members)); err != nil {
+		return err
 	}
 	if err := guard.Start(ctx, r.Report().Peering); err != nil {
 		return err
@@ -363,6 +373,16 @@ func (o *Options) Run(ctx context.Context) error {
 		rep.Warnf("could not record the outcome in the DRR journal (lease %s): %v", pdrr.LeaseName(gw.Name), jerr)
 	}
 	return o.finish(r, o.leftHint(err, gw, r.Report(), prev), false)
+}
+
+// confirm asks before the first change unless --yes.
+func (o *Options) confirm(ctx context.Context, rep *progress.Reporter, gw *pdrr.Gateway, peering string, members int) error {
+	if o.Yes {
+		return nil
+	}
+	q := fmt.Sprintf("Flush gateway peering %s and re-register gateway %s/%s (%d members)?", peering, gw.Namespace, gw.Name, members)
+	defer rep.Pause()() // no live line redrawn over the question while it waits
+	return o.Confirm(ctx, o.IOStreams, q)
 }
 
 // finish prints the report and returns err (already carrying its exit code).
