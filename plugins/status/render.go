@@ -17,117 +17,148 @@ import (
 func Tables(r Report, now time.Time, wide bool) []printers.Table {
 	var ts []printers.Table
 	for _, s := range r.Sites {
-		title := "SITE " + s.Name
-		if s.Server != "" {
-			title += " (" + s.Server + ")"
-		}
-		if s.Namespace != "" {
-			title += " namespace " + s.Namespace
-		} else {
-			title += " all namespaces"
-		}
 		if s.Error != "" {
 			state := "ERROR"
 			if !s.Reachable {
 				state = "UNREACHABLE"
 			}
-			ts = append(ts, printers.Table{Title: title + ": " + state + ": " + s.Error})
+			ts = append(ts, printers.Table{Title: siteTitle(s) + ": " + state + ": " + s.Error})
 			continue
 		}
-		t := printers.Table{Title: title,
-			Headers:     []string{"Kind", "Name", "Version", "Phase", "Ready", "HA Mode", "HA Status", "Age"},
-			WideHeaders: []string{"Namespace", "Mode", "Reconciled", "HA Message", "Message"}}
-		for _, x := range s.Subsystems {
-			t.Rows = append(t.Rows, []string{x.Kind, x.Name, cmp.Or(x.Version, "-"), cmp.Or(x.Phase, "-"), cmp.Or(x.Ready, "-"), cmp.Or(x.HAMode, "-"),
-				cmp.Or(x.HAStatus, "-"), printers.Age(x.CreationTimestamp.Time, now),
-				x.Namespace, cmp.Or(x.Mode, "-"), cmp.Or(x.ReconciledVersion, "-"), cmp.Or(x.HAMessage, "-"), cmp.Or(x.Message, "-")})
-		}
-		if len(t.Rows) == 0 {
-			t.Title += ": no API Connect custom resources"
-			t.Headers, t.WideHeaders = nil, nil
-		}
-		ts = append(ts, t)
+		ts = append(ts, subsystemsTable(s, now))
 		if len(s.Gateways) > 0 {
-			g := printers.Table{Title: "GATEWAYS " + s.Name,
-				Headers:     []string{"Gateway", "Pod", "Node", "Zone", "Ready", "Restarts"},
-				WideHeaders: []string{"Phase", "IP"}}
-			for _, gw := range s.Gateways {
-				if len(gw.Pods) == 0 {
-					g.Rows = append(g.Rows, []string{gw.Name, "-", "-", "-", fmt.Sprintf("0/%d", gw.Replicas), "-", "-", "-"})
-				}
-				for _, p := range gw.Pods {
-					g.Rows = append(g.Rows, []string{gw.Name, p.Name, cmp.Or(p.Node, "-"), cmp.Or(p.Zone, "-"), strconv.FormatBool(p.Ready),
-						strconv.Itoa(int(p.Restarts)), cmp.Or(p.Phase, "-"), cmp.Or(p.IP, "-")})
-				}
-			}
-			ts = append(ts, g)
-			for _, gw := range s.Gateways {
-				if gw.Peering == nil {
-					continue
-				}
-				p := printers.Table{Title: "PEERING " + s.Name + " " + gw.Name,
-					Headers: []string{"Peering", "Primary", "Members", "Links OK", "Pending Updates", "Quorum"}}
-				for _, o := range gw.Peering.Objects {
-					q := "OK"
-					if !o.Quorum {
-						q = "CRITICAL"
-					}
-					p.Rows = append(p.Rows, []string{o.Name, cmp.Or(o.Primary, "-"), strconv.Itoa(o.Members), strconv.Itoa(o.LinksOK),
-						strconv.FormatInt(o.PendingUpdates, 10), q})
-				}
-				ts = append(ts, p)
-			}
+			ts = append(ts, gatewaysTable(s))
+			ts = append(ts, peeringTables(s)...)
 		}
 		if s.Zones != nil {
-			z := printers.Table{Title: "ZONES " + s.Name + " (" + strings.Join(s.Zones.Zones, ", ") + ")",
-				Headers:     []string{"Group", "Members", "Ready", "Spread", "Lost With Zone", "Status"},
-				WideHeaders: []string{"Kind", "Quorum"}}
-			groups := s.Zones.Groups
-			if !wide {
-				// One row per subsystem instance instead of one per microservice: -o wide lists them all.
-				groups = collapseReplicaGroups(groups)
-			}
-			for _, g := range groups {
-				st := "OK"
-				switch {
-				case !g.InQuorum && g.Kind == "peer-group":
-					st = "CRITICAL"
-				case !g.InQuorum || len(g.AtRisk) > 0:
-					st = "WARNING"
-				}
-				z.Rows = append(z.Rows, []string{g.Name, strconv.Itoa(g.Members), strconv.Itoa(g.Ready), spread(g.PerZone),
-					cmp.Or(strings.Join(g.AtRisk, ","), "-"), st, g.Kind, strconv.Itoa(g.Quorum)})
-			}
-			ts = append(ts, z)
+			ts = append(ts, zonesTable(s, wide))
 		}
 	}
 	if len(r.Pairs) > 0 {
-		var sites []string
-		for _, s := range r.Sites {
-			sites = append(sites, s.Name)
+		ts = append(ts, pairsTable(r))
+	}
+	return ts
+}
+
+// siteTitle is "SITE dc1 (https://...) namespace apic".
+func siteTitle(s SiteReport) string {
+	title := "SITE " + s.Name
+	if s.Server != "" {
+		title += " (" + s.Server + ")"
+	}
+	if s.Namespace != "" {
+		return title + " namespace " + s.Namespace
+	}
+	return title + " all namespaces"
+}
+
+// subsystemsTable lists the site's API Connect CRs.
+func subsystemsTable(s SiteReport, now time.Time) printers.Table {
+	t := printers.Table{Title: siteTitle(s),
+		Headers:     []string{"Kind", "Name", "Version", "Phase", "Ready", "HA Mode", "HA Status", "Age"},
+		WideHeaders: []string{"Namespace", "Mode", "Reconciled", "HA Message", "Message"}}
+	for _, x := range s.Subsystems {
+		t.Rows = append(t.Rows, []string{x.Kind, x.Name, cmp.Or(x.Version, "-"), cmp.Or(x.Phase, "-"), cmp.Or(x.Ready, "-"), cmp.Or(x.HAMode, "-"),
+			cmp.Or(x.HAStatus, "-"), printers.Age(x.CreationTimestamp.Time, now),
+			x.Namespace, cmp.Or(x.Mode, "-"), cmp.Or(x.ReconciledVersion, "-"), cmp.Or(x.HAMessage, "-"), cmp.Or(x.Message, "-")})
+	}
+	if len(t.Rows) == 0 {
+		t.Title += ": no API Connect custom resources"
+		t.Headers, t.WideHeaders = nil, nil
+	}
+	return t
+}
+
+// gatewaysTable lists every gateway's pods with node, zone and readiness.
+func gatewaysTable(s SiteReport) printers.Table {
+	g := printers.Table{Title: "GATEWAYS " + s.Name,
+		Headers:     []string{"Gateway", "Pod", "Node", "Zone", "Ready", "Restarts"},
+		WideHeaders: []string{"Phase", "IP"}}
+	for _, gw := range s.Gateways {
+		if len(gw.Pods) == 0 {
+			g.Rows = append(g.Rows, []string{gw.Name, "-", "-", "-", fmt.Sprintf("0/%d", gw.Replicas), "-", "-", "-"})
 		}
-		t := printers.Table{Title: "2DCDR", Headers: append(append([]string{"Subsystem", "Name"}, upper(sites)...), "Active", "Replication")}
-		for _, p := range r.Pairs {
-			row := []string{p.Subsystem, p.Name}
-			repl := "-"
-			for _, site := range sites {
-				row = append(row, memberCell(p, site))
-				for _, m := range p.Members {
-					if m.Site == site && m.Mode != "active" && m.HAMode != "active" {
-						if m.Replicating {
-							repl = "replicating"
-						} else {
-							repl = "not replicating"
-						}
+		for _, p := range gw.Pods {
+			g.Rows = append(g.Rows, []string{gw.Name, p.Name, cmp.Or(p.Node, "-"), cmp.Or(p.Zone, "-"), strconv.FormatBool(p.Ready),
+				strconv.Itoa(int(p.Restarts)), cmp.Or(p.Phase, "-"), cmp.Or(p.IP, "-")})
+		}
+	}
+	return g
+}
+
+// peeringTables is one table per gateway whose peering was read (--peering).
+func peeringTables(s SiteReport) []printers.Table {
+	var ts []printers.Table
+	for _, gw := range s.Gateways {
+		if gw.Peering == nil {
+			continue
+		}
+		p := printers.Table{Title: "PEERING " + s.Name + " " + gw.Name,
+			Headers: []string{"Peering", "Primary", "Members", "Links OK", "Pending Updates", "Quorum"}}
+		for _, o := range gw.Peering.Objects {
+			q := "OK"
+			if !o.Quorum {
+				q = "CRITICAL"
+			}
+			p.Rows = append(p.Rows, []string{o.Name, cmp.Or(o.Primary, "-"), strconv.Itoa(o.Members), strconv.Itoa(o.LinksOK),
+				strconv.FormatInt(o.PendingUpdates, 10), q})
+		}
+		ts = append(ts, p)
+	}
+	return ts
+}
+
+// zonesTable says what the site loses with each zone.
+func zonesTable(s SiteReport, wide bool) printers.Table {
+	z := printers.Table{Title: "ZONES " + s.Name + " (" + strings.Join(s.Zones.Zones, ", ") + ")",
+		Headers:     []string{"Group", "Members", "Ready", "Spread", "Lost With Zone", "Status"},
+		WideHeaders: []string{"Kind", "Quorum"}}
+	groups := s.Zones.Groups
+	if !wide {
+		// One row per subsystem instance instead of one per microservice: -o wide lists them all.
+		groups = collapseReplicaGroups(groups)
+	}
+	for _, g := range groups {
+		st := "OK"
+		switch {
+		case !g.InQuorum && g.Kind == "peer-group":
+			st = "CRITICAL"
+		case !g.InQuorum || len(g.AtRisk) > 0:
+			st = "WARNING"
+		}
+		z.Rows = append(z.Rows, []string{g.Name, strconv.Itoa(g.Members), strconv.Itoa(g.Ready), spread(g.PerZone),
+			cmp.Or(strings.Join(g.AtRisk, ","), "-"), st, g.Kind, strconv.Itoa(g.Quorum)})
+	}
+	return z
+}
+
+// pairsTable is the 2DCDR view: each subsystem pair's mode on every site, which is active and
+// whether the standby replicates.
+func pairsTable(r Report) printers.Table {
+	var sites []string
+	for _, s := range r.Sites {
+		sites = append(sites, s.Name)
+	}
+	t := printers.Table{Title: "2DCDR", Headers: append(append([]string{"Subsystem", "Name"}, upper(sites)...), "Active", "Replication")}
+	for _, p := range r.Pairs {
+		row := []string{p.Subsystem, p.Name}
+		repl := "-"
+		for _, site := range sites {
+			row = append(row, memberCell(p, site))
+			for _, m := range p.Members {
+				if m.Site == site && m.Mode != "active" && m.HAMode != "active" {
+					if m.Replicating {
+						repl = "replicating"
+					} else {
+						repl = "not replicating"
 					}
 				}
 			}
-			row = append(row, cmp.Or(strings.Join(p.Active, ","), "-"), repl)
-			t.Rows = append(t.Rows, row)
 		}
-		ts = append(ts, t)
+		row = append(row, cmp.Or(strings.Join(p.Active, ","), "-"), repl)
+		t.Rows = append(t.Rows, row)
 	}
-	return ts
+	return t
 }
 
 func memberCell(p PairReport, site string) string {
