@@ -2,7 +2,9 @@ package status
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"sort"
 	"strings"
 	"sync"
@@ -57,18 +59,29 @@ type DRRRead struct {
 	Err     error
 }
 
-// readPeering reads every member of every gateway in snap, all in parallel.
+// readPeering reads every member of every gateway in snap, peeringConcurrency consoles at a time.
+// Of each gateway one member logs in first, as drr does: DataPower locks an account after a few
+// failed logins, so a wrong Secret costs one failed login per gateway, not one per member.
 func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory.Snapshot, drr map[string]DRRRead) map[string]map[string]PeeringRead {
 	out := map[string]map[string]PeeringRead{}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
+	set := func(key, pod string, rd PeeringRead) {
+		mu.Lock()
+		defer mu.Unlock()
+		out[key][pod] = rd
+	}
+	type gateway struct {
+		key     string
+		open    *datapower.Opener
+		targets []datapower.AttachTarget
+	}
+	var gws []gateway
 	for _, gw := range snap.ObjectsOf(apic.GatewayClusterKind) {
 		key := gw.Namespace() + "/" + gw.Name()
 		out[key] = map[string]PeeringRead{}
 		if drr[key].Journal.InProgress() {
 			continue // a DRR drives these consoles now: typing into them would interleave with it
 		}
-		pods := gatewayPods(snap, gw)
 		secret := datapower.AdminSecret{Namespace: gw.Namespace(), Name: gw.AdminSecretName(), Gateway: gw.Name(), Keys: o.Admin}
 		creds, err := datapower.ReadAdminCredentials(ctx, s.Kube, s.Name, secret)
 		open := &datapower.Opener{
@@ -78,33 +91,57 @@ func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory
 			Credentials: creds, Domain: o.PeeringDomain,
 			Options: datapower.Options{CommandTimeout: peeringCommandTimeout, LoginFailureMessage: secret.LoginFailureMessage()},
 		}
-		for _, p := range pods {
-			if err != nil {
-				out[key][p.Name] = PeeringRead{Err: err}
-				continue
+		var targets []datapower.AttachTarget
+		for _, p := range gatewayPods(snap, gw) {
+			switch container, cerr := datapower.ContainerFor(&p); {
+			case err != nil:
+				set(key, p.Name, PeeringRead{Err: err})
+			case p.Status.Phase != corev1.PodRunning:
+				set(key, p.Name, PeeringRead{Err: fmt.Errorf("pod is %s", p.Status.Phase)})
+			case cerr != nil:
+				set(key, p.Name, PeeringRead{Err: cerr})
+			default:
+				targets = append(targets, datapower.AttachTarget{Namespace: p.Namespace, Pod: p.Name, Container: container})
 			}
-			if p.Status.Phase != corev1.PodRunning {
-				out[key][p.Name] = PeeringRead{Err: fmt.Errorf("pod is %s", p.Status.Phase)}
-				continue
-			}
-			container, cerr := datapower.ContainerFor(&p)
-			if cerr != nil {
-				out[key][p.Name] = PeeringRead{Err: cerr}
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rd := readMember(ctx, open, datapower.AttachTarget{Namespace: p.Namespace, Pod: p.Name, Container: container})
-				mu.Lock()
-				out[key][p.Name] = rd
-				mu.Unlock()
-			}()
+		}
+		if len(targets) > 0 {
+			gws = append(gws, gateway{key, open, targets})
 		}
 	}
-	wg.Wait()
+	// Round 1: the first member of every gateway; round 2: the others of the gateways whose login
+	// was accepted.
+	rejected := make([]error, len(gws))
+	var g errgroup.Group
+	g.SetLimit(peeringConcurrency)
+	for i, gw := range gws {
+		g.Go(func() error {
+			rd := readMember(ctx, gw.open, gw.targets[0])
+			set(gw.key, gw.targets[0].Pod, rd)
+			if errors.Is(rd.Err, datapower.ErrLoginFailed) {
+				rejected[i] = rd.Err
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for i, gw := range gws {
+		for _, t := range gw.targets[1:] {
+			if rejected[i] != nil {
+				set(gw.key, t.Pod, PeeringRead{Err: fmt.Errorf("not tried: the login was rejected on %s (%w)", gw.targets[0].Pod, rejected[i])})
+				continue
+			}
+			g.Go(func() error {
+				set(gw.key, t.Pod, readMember(ctx, gw.open, t))
+				return nil
+			})
+		}
+	}
+	_ = g.Wait()
 	return out
 }
+
+// peeringConcurrency bounds the consoles status --peering has open at once.
+const peeringConcurrency = 8
 
 func gatewayPods(snap *inventory.Snapshot, gw apic.Object) []corev1.Pod {
 	var out []corev1.Pod
