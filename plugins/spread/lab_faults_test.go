@@ -183,6 +183,23 @@ func TestHardSpreadWithAZoneDownOnTheLab(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer restore(t, l, zone)
+	// The scheduler keeps off a NotReady node only once the node lifecycle controller has tainted it
+	// (node.kubernetes.io/not-ready or, for a node that stopped reporting, unreachable; NoSchedule); under load that takes a while, and a pod created
+	// before it would be bound to the dead node instead of staying unschedulable.
+	labtest.Eventually(t, 2*time.Minute, "the nodes of "+zone+" tainted NoSchedule", func() (bool, string) {
+		for _, n := range zoneNodes {
+			nd, err := s.Kube.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			if !slices.ContainsFunc(nd.Spec.Taints, func(tn corev1.Taint) bool {
+				return (tn.Key == corev1.TaintNodeNotReady || tn.Key == corev1.TaintNodeUnreachable) && tn.Effect == corev1.TaintEffectNoSchedule
+			}) {
+				return false, fmt.Sprintf("%s taints %v", n, nd.Spec.Taints)
+			}
+		}
+		return true, ""
+	})
 
 	// Item 9: refused before any change, naming the zone, the fix and the soft variant.
 	_, errOut, code := runNS(t, l, []string{"-n", "apic"}, "apply", "--hard", "--yes")
