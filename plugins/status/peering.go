@@ -70,44 +70,7 @@ func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory
 		defer mu.Unlock()
 		out[key][pod] = rd
 	}
-	type gateway struct {
-		key     string
-		open    *datapower.Opener
-		targets []datapower.AttachTarget
-	}
-	var gws []gateway
-	for _, gw := range snap.ObjectsOf(apic.GatewayClusterKind) {
-		key := gw.Namespace() + "/" + gw.Name()
-		out[key] = map[string]PeeringRead{}
-		if drr[key].Journal.InProgress() {
-			continue // a DRR drives these consoles now: typing into them would interleave with it
-		}
-		secret := datapower.AdminSecret{Namespace: gw.Namespace(), Name: gw.AdminSecretName(), Gateway: gw.Name(), Keys: o.Admin}
-		creds, err := datapower.ReadAdminCredentials(ctx, s.Kube, s.Name, secret)
-		open := &datapower.Opener{
-			Attach: func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) {
-				return o.Attach(ctx, s, t)
-			},
-			Credentials: creds, Domain: o.PeeringDomain,
-			Options: datapower.Options{CommandTimeout: peeringCommandTimeout, LoginFailureMessage: secret.LoginFailureMessage()},
-		}
-		var targets []datapower.AttachTarget
-		for _, p := range gatewayPods(snap, gw) {
-			switch container, cerr := datapower.ContainerFor(&p); {
-			case err != nil:
-				set(key, p.Name, PeeringRead{Err: err})
-			case p.Status.Phase != corev1.PodRunning:
-				set(key, p.Name, PeeringRead{Err: fmt.Errorf("pod is %s", p.Status.Phase)})
-			case cerr != nil:
-				set(key, p.Name, PeeringRead{Err: cerr})
-			default:
-				targets = append(targets, datapower.AttachTarget{Namespace: p.Namespace, Pod: p.Name, Container: container})
-			}
-		}
-		if len(targets) > 0 {
-			gws = append(gws, gateway{key, open, targets})
-		}
-	}
+	gws := o.peeringTargets(ctx, s, snap, drr, func(key string) { out[key] = map[string]PeeringRead{} }, set)
 	// Round 1: the first member of every gateway; round 2: the others of the gateways whose login
 	// was accepted.
 	rejected := make([]error, len(gws))
@@ -138,6 +101,54 @@ func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory
 	}
 	_ = g.Wait()
 	return out
+}
+
+// peeringTarget is a gateway whose members status --peering reads: how to open their consoles and
+// which members are running.
+type peeringTarget struct {
+	key     string
+	open    *datapower.Opener
+	targets []datapower.AttachTarget
+}
+
+// peeringTargets finds, for every gateway in snap, its admin credentials and the members that can be
+// read; set records why the others cannot (no Secret, not running, no datapower container).
+func (o *Options) peeringTargets(ctx context.Context, s *kube.Site, snap *inventory.Snapshot, drr map[string]DRRRead,
+	newGateway func(key string), set func(key, pod string, rd PeeringRead)) []peeringTarget {
+	var gws []peeringTarget
+	for _, gw := range snap.ObjectsOf(apic.GatewayClusterKind) {
+		key := gw.Namespace() + "/" + gw.Name()
+		newGateway(key)
+		if drr[key].Journal.InProgress() {
+			continue // a DRR drives these consoles now: typing into them would interleave with it
+		}
+		secret := datapower.AdminSecret{Namespace: gw.Namespace(), Name: gw.AdminSecretName(), Gateway: gw.Name(), Keys: o.Admin}
+		creds, err := datapower.ReadAdminCredentials(ctx, s.Kube, s.Name, secret)
+		open := &datapower.Opener{
+			Attach: func(ctx context.Context, t datapower.AttachTarget) (datapower.Conn, error) {
+				return o.Attach(ctx, s, t)
+			},
+			Credentials: creds, Domain: o.PeeringDomain,
+			Options: datapower.Options{CommandTimeout: peeringCommandTimeout, LoginFailureMessage: secret.LoginFailureMessage()},
+		}
+		var targets []datapower.AttachTarget
+		for _, p := range gatewayPods(snap, gw) {
+			switch container, cerr := datapower.ContainerFor(&p); {
+			case err != nil:
+				set(key, p.Name, PeeringRead{Err: err})
+			case p.Status.Phase != corev1.PodRunning:
+				set(key, p.Name, PeeringRead{Err: fmt.Errorf("pod is %s", p.Status.Phase)})
+			case cerr != nil:
+				set(key, p.Name, PeeringRead{Err: cerr})
+			default:
+				targets = append(targets, datapower.AttachTarget{Namespace: p.Namespace, Pod: p.Name, Container: container})
+			}
+		}
+		if len(targets) > 0 {
+			gws = append(gws, peeringTarget{key, open, targets})
+		}
+	}
+	return gws
 }
 
 // peeringConcurrency bounds the consoles status --peering has open at once.
