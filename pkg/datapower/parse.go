@@ -20,9 +20,6 @@ const APICGatewayServiceOwner = "apic-gw-service"
 // gwd-log with local-file logtemp:///gwd-log.log (drr --gw-service-log overrides it).
 const APICGatewayServiceLog = "logtemp:///gwd-log.log"
 
-// ShowAPICGatewayServiceLog is the command printing the apic-gw-service debug log at its default file.
-const ShowAPICGatewayServiceLog = "show file " + APICGatewayServiceLog
-
 // ShowFile is the command printing a file such as the apic-gw-service debug log.
 func ShowFile(file string) string { return "show file " + file }
 

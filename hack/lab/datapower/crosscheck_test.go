@@ -160,7 +160,7 @@ func TestClientDrivesDRR(t *testing.T) {
 		if err := s.Exit(ctx); err != nil {
 			t.Fatal(err)
 		}
-		log := must(s.Run(ctx, dp.ShowAPICGatewayServiceLog))
+		log := must(s.Run(ctx, dp.ShowFile(dp.APICGatewayServiceLog)))
 		if _, ok := dp.FindWaitingForRegistration(log, start); !ok {
 			t.Fatalf("%s: no waiting line in:\n%s", pod, log)
 		}

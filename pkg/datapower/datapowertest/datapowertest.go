@@ -368,7 +368,7 @@ func (c *console) command(cmd string) string {
 		}
 		out := strings.Replace(sh.service, "admin-state enabled", "admin-state "+me.admin, 1)
 		return strings.Replace(out, "[up]", "["+state+"]", 1)
-	case cmd == datapower.ShowAPICGatewayServiceLog:
+	case cmd == datapower.ShowFile(datapower.APICGatewayServiceLog):
 		if len(me.log) == 0 {
 			return "% No such file or directory: " + datapower.APICGatewayServiceLog + "\n"
 		}
