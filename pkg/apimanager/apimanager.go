@@ -43,10 +43,11 @@ type Config struct {
 	ClientID     string
 	ClientSecret string
 
-	// CAFile is a PEM bundle that verifies the server's certificate (in addition to nothing: the
-	// system roots are not used when it is set). Insecure skips verification altogether; it must be
-	// asked for explicitly.
+	// CAFile, or CA (the same PEM held in memory, e.g. a Secret's ca.crt), is a bundle that
+	// verifies the server's certificate (the system roots are not used when one is set). Insecure
+	// skips verification altogether; it must be asked for explicitly.
 	CAFile   string
+	CA       []byte
 	Insecure bool
 }
 
@@ -68,7 +69,7 @@ func (c Config) Validate() error {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return fmt.Errorf("API Manager: server %q is not an http(s) URL", c.Server)
 	}
-	if c.CAFile != "" && c.Insecure {
+	if (c.CAFile != "" || len(c.CA) > 0) && c.Insecure {
 		return errors.New("API Manager: a CA file and insecure are exclusive")
 	}
 	return nil
@@ -99,12 +100,16 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 			return nil, err
 		}
 	}
-	base := strings.TrimRight(cfg.Server, "/")
-	base = strings.TrimSuffix(base, "/api")
-	return &Client{cfg: cfg, base: base, http: hc, now: time.Now}, nil
+	return &Client{cfg: cfg, base: BaseURL(cfg.Server), http: hc, now: time.Now}, nil
 }
 
-// HTTPClient builds the *http.Client New uses by default: TLS verified against CAFile when set,
+// BaseURL is server without trailing slashes and without /api: the platform API's paths
+// (/api/token, /api/catalogs/...) are appended to it, whichever of the two forms the user gave.
+func BaseURL(server string) string {
+	return strings.TrimSuffix(strings.TrimRight(server, "/"), "/api")
+}
+
+// HTTPClient builds the *http.Client New uses by default: TLS verified against CA or CAFile when set,
 // against the system roots otherwise, not at all with Insecure.
 func HTTPClient(cfg Config) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -112,6 +117,12 @@ func HTTPClient(cfg Config) (*http.Client, error) {
 	switch {
 	case cfg.Insecure:
 		tc.InsecureSkipVerify = true //nolint:gosec // asked for explicitly (Config.Insecure)
+	case len(cfg.CA) > 0:
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(cfg.CA) {
+			return nil, errors.New("API Manager CA: no PEM certificate")
+		}
+		tc.RootCAs = pool
 	case cfg.CAFile != "":
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {

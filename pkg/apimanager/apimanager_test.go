@@ -184,3 +184,23 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestBaseURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://mgmt.example.com":       "https://mgmt.example.com",
+		"https://mgmt.example.com/":      "https://mgmt.example.com",
+		"https://mgmt.example.com/api":   "https://mgmt.example.com",
+		"https://mgmt.example.com/api/":  "https://mgmt.example.com",
+		"https://mgmt.example.com/apis/": "https://mgmt.example.com/apis",
+	} {
+		if got := apimanager.BaseURL(in); got != want {
+			t.Errorf("BaseURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestHTTPClientCA(t *testing.T) {
+	if _, err := apimanager.HTTPClient(apimanager.Config{CA: []byte("not a certificate")}); err == nil {
+		t.Fatal("a CA without a PEM certificate was accepted")
+	}
+}

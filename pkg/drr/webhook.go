@@ -8,7 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
+
+	"github.com/kubectl-apic/kubectl-apic/pkg/apimanager"
 )
 
 // APIManager forces the re-registration the way seed 000 step 9 documents: a catalog settings edit
@@ -36,7 +37,7 @@ func (a *APIManager) Trigger(ctx context.Context) (string, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	u := strings.TrimSuffix(a.URL, "/") + "/api/catalogs/" + url.PathEscape(a.Org) + "/" + url.PathEscape(a.Catalog)
+	u := apimanager.BaseURL(a.URL) + "/api/catalogs/" + url.PathEscape(a.Org) + "/" + url.PathEscape(a.Catalog)
 	var cat struct {
 		Summary string `json:"summary"`
 	}

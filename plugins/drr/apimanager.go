@@ -2,11 +2,7 @@ package drr
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"net/http"
 	"strings"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -40,15 +36,14 @@ func (o *Options) apiManager(ctx context.Context, ns string) (pdrr.RegistrationC
 			ref, strings.Join(missing, ", "), strings.Join(apiManagerKeys, ", "))
 	}
 	cfg := apimanager.Config{Server: o.APIManagerURL, Username: val("username"), Password: val("password"), Realm: val("realm"),
-		ClientID: val("client_id"), ClientSecret: val("client_secret")}
+		ClientID: val("client_id"), ClientSecret: val("client_secret"), CA: sec.Data["ca.crt"]}
+	// One HTTP client for the check and the webhook trigger: the Secret's CA (or the system roots),
+	// the default transport's proxy and dial timeouts, a 30 s limit per call.
 	hc := o.APIManagerHTTP
-	if hc == nil && len(sec.Data["ca.crt"]) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(sec.Data["ca.crt"]) {
+	if hc == nil {
+		if hc, err = apimanager.HTTPClient(cfg); err != nil { // only a ca.crt without a certificate fails
 			return nil, nil, exitcode.Newf(exitcode.Error, "Secret %s: key ca.crt holds no PEM certificate", ref)
 		}
-		hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment,
-			TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}}}
 	}
 	client, err := apimanager.New(cfg, hc)
 	if err != nil {
