@@ -52,6 +52,17 @@ const (
 	// Spread phases.
 	SpreadApplyFailed Code = 30
 
+	// Rollout phases (per member: PRECHECK ... PROBE; the hooks; the spec change).
+	RolloutPrecheckFailed      Code = 40
+	RolloutSwitchPrimaryFailed Code = 41
+	RolloutRestartFailed       Code = 42
+	RolloutReadyFailed         Code = 43
+	RolloutRejoinFailed        Code = 44
+	RolloutVerifyFailed        Code = 45
+	RolloutProbeFailed         Code = 46
+	RolloutHookFailed          Code = 47
+	RolloutSpecChangeFailed    Code = 48
+
 	// Interrupted follows the shell convention 128+SIGINT.
 	Interrupted Code = 130
 )
@@ -62,6 +73,7 @@ const (
 	cmdFailover = "failover"
 	cmdDRR      = "drr"
 	cmdSpread   = "spread"
+	cmdRollout  = "rollout"
 )
 
 // Info documents one exit code. An empty Commands means every command may return it.
@@ -74,7 +86,7 @@ type Info struct {
 
 // All is the single source of truth for exit codes, in ascending order.
 func All() []Info {
-	mutating := []string{cmdFailover, cmdDRR, cmdSpread}
+	mutating := []string{cmdFailover, cmdDRR, cmdSpread, cmdRollout}
 	return []Info{
 		{OK, "OK", "Success; for checks: everything healthy.", nil},
 		{Error, "Error", "An error not covered by a more specific code (API error, bad cluster state, bug).", nil},
@@ -84,7 +96,7 @@ func All() []Info {
 		{Refused, "Refused", "A safety check refused a mutating command; nothing was changed.", mutating},
 		{Timeout, "Timeout", "The command's deadline passed before the operation finished; the cluster may be mid-change.", nil},
 		{Unreachable, "Unreachable", "A site (kubeconfig context) could not be reached: connection refused, DNS, TLS or network timeout.", nil},
-		{ProbeBreached, "ProbeBreached", "A traffic probe gate (--max-error-rate, --max-gap, or --probe-cmd exiting 99) was breached; the command stopped at the next safe point (before the next member or step), so the cluster may be mid-change.", []string{cmdFailover, cmdDRR}},
+		{ProbeBreached, "ProbeBreached", "A traffic probe gate (--max-error-rate, --max-gap, or --probe-cmd exiting 99) was breached; the command stopped at the next safe point (before the next member or step), so the cluster may be mid-change.", []string{cmdFailover, cmdDRR, cmdRollout}},
 		{DemoteFailed, "DemoteFailed", "Failover: demoting the active site to passive failed.", []string{cmdFailover}},
 		{PromoteFailed, "PromoteFailed", "Failover: the old active site was demoted but promoting the passive site failed; no site may be active.", []string{cmdFailover}},
 		{PostFailoverFailed, "PostFailoverFailed", "Failover: promotion succeeded but a post-failover step (e.g. configurator job, verification) failed.", []string{cmdFailover}},
@@ -93,6 +105,15 @@ func All() []Info {
 		{DRRServiceCycleFailed, "DRRServiceCycleFailed", "DRR: disabling/re-enabling apic-gw-service on a member failed.", []string{cmdDRR}},
 		{DRRRegistrationFailed, "DRRRegistrationFailed", "DRR: the gateway service did not re-register with the management server.", []string{cmdDRR}},
 		{SpreadApplyFailed, "SpreadApplyFailed", "Spread: applying the zone-spread affinity to the gateway failed; the gateway may be partly rolled.", []string{cmdSpread}},
+		{RolloutPrecheckFailed, "RolloutPrecheckFailed", "Rollout: a member's pre-check (quorum on every peering object would not survive its absence, or peering unhealthy) stopped the rollout before that member; the members before it are done, nothing else was touched.", []string{cmdRollout}},
+		{RolloutSwitchPrimaryFailed, "RolloutSwitchPrimaryFailed", "Rollout: gateway-peering-switch-primary away from the member failed; the member was not restarted.", []string{cmdRollout}},
+		{RolloutRestartFailed, "RolloutRestartFailed", "Rollout: deleting the member's pod failed, or the StatefulSet did not recreate it in time.", []string{cmdRollout}},
+		{RolloutReadyFailed, "RolloutReadyFailed", "Rollout: the recreated member did not become Ready in time; the members after it were not touched.", []string{cmdRollout}},
+		{RolloutRejoinFailed, "RolloutRejoinFailed", "Rollout: the member did not rejoin gateway peering (link ok, no pending updates, one primary per peering object) in time.", []string{cmdRollout}},
+		{RolloutVerifyFailed, "RolloutVerifyFailed", "Rollout: the member does not run what it should (StatefulSet revision, product version, configuration, --verify-cmd).", []string{cmdRollout}},
+		{RolloutProbeFailed, "RolloutProbeFailed", "Rollout: the member's availability window failed (traffic probe gate or --probe-cmd) after its restart.", []string{cmdRollout}},
+		{RolloutHookFailed, "RolloutHookFailed", "Rollout: a --drain-hook, --undrain-hook or --smoke-cmd exited non-zero; the rollout stopped there.", []string{cmdRollout}},
+		{RolloutSpecChangeFailed, "RolloutSpecChangeFailed", "Rollout: saving the GatewayCluster spec (EXPORT) or applying the spec change (upgrade version, undo) failed.", []string{cmdRollout}},
 		{Interrupted, "Interrupted", "Interrupted (Ctrl-C / SIGINT, or the context was cancelled); the cluster may be mid-change.", nil},
 	}
 }
@@ -124,7 +145,8 @@ func Severity() []Code {
 	return []Code{OK, Degraded, Unreachable, Critical, Timeout, Error, Usage, Refused, ProbeBreached,
 		DemoteFailed, PromoteFailed, PostFailoverFailed,
 		DRRPrimaryFailed, DRRFlushFailed, DRRServiceCycleFailed, DRRRegistrationFailed,
-		SpreadApplyFailed, Interrupted}
+		SpreadApplyFailed, RolloutPrecheckFailed, RolloutSwitchPrimaryFailed, RolloutRestartFailed, RolloutReadyFailed,
+		RolloutRejoinFailed, RolloutVerifyFailed, RolloutProbeFailed, RolloutHookFailed, RolloutSpecChangeFailed, Interrupted}
 }
 
 func rank(c Code) int {

@@ -34,7 +34,9 @@ func TestMarkdownMatchesDocs(t *testing.T) {
 func TestTableIsConsistent(t *testing.T) {
 	declared := []Code{OK, Error, Usage, Degraded, Critical, Refused, Timeout, Unreachable, ProbeBreached,
 		DemoteFailed, PromoteFailed, PostFailoverFailed, DRRPrimaryFailed, DRRFlushFailed,
-		DRRServiceCycleFailed, DRRRegistrationFailed, SpreadApplyFailed, Interrupted}
+		DRRServiceCycleFailed, DRRRegistrationFailed, SpreadApplyFailed, RolloutPrecheckFailed, RolloutSwitchPrimaryFailed,
+		RolloutRestartFailed, RolloutReadyFailed, RolloutRejoinFailed, RolloutVerifyFailed, RolloutProbeFailed, RolloutHookFailed,
+		RolloutSpecChangeFailed, Interrupted}
 	all := All()
 	if len(all) != len(declared) {
 		t.Fatalf("All() has %d entries, %d codes are declared", len(all), len(declared))
