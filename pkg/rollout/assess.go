@@ -246,8 +246,13 @@ func (r *Runner) makePlan() {
 				PrimaryOf: pm.PrimaryOf, SwitchTo: pm.SwitchTo, Phases: []PhaseResult{}}
 			if r.cfg.Resume != nil {
 				for _, old := range r.cfg.Resume.Members {
-					if old.Site == sp.Site && old.Pod == pm.Pod {
-						mr.Phases = append(mr.Phases, old.Phases...)
+					if old.Site != sp.Site || old.Pod != pm.Pod {
+						continue
+					}
+					for _, ph := range old.Phases {
+						if ph.Status != Failed && ph.Status != Unknown { // this run does them again
+							mr.Phases = append(mr.Phases, ph)
+						}
 					}
 				}
 			}
@@ -255,6 +260,11 @@ func (r *Runner) makePlan() {
 		}
 	}
 	if r.cfg.Resume != nil {
-		r.report.Steps = append(r.report.Steps[:0], r.cfg.Resume.Steps...)
+		r.report.Steps = r.report.Steps[:0]
+		for _, st := range r.cfg.Resume.Steps {
+			if st.Status != Failed && st.Status != Unknown {
+				r.report.Steps = append(r.report.Steps, st)
+			}
+		}
 	}
 }

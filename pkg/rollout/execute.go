@@ -186,20 +186,27 @@ func (r *Runner) rollMember(ctx context.Context, s *Site, sp SitePlan, idx int) 
 	replaced := exists && string(m.UID) != pm.UID
 	upgrade := r.cfg.Action == ActionUpgrade
 	atTarget := upgrade && exists && g.UpdateRevision() != "" && m.Revision == g.UpdateRevision() && g.Version() == r.cfg.Version
-	if !replaced && !atTarget {
+	// Upgrade checks every member and moves the primaries before the version changes
+	// (prepareUpgrade): once it has, the StatefulSet controller takes the members on its own.
+	if !replaced && !upgrade {
 		if err := r.runPhase(ctx, s.Name, pm.Pod, PhasePrecheck, func(ctx context.Context) (string, string, error) {
 			return r.precheck(ctx, s, pm)
 		}); err != nil {
 			return err
 		}
-		if !upgrade || idx == len(sp.Members)-1 {
-			if err := r.runPhase(ctx, s.Name, pm.Pod, PhaseSwitchPrimary, func(ctx context.Context) (string, string, error) {
-				return r.switchAway(ctx, s, sp, pm)
-			}); err != nil {
-				return err
+		if err := r.runPhase(ctx, s.Name, pm.Pod, PhaseSwitchPrimary, func(ctx context.Context) (string, string, error) {
+			return r.switchAway(ctx, s, sp, pm)
+		}); err != nil {
+			return err
+		}
+	}
+	for _, ph := range []string{PhasePrecheck, PhaseSwitchPrimary} {
+		if r.memberPhase(s.Name, pm.Pod, ph).Status == NotReached && !(upgrade && ph == PhaseSwitchPrimary && idx == len(sp.Members)-1) {
+			why := "the pod was replaced already when this run reached it"
+			if upgrade {
+				why = "the version had changed already when this run continued: the StatefulSet controller takes the members"
 			}
-		} else if r.report.Member(s.Name, pm.Pod).Phase(PhaseSwitchPrimary).Status == NotReached {
-			r.setPhase(s.Name, pm.Pod, PhaseResult{Phase: PhaseSwitchPrimary, Status: Skipped, Message: "primary of nothing when the version changed"})
+			r.setPhase(s.Name, pm.Pod, PhaseResult{Phase: ph, Status: Skipped, Message: why})
 		}
 	}
 	if err := r.runPhase(ctx, s.Name, pm.Pod, PhaseRestart, func(ctx context.Context) (string, string, error) {
@@ -243,6 +250,15 @@ func (r *Runner) rollMember(ctx context.Context, s *Site, sp SitePlan, idx int) 
 	return r.runPhase(ctx, s.Name, pm.Pod, PhaseProbe, func(ctx context.Context) (string, string, error) {
 		return r.probeWindow(ctx)
 	})
+}
+
+func (r *Runner) memberPhase(site, pod, phase string) PhaseResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m := r.report.Member(site, pod); m != nil {
+		return m.Phase(phase)
+	}
+	return PhaseResult{Phase: phase}
 }
 
 func (r *Runner) setPhase(site, pod string, res PhaseResult) {
@@ -504,6 +520,14 @@ func (r *Runner) prepareUpgrade(ctx context.Context, s *Site, sp SitePlan) error
 			})
 		}
 		return nil
+	}
+	// Every member's pre-check while nothing rolls yet; then the primaries to the keeper.
+	for _, pm := range sp.Members {
+		if err := r.runPhase(ctx, s.Name, pm.Pod, PhasePrecheck, func(ctx context.Context) (string, string, error) {
+			return r.precheck(ctx, s, pm)
+		}); err != nil {
+			return err
+		}
 	}
 	if n := len(sp.Members); n > 1 {
 		keeper := sp.Members[n-1].Pod

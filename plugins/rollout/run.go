@@ -86,6 +86,11 @@ func (o *Options) runRollout(ctx context.Context) error {
 	r := prollout.New(cfg)
 	defer r.Close()
 	if err := r.Assess(ctx); err != nil {
+		if !o.Print.IsStructured() && len(r.Report().Preflight) > 0 {
+			if perr := printers.RenderSections(o.Out, []printers.Table{preflightTable(r.Report())}, o.Print.IsWide(), o.Style(o.Out)); perr != nil {
+				return perr
+			}
+		}
 		return o.finish(r, logs, err, true)
 	}
 	if !o.Print.IsStructured() {
