@@ -172,9 +172,20 @@ func FaultKinds() []FaultKind {
 				return done(fmt.Sprintf("commands starting with %q fail on %s/%s", a[3], a[0], a[2]))(
 					l.FailDataPowerCommand(a[0], a[1], a[2], a[3], msg))
 			}},
-		{Name: "clear-faults", Args: []string{"site", "gateway"}, Help: "remove the DataPower command failures of a gateway",
+		{Name: "never-ready", Args: []string{"site", "pod"},
+			Help: "from now on, whenever the gateway pod is (re)created it runs but never turns Ready (until clear-faults)",
 			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
-				return done("DataPower faults of " + a[0] + "/" + a[1] + " cleared")(l.ClearDataPowerFaults(a[0], a[1]))
+				return done("gateway pod " + a[0] + "/" + a[1] + " never turns Ready once (re)created")(l.NeverReady(a[0], a[1]))
+			}},
+		{Name: "wrong-version", Args: []string{"site", "pod", "version"},
+			Help: "when the gateway pod is next (re)created it reports version (productVersion annotation, API answer, banner) instead of its template's (until clear-faults)",
+			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
+				return done("gateway pod " + a[0] + "/" + a[1] + " reports version " + a[2] + " once (re)created")(l.WrongVersion(a[0], a[1], a[2]))
+			}},
+		{Name: "clear-faults", Args: []string{"site", "gateway"},
+			Help: "remove the DataPower command failures of a gateway and the never-ready and wrong-version faults of its pods",
+			apply: func(_ context.Context, l *Lab, a []string) (string, error) {
+				return done("DataPower and pod faults of " + a[0] + "/" + a[1] + " cleared")(l.ClearDataPowerFaults(a[0], a[1]))
 			}},
 		{Name: "rotate-password", Args: []string{"site", "gateway"},
 			Help: "change the DataPower admin password on a gateway's members, not in its Secret (until restore-password)",

@@ -89,13 +89,16 @@ func (l *Lab) FailDataPowerCommand(site, gateway, pod, prefix, message string) e
 	return nil
 }
 
-// ClearDataPowerFaults removes injected DataPower command failures of a gateway.
+// ClearDataPowerFaults removes injected DataPower command failures of a gateway and the never-ready
+// and wrong-version faults of its pods (a pod held unready turns Ready).
 func (l *Lab) ClearDataPowerFaults(site, gateway string) error {
 	g, err := l.Gateway(site, gateway)
 	if err != nil {
 		return err
 	}
 	g.ClearFaults()
+	s, _ := l.Site(site)
+	s.clearPodFaults(gateway)
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
@@ -38,10 +39,22 @@ type gatewaySimulator struct {
 	echo    kubelet.EchoShell
 	// consoleLogs: the consoles' asynchronous log lines (nil: none).
 	consoleLogs *datapower.ConsoleLogs
+	logf        func(format string, args ...any)
+
+	// What each pod incarnation runs (members.go): runs by UID, current the UID recorded last per
+	// pod; overrides the wrong-version fault's version by UID, decided once per incarnation.
+	runs      map[types.UID]MemberRun
+	current   map[string]types.UID
+	overrides map[types.UID]string
+	// Pod faults by pod name (never-ready, wrong-version), cleared per gateway.
+	neverReady   map[string]podFault
+	wrongVersion map[string]podFault
 }
 
-func newGatewaySimulator(s *Site) *gatewaySimulator {
-	return &gatewaySimulator{site: s, groups: map[string]*datapower.Group{}, members: map[string]string{}}
+func newGatewaySimulator(s *Site, logf func(string, ...any)) *gatewaySimulator {
+	return &gatewaySimulator{site: s, groups: map[string]*datapower.Group{}, members: map[string]string{}, logf: logf,
+		runs: map[types.UID]MemberRun{}, current: map[string]types.UID{}, overrides: map[types.UID]string{},
+		neverReady: map[string]podFault{}, wrongVersion: map[string]podFault{}}
 }
 
 // Group returns the peer group of GatewayCluster name, creating it on first use.
@@ -83,6 +96,7 @@ func (g *gatewaySimulator) run(ctx context.Context, heartbeat time.Duration) err
 			}
 			if p, ok := obj.(*corev1.Pod); ok {
 				g.drop(p.Name)
+				g.forgetIncarnation(p.Name, p.UID)
 			}
 		},
 	}); err != nil {
@@ -117,8 +131,11 @@ func (g *gatewaySimulator) observe(obj any) {
 	}
 	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || p.Status.PodIP == "" {
 		g.drop(p.Name)
+		// A new pod: the wrong-version fault patches its productVersion before it starts.
+		g.wrongVersionFor(p)
 		return
 	}
+	run := g.memberRun(p)
 	grp := g.Group(inst)
 	g.mu.Lock()
 	_, known := g.members[p.Name]
@@ -127,6 +144,7 @@ func (g *gatewaySimulator) observe(obj any) {
 	if !known {
 		grp.AddMember(p.Name, p.Status.PodIP)
 	}
+	grp.SetMemberVersion(p.Name, BannerVersion(run.Version))
 	grp.SetMemberUp(p.Name, podReady(p))
 }
 

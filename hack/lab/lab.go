@@ -251,7 +251,7 @@ func (l *Lab) startSite(ctx, runCtx context.Context, i int, s *Site) error {
 	if s.Dynamic, err = dynamic.NewForConfig(s.Config); err != nil {
 		return err
 	}
-	s.gateways = newGatewaySimulator(s)
+	s.gateways = newGatewaySimulator(s, l.cfg.Logf)
 	if !l.cfg.NoConsoleLogs {
 		// a seed per site, so that the two sites' consoles do not print in step
 		s.gateways.consoleLogs = &datapower.ConsoleLogs{Seed: l.cfg.ConsoleLogSeed + uint64(i)}

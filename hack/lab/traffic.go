@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/kubectl-apic/kubectl-apic/hack/lab/traffic"
 )
 
@@ -18,6 +20,10 @@ func (l *Lab) startTraffic(ctx context.Context, s *Site) error {
 		ReadOnly: func(gateway string) bool {
 			g := s.gateways.Group(gateway)
 			return !g.HasQuorum(g.GatewayServicePeering())
+		},
+		Describe: func(p *corev1.Pod) (string, string) {
+			run := s.gateways.memberRun(p)
+			return run.Version, run.ConfigString()
 		},
 		Logf: l.cfg.Logf,
 	})

@@ -292,12 +292,17 @@ func isShowFile(cmd string) bool {
 	return len(f) >= 2 && (f[0] == "show" || f[0] == "sh") && f[1] == "file"
 }
 
-// loggedIn prints DataPower's console banner (shape of the real one; version marked simulator).
+// loggedIn prints DataPower's console banner (shape of the real one; version marked simulator): the
+// member's firmware (SetMemberVersion). Called with g.mu held.
 func (g *Group) loggedIn(m *member, c *console, t *terminal) {
 	c.stage, c.level = stageShell, levelExec
+	version := m.version
+	if version == "" {
+		version = DefaultFirmware
+	}
 	t.print("\nWelcome to IBM DataPower Gateway console configuration. \n" +
 		"Copyright IBM Corporation 1999, 2024 \n\n" +
-		"Version: IDG.10.6.0.0 build 0 (simulator)\n" +
+		"Version: " + version + " build 0 (simulator)\n" +
 		"Delivery type: CD\n" +
 		"Serial number: 0000001\n\n" + c.prompt())
 	// the login's audit lines after the first prompt (fixture login-kubectl-attach-2018)

@@ -271,3 +271,27 @@ func hasLine(out, want string) bool {
 	}
 	return false
 }
+
+// TestBannerFollowsMemberVersion: the banner's Version line is the member's firmware, kept when the
+// member is re-added (a restart) until set again.
+func TestBannerFollowsMemberVersion(t *testing.T) {
+	g := newTestGroup(GroupOptions{})
+	g.SetMemberVersion("gw-1", "IDG.10.0.8.0")
+	for _, tc := range []struct{ pod, want string }{
+		{"gw-0", "Version: IDG.10.6.0.0 build 0 (simulator)\n"},
+		{"gw-1", "Version: IDG.10.0.8.0 build 0 (simulator)\n"},
+	} {
+		out, _ := session(t, g, tc.pod, login, false)
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("%s banner:\n%s\nwant the line %q", tc.pod, out, tc.want)
+		}
+	}
+	g.AddMember("gw-1", "10.0.0.9")
+	if got := g.MemberVersion("gw-1"); got != "IDG.10.0.8.0" {
+		t.Errorf("after re-add MemberVersion = %q", got)
+	}
+	g.SetMemberVersion("gw-1", "")
+	if got := g.MemberVersion("gw-1"); got != DefaultFirmware {
+		t.Errorf("after reset MemberVersion = %q, want %q", got, DefaultFirmware)
+	}
+}

@@ -14,6 +14,8 @@ const (
 	DefaultDomain                = "apiconnect"
 	DefaultGatewayServicePeering = "gwd"
 	DefaultMaxLoginFailures      = 3
+	// DefaultFirmware is the banner's version of a member whose version was not set.
+	DefaultFirmware = "IDG.10.6.0.0"
 	// APICGatewayServiceLog is the simulator's apic-gw-service debug log: the file of the gwd-log
 	// target in IBM's Kubernetes gateway chart (_apiconnectGateway.tpl).
 	APICGatewayServiceLog = "logtemp:///gwd-log.log"
@@ -89,6 +91,8 @@ type member struct {
 	pod string
 	ip  string
 	up  bool
+	// version is the firmware the banner shows ("" for DefaultFirmware).
+	version string
 	// gwServiceEnabled is apic-gw-service admin-state on this member.
 	gwServiceEnabled bool
 	// waiting: apic-gw-service restarted after the flush and is waiting for registration.
@@ -172,7 +176,7 @@ func (g *Group) AddMember(pod, ip string) {
 	m := &member{pod: pod, ip: ip, up: true, gwServiceEnabled: true, pending: map[string]int{},
 		offset: map[string]int64{}, console: newConsole()}
 	if old, ok := g.members[pod]; ok {
-		m.log, m.faults = old.log, old.faults
+		m.log, m.faults, m.version = old.log, old.faults, old.version
 	}
 	for _, p := range g.peerings {
 		m.offset[p.name] = p.offset
@@ -215,6 +219,26 @@ func (g *Group) SetMemberUp(pod string, up bool) {
 		}
 	}
 	g.elect()
+}
+
+// SetMemberVersion sets the firmware pod's console banner shows (`Version: <version> build 0
+// (simulator)`, e.g. IDG.10.0.8.0); "" restores DefaultFirmware. A restarted member keeps it until set again.
+func (g *Group) SetMemberVersion(pod, version string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m, ok := g.members[pod]; ok {
+		m.version = version
+	}
+}
+
+// MemberVersion is the firmware pod's banner shows.
+func (g *Group) MemberVersion(pod string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if m, ok := g.members[pod]; ok && m.version != "" {
+		return m.version
+	}
+	return DefaultFirmware
 }
 
 // Members returns the member pod names, sorted.

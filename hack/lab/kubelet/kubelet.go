@@ -41,6 +41,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -124,6 +125,9 @@ type Kubelet struct {
 	mu   sync.Mutex
 	pods map[string]*podRuntime // by namespace/name
 	ipam *ipAllocator
+	// readinessFaults: pods (namespace/name) whose readiness fails from their next start on; the
+	// value is the UID of the incarnation running when the fault was set, which it spares.
+	readinessFaults map[string]types.UID
 
 	factory     informers.SharedInformerFactory
 	podInformer cache.SharedIndexInformer
@@ -157,6 +161,8 @@ func Start(ctx context.Context, cfg Config) (*Kubelet, error) {
 		pods:     map[string]*podRuntime{},
 		ipam:     ipam,
 		sessions: map[net.Conn]struct{}{},
+
+		readinessFaults: map[string]types.UID{},
 	}
 	for _, n := range cfg.Nodes {
 		k.nodes[n.Name] = &nodeState{spec: n, ready: true}

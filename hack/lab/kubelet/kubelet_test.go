@@ -493,3 +493,50 @@ func TestCancelledContextStops(t *testing.T) {
 	eventually(t, "goroutines to end", func() (bool, error) { return runtime.NumGoroutine() <= before+2, nil })
 	k.Stop() // still fine afterwards
 }
+
+// TestFailReadiness: the never-ready fault spares the running incarnation, holds the recreated pod
+// Running but not Ready, and clearing it makes the pod Ready.
+func TestFailReadiness(t *testing.T) {
+	client := fake.NewClientset()
+	k := startKubelet(t, testConfig(client))
+	ctx := context.Background()
+	pods := client.CoreV1().Pods("apic")
+	if _, err := pods.Create(ctx, testPod("gw-0", "node-a"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod ready", func() (bool, error) { return isRunningReady(getPod(t, client, "gw-0")), nil })
+	k.FailReadiness("apic", "gw-0", getPod(t, client, "gw-0").UID)
+	if got := k.ReadinessFaults(); len(got) != 1 || got[0] != "apic/gw-0" {
+		t.Fatalf("ReadinessFaults = %v", got)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !isRunningReady(getPod(t, client, "gw-0")) {
+		t.Fatal("the running incarnation lost its readiness")
+	}
+	// The StatefulSet's replacement: same name, new UID.
+	if err := pods.Delete(ctx, "gw-0", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "pod gone", func() (bool, error) {
+		_, err := pods.Get(ctx, "gw-0", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	again := testPod("gw-0", "node-a")
+	again.UID = "uid-gw-0-second"
+	if _, err := pods.Create(ctx, again, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "recreated pod running, not ready", func() (bool, error) {
+		p := getPod(t, client, "gw-0")
+		return p.Status.Phase == corev1.PodRunning && len(p.Status.ContainerStatuses) == 1 &&
+			p.Status.ContainerStatuses[0].State.Running != nil && podCondition(p, corev1.PodReady) == "False", nil
+	})
+	time.Sleep(200 * time.Millisecond)
+	if p := getPod(t, client, "gw-0"); isRunningReady(p) {
+		t.Fatal("pod under the never-ready fault turned Ready")
+	}
+	if !k.ClearReadinessFault("apic", "gw-0") || k.ClearReadinessFault("apic", "gw-0") {
+		t.Error("ClearReadinessFault did not report the fault once")
+	}
+	eventually(t, "pod ready after clearing", func() (bool, error) { return isRunningReady(getPod(t, client, "gw-0")), nil })
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 	"time"
 
@@ -41,6 +42,9 @@ type podRuntime struct {
 	restartAt time.Time // killed containers come back then (zero: none pending)
 	exitAt    time.Time // Job pods' containers complete then (zero: never)
 	killAt    time.Time // a terminating pod's containers stop then, its preStop hook done (zero: not terminating)
+	// readinessFails: the readiness fault (FailReadiness) holds for this incarnation, so its
+	// containers run but never turn Ready.
+	readinessFails bool
 }
 
 type containerRuntime struct {
@@ -300,6 +304,9 @@ func (k *Kubelet) newPodRuntime(key string, pod *corev1.Pod) (*podRuntime, error
 	if rt.restartPolicy != corev1.RestartPolicyAlways && k.cfg.JobRunTime > 0 {
 		rt.exitAt = time.Now().Add(k.cfg.JobRunTime)
 	}
+	if spared, ok := k.readinessFaults[key]; ok && spared != pod.UID {
+		rt.readinessFails = true
+	}
 	rt.base = k.ctx
 	rt.ctx, rt.cancel = context.WithCancel(rt.base)
 	k.pods[key] = rt
@@ -425,7 +432,7 @@ func podStatus(pod *corev1.Pod, rt *podRuntime, hostIP string, nodeReady bool, t
 			ContainerID:  id,
 			RestartCount: cr.restarts,
 			Started:      ptr.To(cr.running),
-			Ready:        cr.running && nodeReady && cr.readyAt.IsZero(),
+			Ready:        cr.running && nodeReady && cr.readyAt.IsZero() && !rt.readinessFails,
 		}
 		if cr.running {
 			running = true
@@ -603,4 +610,43 @@ func preStopDelay(pod *corev1.Pod) time.Duration {
 		d = min(d, time.Duration(*g)*time.Second)
 	}
 	return d
+}
+
+// FailReadiness is the never-ready fault: from its next start on (a new incarnation: the pod
+// recreated under that name, e.g. by its StatefulSet), the pod's containers run but their readiness
+// fails, so the pod never turns Ready, until ClearReadinessFault. spare is the UID of the incarnation
+// running now (if any), which keeps its readiness.
+func (k *Kubelet) FailReadiness(namespace, pod string, spare types.UID) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.readinessFaults[namespace+"/"+pod] = spare
+}
+
+// ClearReadinessFault ends the never-ready fault of a pod: a pod it holds turns Ready normally.
+// It reports whether there was a fault.
+func (k *Kubelet) ClearReadinessFault(namespace, pod string) bool {
+	key := namespace + "/" + pod
+	k.mu.Lock()
+	_, had := k.readinessFaults[key]
+	delete(k.readinessFaults, key)
+	if rt := k.pods[key]; rt != nil {
+		rt.readinessFails = false
+	}
+	k.mu.Unlock()
+	if had && k.queue != nil {
+		k.queue.Add(key)
+	}
+	return had
+}
+
+// ReadinessFaults lists the pods (namespace/name) under the never-ready fault.
+func (k *Kubelet) ReadinessFaults() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]string, 0, len(k.readinessFaults))
+	for key := range k.readinessFaults {
+		out = append(out, key)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -134,6 +134,17 @@ func entryReplicas(entry map[string]interface{}, profile int) int32 {
 	return 1
 }
 
+// IBM License Service annotations on the gateway pods (IBM "Troubleshooting upgrade on OpenShift",
+// "Incorrect productVersion of gateway pods after upgrade", names the gateway pods' productVersion):
+// productVersion is the GatewayCluster's spec.version, so a pod shows the version it was created
+// for. Other License Service annotations (productID, productMetric, productChargedContainers) are
+// left out: their gateway values were not found.
+const (
+	ProductVersionAnnotation = "productVersion"
+	ProductNameAnnotation    = "productName"
+	DataPowerProductName     = "IBM DataPower Gateway"
+)
+
 // SidecarAnnotation on a GatewayCluster adds a second container of that name to its gateway pods,
 // before the datapower container (a lab option, as a service mesh or log shipper would inject
 // one): its attach is not the DataPower console.
@@ -195,6 +206,10 @@ func renderStatefulSet(obj apic.Object, ms, name, kindValue string, replicas int
 	if kindValue == apic.DataPowerKindValue {
 		if err := applyGatewayLifecycle(obj, &sts.Spec.Template.Spec); err != nil {
 			return nil, err
+		}
+		sts.Spec.Template.Annotations = map[string]string{
+			ProductNameAnnotation:    DataPowerProductName,
+			ProductVersionAnnotation: versionOf(obj),
 		}
 	}
 	if side := obj.U.GetAnnotations()[SidecarAnnotation]; side != "" && kindValue == apic.DataPowerKindValue {

@@ -98,6 +98,13 @@ func TestRenderStatefulSet(t *testing.T) {
 			if hasNode := aff.NodeAffinity != nil && aff.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil; hasNode != tc.wantNodeTerm {
 				t.Errorf("required node affinity %v, want %v", hasNode, tc.wantNodeTerm)
 			}
+			if ann := sts.Spec.Template.Annotations; kindValue == "datapower" {
+				if ann[ProductVersionAnnotation] != "10.0.8.0" || ann[ProductNameAnnotation] != DataPowerProductName {
+					t.Errorf("gateway pod annotations %v lack productVersion 10.0.8.0, productName %q", ann, DataPowerProductName)
+				}
+			} else if len(ann) != 0 {
+				t.Errorf("non-gateway pod annotations %v", ann)
+			}
 			if kindValue == "datapower" {
 				// The default term selects the DataPower operator's pod labels; the pods carry them.
 				if pl["app"] != "datapower" || pl["release"] != name {

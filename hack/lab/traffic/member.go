@@ -14,14 +14,23 @@ type Answer struct {
 	Member  string `json:"member"`
 	Gateway string `json:"gateway"`
 	Site    string `json:"site"`
-	// Version is the gateway version the member runs (its image tag), Revision the StatefulSet
-	// revision of its pod (controller-revision-hash): together, the configuration it runs.
+	// Version is the gateway version the member runs (fixed when it started: SiteConfig.Describe,
+	// else its image tag), Revision the StatefulSet revision of its pod (controller-revision-hash),
+	// Config the ConfigMaps it read at start ("<cm>=<resourceVersion>,..."): together, what it runs.
 	Version  string `json:"version"`
 	Revision string `json:"revision,omitempty"`
+	Config   string `json:"config,omitempty"`
 	// Peering is "read-write", or "read-only" while the gateway's peering has no quorum (IBM: APIs
 	// keep serving, but rate limits and tokens are no longer shared).
 	Peering string `json:"peering"`
 }
+
+// Headers of every answer: the version the member runs and the ConfigMaps it read at start (as in
+// Answer; the headers are there on injected failures too).
+const (
+	VersionHeader = "X-Simulator-Version"
+	ConfigHeader  = "X-Simulator-Config"
+)
 
 // memberFault is an injected misbehaviour of one member's API.
 type memberFault struct {
@@ -78,6 +87,8 @@ func startMember(pod, uid, podIP string, a Answer, serviceTime time.Duration, fa
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Lab-Member", pod)
+		w.Header().Set(VersionHeader, ans.Version)
+		w.Header().Set(ConfigHeader, ans.Config)
 		if f.status != 0 {
 			w.WriteHeader(f.status)
 			_ = json.NewEncoder(w).Encode(map[string]string{"member": pod, "error": http.StatusText(f.status) + " (simulator fault injection)"})

@@ -53,6 +53,9 @@ type SiteConfig struct {
 	ServiceTime time.Duration
 	// ReadOnly reports whether a gateway's peering has lost quorum; nil: never.
 	ReadOnly func(gateway string) bool
+	// Describe returns what a starting gateway pod runs: its version and the ConfigMap revisions it
+	// read ("<cm>=<resourceVersion>,..."); nil: the image tag and none.
+	Describe func(p *corev1.Pod) (version, config string)
 	Logf     func(format string, args ...any)
 }
 
@@ -252,7 +255,9 @@ func (s *Site) observePod(ctx context.Context, obj any) {
 	}
 	s.mu.Unlock()
 	a := Answer{Member: p.Name, Gateway: inst, Site: s.cfg.Name, Revision: p.Labels["controller-revision-hash"]}
-	if len(p.Spec.Containers) > 0 {
+	if s.cfg.Describe != nil {
+		a.Version, a.Config = s.cfg.Describe(p)
+	} else if len(p.Spec.Containers) > 0 {
 		img := p.Spec.Containers[0].Image
 		if i := strings.LastIndex(img, ":"); i > strings.LastIndex(img, "/") {
 			a.Version = img[i+1:]

@@ -169,3 +169,36 @@ func TestRouterDrain(t *testing.T) {
 		t.Error("draining an unknown site succeeded")
 	}
 }
+
+// TestMemberReportsWhatItRuns: the answer's version and config come from Describe, asked once when
+// the member starts, in the body and in the X-Simulator-* headers.
+func TestMemberReportsWhatItRuns(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	kube := fake.NewClientset(gatewayPod("gw-0", "10.100.0.7"))
+	config := "dp-cfg=41,dp-local=7"
+	s, err := StartSite(ctx, SiteConfig{Name: "dc1", Namespace: "apic", Kube: kube,
+		Describe: func(p *corev1.Pod) (string, string) { return "10.0.8.0", config }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	eventually(t, "member", func() bool { return s.MemberURL("gw-0") != "" })
+	config = "dp-cfg=99" // a later ConfigMap edit: the running member keeps what it read
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(s.MemberURL("gw-0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a Answer
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Version != "10.0.8.0" || a.Config != "dp-cfg=41,dp-local=7" {
+		t.Errorf("answer %+v", a)
+	}
+	if v, cfg := resp.Header.Get(VersionHeader), resp.Header.Get(ConfigHeader); v != "10.0.8.0" || cfg != "dp-cfg=41,dp-local=7" {
+		t.Errorf("headers %s=%q %s=%q", VersionHeader, v, ConfigHeader, cfg)
+	}
+}

@@ -62,6 +62,8 @@ func newFaultCommand(p func() (paths, error)) *cobra.Command {
 		Long:  b.String(),
 		Example: "  apic-lab fault cut-link\n  apic-lab fault stop-apiserver dc1\n  apic-lab fault zone-down dc1 zone-a\n" +
 			"  apic-lab fault fail-command dc1 production-gw production-gw-0 gateway-peering-flush\n" +
+			"  apic-lab fault never-ready dc1 production-gw-2\n  apic-lab fault wrong-version dc1 production-gw-2 10.0.7.0\n" +
+			"  apic-lab fault clear-faults dc1 production-gw\n" +
 			"  apic-lab fault latency dc2 100ms\n  apic-lab fault clear-latency",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
