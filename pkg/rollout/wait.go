@@ -33,9 +33,10 @@ func waitPod(ctx context.Context, site *Site, pod string, timeout time.Duration,
 	}
 	wctx, cancel := watchtools.ContextWithOptionalTimeout(ctx, timeout)
 	defer cancel()
-	_, err = watchtools.UntilWithSync(wctx, lw, &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
+	// The client says whether it can stream the initial list (WatchList); fake clients cannot.
+	_, err = watchtools.UntilWithSync(wctx, cache.ToListWatcherWithWatchListSemantics(lw, site.Kube), &corev1.Pod{}, nil, func(ev watch.Event) (bool, error) {
 		p, ok := ev.Object.(*corev1.Pod)
-		if !ok {
+		if !ok || p.Name != pod { // a field selector a fake client ignores
 			return false, nil
 		}
 		if ev.Type == watch.Deleted {
