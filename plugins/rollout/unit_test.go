@@ -128,7 +128,9 @@ func (e *unitEnv) run(t *testing.T, args ...string) unitResult {
 	var out, errOut bytes.Buffer
 	o := NewOptions(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
 	o.NewSites = func(*genericclioptions.ConfigFlags, []string) ([]*kube.Site, error) { return []*kube.Site{e.site}, nil }
-	o.Attach = func(ctx context.Context, _ *kube.Site, t datapower.AttachTarget) (datapower.Conn, error) { return e.g.Attach(ctx, t) }
+	o.Attach = func(ctx context.Context, _ *kube.Site, t datapower.AttachTarget) (datapower.Conn, error) {
+		return e.g.Attach(ctx, t)
+	}
 	o.Confirm = func(context.Context, genericiooptions.IOStreams, string) error { return nil }
 	o.RunHook = func(_ context.Context, cmd string, env []string, out io.Writer) error {
 		e.mu.Lock()
