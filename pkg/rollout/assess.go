@@ -14,7 +14,7 @@ import (
 
 // IBM's words on rolling an upgrade back ("Upgrading API Connect"): undo of a version is refused
 // with them.
-const noRollback = "IBM: \"Interrupting and rolling back API Connect upgrades is not possible.\" Follow IBM's disaster recovery procedure (restore from backups) to return to an earlier version"
+const noRollback = `IBM ("Upgrading API Connect"): "Interrupting and rolling back API Connect upgrades is not possible. Disaster recovery procedures must be followed to restore API Connect to the old version if problems are encountered during upgrade."`
 
 // Assess reads every site (gateway, members, peering) and makes the pre-flight checks and the plan.
 // Nothing is changed. A failed check refuses the run (exitcode.Refused) after the checks are in
