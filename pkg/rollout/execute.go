@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
@@ -547,10 +548,26 @@ func (r *Runner) prepareUpgrade(ctx context.Context, s *Site, sp SitePlan) error
 		patch, _ := json.Marshal(map[string]interface{}{"spec": spec})
 		r.changed = true
 		gvr := apic.GatewayClusterKind.GVR()
+		oldRev := g.UpdateRevision()
 		if _, err := s.Dynamic.Resource(gvr).Namespace(s.Namespace).Patch(ctx, r.cfg.Gateway, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			return "", "", explain.Error(err, s.Name, gvr, "patch")
 		}
-		return Passed, fmt.Sprintf("spec.version %s -> %s; the operator rolls the StatefulSet (highest ordinal first)", g.Version(), r.cfg.Version), nil
+		// The members are followed only once the operator gave the StatefulSet the new template:
+		// before that, every pod still looks current.
+		var newRev string
+		err := wait.PollUntilContextTimeout(ctx, r.cfg.PollInterval/4+10*time.Millisecond, r.cfg.RestartTimeout, true, func(ctx context.Context) (bool, error) {
+			g, err := r.refresh(ctx, s)
+			if err != nil {
+				return false, err
+			}
+			newRev = g.UpdateRevision()
+			return newRev != "" && newRev != oldRev, nil
+		})
+		if err != nil {
+			return "", "", fmt.Errorf("spec.version is %s, but the StatefulSet's update revision is still %s after %s: the operator has not rolled it out (check the operator's log and the GatewayCluster's status)",
+				r.cfg.Version, oldRev, r.cfg.RestartTimeout)
+		}
+		return Passed, fmt.Sprintf("spec.version %s -> %s; the operator gave the StatefulSet revision %s and rolls it (highest ordinal first)", g.Version(), r.cfg.Version, newRev), nil
 	})
 }
 
