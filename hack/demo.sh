@@ -6,8 +6,10 @@
 #   DEMO_KUBECONFIG=~/.kube/config CONTEXT=prod-dc1 PEER_CONTEXT=prod-dc2 NAMESPACE=apic hack/demo.sh
 #
 # Against your own clusters the demo is read-only (status, spread check, drr --status, failover
-# --dry-run) unless DEMO_MUTATE=1. On the lab it also applies the zone spread, fails over dc1→dc2
-# and back, runs an outage-less DRR, and removes the spread again, leaving the lab as it found it.
+# --dry-run, rollout status and restart --dry-run) unless DEMO_MUTATE=1. On the lab it also
+# applies the zone spread, fails over dc1→dc2
+# and back, runs an outage-less DRR, removes the spread again and restarts every gateway member
+# (kubectl apic rollout, drained at the lab's router, probed), leaving the lab as it found it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +58,10 @@ step "Gateway peering of $GATEWAY, read through kubectl attach" "0 3" \
   "$BIN/kubectl-apic-drr" "$GATEWAY" --status --context "$CONTEXT" -n "$NAMESPACE"
 step "The failover plan (dry run: nothing changes)" "0" \
   "$BIN/kubectl-apic-failover" --from "$CONTEXT" --to "$PEER_CONTEXT" -n "$NAMESPACE" --dry-run
+step "Gateway members: versions, revisions, peering roles and the last rollout" "0 3" \
+  "$BIN/kubectl-apic-rollout" status "$GATEWAY" --context "$CONTEXT" --peer-context "$PEER_CONTEXT" -n "$NAMESPACE"
+step "The rollout plan (dry run: member order, primaries handed over)" "0" \
+  "$BIN/kubectl-apic-rollout" restart "$GATEWAY" --context "$CONTEXT" --peer-context "$PEER_CONTEXT" -n "$NAMESPACE" --dry-run
 
 if [[ "$DEMO_MUTATE" == 1 ]]; then
   step "Spread the gateways over zones and wait for the real scheduler to move them" "0" \
@@ -70,6 +76,16 @@ if [[ "$DEMO_MUTATE" == 1 ]]; then
     "$BIN/kubectl-apic-drr" "$GATEWAY" --context "$CONTEXT" -n "$NAMESPACE" --yes
   step "Remove the spread overrides again (as IBM recommends before an upgrade)" "0" \
     "$BIN/kubectl-apic-spread" remove --context "$CONTEXT" -n "$NAMESPACE" --yes
+  if [[ -n "${on_lab:-}" ]]; then
+    # The lab's global router stands in for the load balancer: each site is drained while its
+    # members restart, and the probe counts the API calls that fail through the router.
+    router=$("$BIN/apic-lab" router status --dir "$LAB_DIR" | awk '/^Global router:/ {print $3}')
+    step "Restart every gateway member, both data centers, primary last, drained, probed" "0" \
+      "$BIN/kubectl-apic-rollout" restart "$GATEWAY" --context "$CONTEXT" --peer-context "$PEER_CONTEXT" -n "$NAMESPACE" --yes \
+      --drain-hook "$BIN/apic-lab router drain \$ROLLOUT_SITE --dir $LAB_DIR" \
+      --undrain-hook "$BIN/apic-lab router undrain \$ROLLOUT_SITE --dir $LAB_DIR" \
+      --probe "$router" --probe-window 2s
+  fi
 fi
 
 echo

@@ -269,7 +269,7 @@ type phaseFunc func(ctx context.Context) (status, msg string, err error)
 // runPhase runs one member phase: journal first, then the phase, then its result in the report.
 func (r *Runner) runPhase(ctx context.Context, site, pod, phase string, fn phaseFunc) error {
 	if r.cfg.Probe != nil {
-		r.cfg.Probe.Phase(pod, phase)
+		r.cfg.Probe.Phase(memberRef(site, pod), phase) // pod names repeat across sites
 	}
 	if err := r.journal(ctx, Position{Site: site, Pod: pod, Phase: phase}); err != nil {
 		return err

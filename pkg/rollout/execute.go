@@ -154,7 +154,7 @@ func (r *Runner) hook(ctx context.Context, s *Site, step, command string) error 
 		if err != nil {
 			return "", "", fmt.Errorf("%v%s", err, lastLine(out.String()))
 		}
-		return Passed, strings.TrimSpace(lastLine(out.String())), nil
+		return Passed, strings.TrimPrefix(lastLine(out.String()), ": "), nil
 	})
 }
 
