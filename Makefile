@@ -2,7 +2,7 @@
 GO        ?= go
 BIN       := bin
 MODULE    := github.com/kubectl-apic/kubectl-apic
-BINARIES  := kubectl-apic kubectl-apic-status kubectl-apic-failover kubectl-apic-drr kubectl-apic-spread
+BINARIES  := kubectl-apic kubectl-apic-status kubectl-apic-failover kubectl-apic-drr kubectl-apic-spread kubectl-apic-rollout
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -62,7 +62,7 @@ $(GORELEASER):
 release-check: $(GORELEASER) ## goreleaser check
 	$(GORELEASER) check
 
-# goreleaser stops a release after 1h by default; 30 cold cross builds on a loaded 2-core machine
+# goreleaser stops a release after 1h by default; 36 cold cross builds on a loaded 2-core machine
 # can take longer.
 release-snapshot: $(GORELEASER) ## Release archives, checksums and the krew manifest into dist/, offline
 	$(GORELEASER) check

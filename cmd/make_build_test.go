@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-var plugins = []string{"status", "failover", "drr", "spread"}
+var plugins = []string{"status", "failover", "drr", "spread", "rollout"}
 
 func repoRoot(t *testing.T) string {
 	t.Helper()

@@ -17,6 +17,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/cli"
 	"github.com/kubectl-apic/kubectl-apic/plugins/drr"
 	"github.com/kubectl-apic/kubectl-apic/plugins/failover"
+	"github.com/kubectl-apic/kubectl-apic/plugins/rollout"
 	"github.com/kubectl-apic/kubectl-apic/plugins/spread"
 	"github.com/kubectl-apic/kubectl-apic/plugins/status"
 	"github.com/kubectl-apic/kubectl-apic/plugins/umbrella"
@@ -32,6 +33,7 @@ func commands() []*cobra.Command {
 		failover.NewCommand("kubectl apic failover", streams),
 		drr.NewCommand("kubectl apic drr", streams),
 		spread.NewCommand("kubectl apic spread", streams),
+		rollout.NewCommand("kubectl apic rollout", streams),
 	}
 	for _, c := range cmds {
 		cli.Prepare(c)

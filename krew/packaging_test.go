@@ -51,6 +51,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/plugins/drr"
 	"github.com/kubectl-apic/kubectl-apic/plugins/failover"
+	"github.com/kubectl-apic/kubectl-apic/plugins/rollout"
 	"github.com/kubectl-apic/kubectl-apic/plugins/spread"
 	"github.com/kubectl-apic/kubectl-apic/plugins/status"
 	"github.com/kubectl-apic/kubectl-apic/plugins/umbrella"
@@ -487,6 +488,7 @@ func commandPaths() [][]string {
 	walk([]string{"failover"}, failover.NewCommand("x", streams))
 	walk([]string{"drr"}, drr.NewCommand("x", streams))
 	walk([]string{"spread"}, spread.NewCommand("x", streams))
+	walk([]string{"rollout"}, rollout.NewCommand("x", streams))
 	return out
 }
 
@@ -638,7 +640,7 @@ func TestCompletionThroughKubectl(t *testing.T) {
 			}
 		}
 	}
-	suite := []string{"status", "failover", "drr", "spread"}
+	suite := []string{"status", "failover", "drr", "spread", "rollout"}
 
 	t.Run("plain archives", func(t *testing.T) {
 		dir := t.TempDir()

@@ -20,6 +20,7 @@ var engines = map[string]string{
 	"pkg/drr":      "plugins/drr",
 	"pkg/failover": "plugins/failover",
 	"pkg/spread":   "plugins/spread",
+	"pkg/rollout":  "plugins/rollout",
 }
 
 // known are the second importers of an engine that exist today, each with why; a new one fails the
@@ -129,6 +130,7 @@ func TestViolations(t *testing.T) {
 		"plugins/status":   {"pkg/drr", "pkg/inventory"},
 		"plugins/failover": {"pkg/failover"},
 		"plugins/spread":   {"pkg/spread"},
+		"plugins/rollout":  {"pkg/rollout"},
 		"hack/bench/x":     {"pkg/spread", "pkg/failover"},
 		"pkg/inventory":    {"pkg/apic"},
 	}

@@ -31,7 +31,7 @@ import (
 // Plugin is one binary of the suite.
 type Plugin struct {
 	Name  string // e.g. status
-	Short string // one-line description, also used by the krew manifests' shortDescription
+	Short string // one-line description, as `kubectl apic` lists it
 }
 
 // Plugins is the suite, in the order `kubectl apic` lists them.
@@ -41,6 +41,7 @@ func Plugins() []Plugin {
 		{"failover", "Fail API Connect management and portal over to the warm-standby site, safely"},
 		{"drr", "Re-register a DataPower gateway service without an outage (outage-less DRR)"},
 		{"spread", "Check and fix zone spread so every gateway peer group keeps quorum"},
+		{"rollout", "Restart or upgrade DataPower gateways member by member without losing quorum"},
 	}
 }
 

@@ -63,7 +63,7 @@ func TestListShowsInstalledPlugins(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"status", "failover", "drr", "spread", filepath.Join(dir, "kubectl-apic-status"), filepath.Join(dir, "kubectl-apic_failover"), "not installed"} {
+	for _, want := range []string{"status", "failover", "drr", "spread", "rollout", filepath.Join(dir, "kubectl-apic-status"), filepath.Join(dir, "kubectl-apic_failover"), "not installed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("listing lacks %q:\n%s", want, out)
 		}
