@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Hooks are the user's commands around each site (seed 001's load balancer and test runner): run
+// Hooks are the user's commands around each site (the load balancer and test runner of the "Managed Extension Updates" procedure): run
 // with sh -c (cmd /C on Windows), the environment plus ROLLOUT_* variables, output to the log.
 type Hooks struct {
 	// Drain runs before the site's first member (take the site out of the global load balancer).

@@ -22,7 +22,7 @@ const (
 	ActionUndo    = "undo"
 )
 
-// Member phases, in order (the columns of the summary table; seed 004's model of phases per node).
+// Member phases, in order (the columns of the summary table; phases per node as in Axway's "Zero downtime upgrade").
 const (
 	PhasePrecheck      = "PRECHECK"
 	PhaseSwitchPrimary = "SWITCH-PRIMARY"

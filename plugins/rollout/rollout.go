@@ -142,9 +142,9 @@ already refreshed member before their member goes, and availability measured.
             several primaries).
   undo      restore the configuration saved by the last rollouts (the ConfigMaps that
             additionalDomainConfig names and spec.additionalDomainConfig: the newest saved state
-            that differs from the current one) and restart again, as IBM's rollback of an extension
-            change does. A version is never undone: IBM: "Interrupting and rolling back API Connect
-            upgrades is not possible."
+            that differs from the current one) and restart again, as the rollback of an extension
+            change in "Managed Extension Updates" does. A version is never undone: IBM: "Interrupting
+            and rolling back API Connect upgrades is not possible."
   status    every member: pod, node, zone, ready, revision, productVersion, peering role; and the
             last run's table from the journal. Read-only.
 
@@ -230,15 +230,34 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 		}
 		return o.completeGateways(cmd.Context(), toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
-	for _, a := range []struct{ action, short string }{
-		{ActionRestart, "Restart every member of a gateway, one at a time, primary last"},
-		{ActionUpgrade, "Upgrade a gateway's version, following the operator's roll member by member"},
-		{ActionUndo, "Restore the configuration saved by the last rollout and restart again"},
-		{ActionStatus, "Show each member's version, revision and peering role, and the last run"},
+	for _, a := range []struct{ action, short, example string }{
+		{ActionRestart, "Restart every member of a gateway, one at a time, primary last", `  # The plan only, then both data centers drained at the load balancer in turn
+  %[1]s restart production-gw --context dc1 --peer-context dc2 -n apic --dry-run
+  %[1]s restart production-gw --context dc1 --peer-context dc2 -n apic --yes \
+      --drain-hook 'lb-ctl disable $ROLLOUT_SITE' --undrain-hook 'lb-ctl enable $ROLLOUT_SITE' \
+      --smoke-cmd './smoke-tests.sh $ROLLOUT_SITE' --probe https://api.example.com/ping
+
+  # After Ctrl-C or a failure: the same command continues where the run stopped
+  %[1]s restart production-gw --context dc1 -n apic --yes`},
+		{ActionUpgrade, "Upgrade a gateway's version, following the operator's roll member by member", `  # Check IBM's rules and print the plan
+  %[1]s upgrade production-gw --version 10.0.8.1 --context dc1 --peer-context dc2 -n apic --dry-run
+
+  # Upgrade both data centers, verifying every pod's productVersion
+  %[1]s upgrade production-gw --version 10.0.8.1 --context dc1 --peer-context dc2 -n apic --yes`},
+		{ActionUndo, "Restore the configuration saved by the last rollout and restart again", `  # Put back the ConfigMaps and additionalDomainConfig the last rollout ran, then restart
+  %[1]s undo production-gw --context dc1 -n apic --dry-run
+  %[1]s undo production-gw --context dc1 -n apic --yes`},
+		{ActionStatus, "Show each member's version, revision and peering role, and the last run", `  # Both data centers and the journal's last run
+  %[1]s status production-gw --context dc1 --peer-context dc2 -n apic
+
+  # As a document for a pipeline
+  %[1]s status production-gw --context dc1 -n apic -o json`},
 	} {
 		action := a.action
 		sub := &cobra.Command{
 			Use: action + " GATEWAYCLUSTER", Short: a.short, Args: cobra.ExactArgs(1),
+			Long: a.short + ".\n\n" + subcommandHelp(action) + "\nSee kubectl apic rollout --help for the phases, gates, journal and exit codes.",
+			Example: fmt.Sprintf(a.example, name),
 			ValidArgsFunction: completeGateways,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				o.Action = action
@@ -356,4 +375,22 @@ func (o *Options) completeGateways(ctx context.Context, prefix string) []cobra.C
 		}
 	}
 	return out
+}
+
+// subcommandHelp is the subcommand's paragraph of the long help.
+func subcommandHelp(action string) string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(longHelp, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  "+action+" "):
+			in = true
+		case in && (strings.HasPrefix(line, "  ") && len(line) > 2 && line[2] != ' ' || line == ""):
+			in = false
+		}
+		if in {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
 }

@@ -10,8 +10,8 @@ import (
 	prollout "github.com/kubectl-apic/kubectl-apic/pkg/rollout"
 )
 
-// cell is one phase in the summary: PASSED (1.2s), FAILED (43), SKIPPED, UNVERIFIED, UNKNOWN, * (seed
-// 004's summary table).
+// cell is one phase in the summary: PASSED (1.2s), FAILED (43), SKIPPED, UNVERIFIED, UNKNOWN, * (the
+// summary table of Axway's "Zero downtime upgrade").
 func cell(status string, code int, seconds float64) string {
 	switch status {
 	case prollout.NotReached:
