@@ -6,12 +6,14 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -101,9 +103,29 @@ func (g *Gateway) UpdateRevision() string {
 // ReadGateway reads GatewayCluster name on site, its pods (labels crd.apiconnect.ibm.com/kind=
 // datapower, crd.apiconnect.ibm.com/instance=<name>), the StatefulSet that owns them and their
 // nodes' zones.
+//
+// The GatewayCluster, the pods and the nodes are read at once: the engine re-reads the gateway
+// several times per member, and from a workstation far from the site each read in turn is a round
+// trip (hack/bench/rollout).
 func ReadGateway(ctx context.Context, site *Site, name string) (*Gateway, error) {
 	gvr := apic.GatewayClusterKind.GVR()
-	u, err := site.Dynamic.Resource(gvr).Namespace(site.Namespace).Get(ctx, name, metav1.GetOptions{})
+	sel := labels.Set{apic.KindLabel: apic.DataPowerKindValue, apic.InstanceLabel: name}.String()
+	var (
+		u       *unstructured.Unstructured
+		pods    *corev1.PodList
+		zones   map[string]string
+		err     error
+		podsErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() {
+		u, err = site.Dynamic.Resource(gvr).Namespace(site.Namespace).Get(ctx, name, metav1.GetOptions{})
+	})
+	wg.Go(func() {
+		pods, podsErr = site.Kube.CoreV1().Pods(site.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	})
+	wg.Go(func() { zones = nodeZones(ctx, site.Kube) })
+	wg.Wait()
 	if apierrors.IsNotFound(err) {
 		return nil, exitcode.Newf(exitcode.Usage, "GatewayCluster %q not found in namespace %q (context %s): see kubectl get gatewayclusters -n %s --context %s",
 			name, site.Namespace, site.Name, site.Namespace, site.Name)
@@ -116,12 +138,9 @@ func ReadGateway(ctx context.Context, site *Site, name string) (*Gateway, error)
 		return nil, err
 	}
 	g := &Gateway{Site: site, Object: obj}
-	sel := labels.Set{apic.KindLabel: apic.DataPowerKindValue, apic.InstanceLabel: name}.String()
-	pods, err := site.Kube.CoreV1().Pods(site.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
-	if err != nil {
-		return nil, explain.Error(err, site.Name, corev1.SchemeGroupVersion.WithResource("pods"), "list")
+	if podsErr != nil {
+		return nil, explain.Error(podsErr, site.Name, corev1.SchemeGroupVersion.WithResource("pods"), "list")
 	}
-	zones := nodeZones(ctx, site.Kube)
 	stsName := ""
 	for i := range pods.Items {
 		p := &pods.Items[i]
