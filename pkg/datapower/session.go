@@ -114,7 +114,7 @@ type Session struct {
 	done    chan struct{}
 
 	mu     sync.Mutex
-	buf    strings.Builder
+	buf    output
 	mode   Mode
 	broken bool
 	closed bool
@@ -263,7 +263,7 @@ func (s *Session) send(line string, secret bool) error {
 
 // readPrompt collects output until a prompt ends it, within the command timeout. It returns the
 // output before the prompt. Log lines the console prints after a prompt do not hide it
-// (classifyTail). When the console stays quiet for QuietInterval without a prompt, the output
+// (output.classify). When the console stays quiet for QuietInterval without a prompt, the output
 // ending at a line end means the prompt was lost: Enter is pressed to have it printed again; the
 // output ending in an unterminated line we do not know means the console asks a question.
 func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, error) {
@@ -275,7 +275,7 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 	for {
 		// A line that only reads as a question waits for the quiet interval: a chunk may end
 		// at a "?" in mid-output.
-		if kind, mode := classifyTail(s.buf.String()); kind != promptNone && kind != promptQuestion {
+		if kind, mode := s.buf.classify(); kind != promptNone && kind != promptQuestion {
 			out := s.buf.String()
 			s.buf.Reset()
 			s.keepLogs(out)
@@ -290,7 +290,7 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 			_, _ = s.tr.Write(b)
 			quiet.Reset(s.opts.QuietInterval)
 		case <-quiet.C:
-			tail := tailText(s.buf.String())
+			tail := strings.TrimSpace(s.buf.tail())
 			if tail != "" && !logStartRE.MatchString(tail) && !startsWithPrompt(tail) {
 				out := s.buf.String()
 				s.buf.Reset()
@@ -313,7 +313,7 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 				_, _ = s.tr.Write(b)
 			}
 			s.readErr <- err
-			if kind, _ := classifyTail(s.buf.String()); kind != promptNone && kind != promptQuestion {
+			if kind, _ := s.buf.classify(); kind != promptNone && kind != promptQuestion {
 				continue
 			}
 			s.broken = true
