@@ -286,8 +286,7 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 		}
 		select {
 		case b := <-s.chunks:
-			s.buf.Write(b)
-			_, _ = s.tr.Write(b)
+			s.take(&s.buf, b)
 			quiet.Reset(s.opts.QuietInterval)
 		case <-quiet.C:
 			tail := strings.TrimSpace(s.buf.tail())
@@ -308,9 +307,7 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 		case err := <-s.readErr:
 			// Drain what arrived before the stream ended.
 			for len(s.chunks) > 0 {
-				b := <-s.chunks
-				s.buf.Write(b)
-				_, _ = s.tr.Write(b)
+				s.take(&s.buf, <-s.chunks)
 			}
 			s.readErr <- err
 			if kind, _ := s.buf.classify(); kind != promptNone && kind != promptQuestion {
@@ -346,31 +343,18 @@ func (s *Session) settle(ctx context.Context, n int) {
 	window := s.opts.QuietInterval / 2
 	t := time.NewTimer(window)
 	defer t.Stop()
-	var pend strings.Builder
+	var pend output
 	defer func() { s.buf.WriteString(pend.String()) }()
 	for n > 0 {
 		select {
 		case b := <-s.chunks:
-			pend.Write(b)
-			_, _ = s.tr.Write(b)
+			s.take(&pend, b)
 			t.Reset(window)
-			rest, _ := splitLogs(cleanText(pend.String()), false)
-			lines := strings.Split(rest, "\n")
-			if kind, _ := classifyLine(lines[len(lines)-1]); kind != promptShell {
+			if kind, _ := pend.classify(); kind != promptShell {
 				continue
 			}
-			prompts, other := 0, false
-			for _, l := range lines {
-				if strings.TrimSpace(l) == "" {
-					continue
-				}
-				if _, ok := ParsePrompt(l); ok {
-					prompts++
-				} else {
-					other = true
-				}
-			}
-			if other {
+			prompts, ok := onlyPrompts(pend.String())
+			if !ok {
 				return
 			}
 			s.keepLogs(pend.String())
@@ -390,8 +374,7 @@ func (s *Session) dropStrayPrompts() {
 	for {
 		select {
 		case b := <-s.chunks:
-			s.buf.Write(b)
-			_, _ = s.tr.Write(b)
+			s.take(&s.buf, b)
 			continue
 		default:
 		}
@@ -400,14 +383,33 @@ func (s *Session) dropStrayPrompts() {
 	if s.buf.Len() == 0 {
 		return
 	}
-	rest, _ := splitLogs(cleanText(s.buf.String()), false)
-	for _, l := range strings.Split(rest, "\n") {
-		if _, ok := ParsePrompt(l); !ok && strings.TrimSpace(l) != "" {
-			return
-		}
+	if _, ok := onlyPrompts(s.buf.String()); !ok {
+		return
 	}
 	s.keepLogs(s.buf.String())
 	s.buf.Reset()
+}
+
+// take adds a chunk the console printed to o and to the transcript.
+func (s *Session) take(o *output, b []byte) {
+	o.Write(b)
+	_, _ = s.tr.Write(b)
+}
+
+// onlyPrompts reports whether raw console output is nothing but prompts, log lines and blank
+// lines (what recovery Enters leave), and how many prompts it holds.
+func onlyPrompts(raw string) (prompts int, ok bool) {
+	rest, _ := splitLogs(cleanText(raw), false)
+	for _, l := range strings.Split(rest, "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if _, isPrompt := ParsePrompt(l); !isPrompt {
+			return prompts, false
+		}
+		prompts++
+	}
+	return prompts, true
 }
 
 // keepLogs records the asynchronous log lines of raw console output (ConsoleLogs).
