@@ -73,6 +73,9 @@ type Options struct {
 	// most 3 times per command; the extra prompts are consumed); when the output ends in a line
 	// that is no known prompt, that line is a question (see RunAnswer).
 	QuietInterval time.Duration
+	// KeepConsoleLogs keeps the console's asynchronous log lines for ConsoleLogs (the last 1000).
+	// Off by default: the transcript has them, and a `show file` of a log would be kept line by line.
+	KeepConsoleLogs bool
 }
 
 // CommandError is a command whose output holds a DataPower error line.
@@ -414,6 +417,9 @@ func onlyPrompts(raw string) (prompts int, ok bool) {
 
 // keepLogs records the asynchronous log lines of raw console output (ConsoleLogs).
 func (s *Session) keepLogs(raw string) {
+	if !s.opts.KeepConsoleLogs {
+		return
+	}
 	_, logs := splitLogs(cleanText(raw), false)
 	s.logs = append(s.logs, logs...)
 	if over := len(s.logs) - maxConsoleLogs; over > 0 {
@@ -422,7 +428,8 @@ func (s *Session) keepLogs(raw string) {
 }
 
 // ConsoleLogs returns the asynchronous log lines the console printed during the session (the last
-// 1000), which Run keeps out of command output. They are in the transcript as printed.
+// 1000), which Run keeps out of command output, when Options.KeepConsoleLogs is set. They are in
+// the transcript as printed.
 func (s *Session) ConsoleLogs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
