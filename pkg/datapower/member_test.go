@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubefake "k8s.io/client-go/kubernetes/fake"
@@ -77,6 +78,33 @@ func TestReadAdminCredentials(t *testing.T) {
 	for _, want := range []string{`user "admin"`, "Secret apic/gw-admin", `key "dp-password"`} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("LoginFailureMessage %q lacks %q", msg, want)
+		}
+	}
+}
+
+// Both user flags given is a usage error, also when --admin-user names the default user; the
+// default user with --admin-user-key is not.
+func TestAdminKeysValidate(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		errMatch string
+	}{
+		{nil, ""},
+		{[]string{"--admin-user-key", "user"}, ""},
+		{[]string{"--admin-user", "sre"}, ""},
+		{[]string{"--admin-user", "admin", "--admin-user-key", "user"}, "exclude each other"},
+		{[]string{"--admin-user", "sre", "--admin-user-key", "user"}, "exclude each other"},
+		{[]string{"--admin-user", ""}, "--admin-user must not be empty"},
+		{[]string{"--admin-password-key", ""}, "--admin-password-key must not be empty"},
+	} {
+		k := NewAdminKeys()
+		f := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		k.AddFlags(f)
+		if err := f.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Validate(); (err == nil) != (tt.errMatch == "") || (err != nil && !strings.Contains(err.Error(), tt.errMatch)) {
+			t.Errorf("%q: %v, want %q", tt.args, err, tt.errMatch)
 		}
 	}
 }
