@@ -3,6 +3,7 @@ package datapower
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -106,5 +107,25 @@ func TestAdminKeysValidate(t *testing.T) {
 		if err := k.Validate(); (err == nil) != (tt.errMatch == "") || (err != nil && !strings.Contains(err.Error(), tt.errMatch)) {
 			t.Errorf("%q: %v, want %q", tt.args, err, tt.errMatch)
 		}
+	}
+}
+
+// The first member is read alone; a rejected first login leaves the others unread.
+func TestFirstThenRest(t *testing.T) {
+	for _, reject := range []bool{false, true} {
+		var mu sync.Mutex
+		var order []int
+		all := FirstThenRest(context.Background(), 4, 2, func(_ context.Context, i int) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, i)
+			return reject && i == 0
+		})
+		if all == reject || order[0] != 0 || len(order) != map[bool]int{false: 4, true: 1}[reject] {
+			t.Errorf("reject %v: read %v, all %v", reject, order, all)
+		}
+	}
+	if !FirstThenRest(context.Background(), 0, 0, func(context.Context, int) bool { t.Error("read"); return true }) {
+		t.Error("no members: want true")
 	}
 }

@@ -150,6 +150,18 @@ func (r *Runner) Close() {
 	_ = g.Wait()
 }
 
+// open opens m's console (Config.Open) and keeps the session for the steps and Close.
+func (r *Runner) open(ctx context.Context, m Member) (*datapower.Session, error) {
+	s, err := r.cfg.Open(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.sessions[m.Pod] = s
+	r.mu.Unlock()
+	return s, nil
+}
+
 func (r *Runner) session(pod string) *datapower.Session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
