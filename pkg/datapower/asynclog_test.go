@@ -389,7 +389,7 @@ func TestDRRStepsSurviveAsyncLogLines(t *testing.T) {
 				f.only = only
 				var tr bytes.Buffer
 				s, err := Open(ctx, f.start(), Credentials{Username: "admin", Password: "s3cr3t-pw"},
-					Options{CommandTimeout: 5 * time.Second, QuietInterval: 40 * time.Millisecond, Transcript: &tr})
+					Options{CommandTimeout: 5 * time.Second, QuietInterval: 40 * time.Millisecond, Transcript: &tr, KeepConsoleLogs: true})
 				if err != nil {
 					t.Fatalf("login: %v", err)
 				}
@@ -641,5 +641,26 @@ func TestNoEnterBeforeASlowQuestion(t *testing.T) {
 	defer f.mu.Unlock()
 	if w := f.written.String(); !strings.Contains(w, "gateway-peering-flush gwd\ny\n") || f.askedFor != "y" {
 		t.Fatalf("wrote %q, answered %q", w, f.askedFor)
+	}
+}
+
+// Without KeepConsoleLogs a session keeps no log lines (a production session would otherwise hold
+// every line of a `show file` of a log).
+func TestConsoleLogsOptIn(t *testing.T) {
+	ctx := context.Background()
+	for _, keep := range []bool{false, true} {
+		f := newReplayConsole(t, logAfterPrompt)
+		s, err := Open(ctx, f.start(), Credentials{Username: "admin", Password: "s3cr3t-pw"},
+			Options{CommandTimeout: 5 * time.Second, QuietInterval: 40 * time.Millisecond, KeepConsoleLogs: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ReadPeeringStatus(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(s.ConsoleLogs()); (got > 0) != keep {
+			t.Errorf("KeepConsoleLogs %v: kept %d log lines", keep, got)
+		}
+		_ = s.Close()
 	}
 }

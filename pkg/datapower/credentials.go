@@ -28,6 +28,8 @@ type AdminKeys struct {
 	User        string
 	UserKey     string
 	PasswordKey string
+	// flags is the flag set AddFlags added to: Validate tells a --admin-user given from the default.
+	flags *pflag.FlagSet
 }
 
 // NewAdminKeys returns the defaults.
@@ -37,17 +39,23 @@ func NewAdminKeys() AdminKeys {
 
 // AddFlags adds --admin-user, --admin-user-key and --admin-password-key.
 func (k *AdminKeys) AddFlags(f *pflag.FlagSet) {
+	k.flags = f
 	f.StringVar(&k.User, "admin-user", k.User, "DataPower user whose password is in the GatewayCluster's spec.adminUser.secretName Secret")
 	f.StringVar(&k.UserKey, "admin-user-key", k.UserKey, "Key of that Secret holding the DataPower user name (instead of --admin-user)")
 	f.StringVar(&k.PasswordKey, "admin-password-key", k.PasswordKey, "Key of that Secret holding the DataPower password")
 }
 
-// Validate checks the keys.
+// Validate checks the keys. --admin-user and --admin-user-key both given is an error, also when
+// --admin-user names the default user (without flags: a User other than the default).
 func (k AdminKeys) Validate() error {
+	userGiven := k.User != "" && k.User != DefaultAdminUser
+	if k.flags != nil {
+		userGiven = k.flags.Changed("admin-user")
+	}
 	switch {
 	case k.PasswordKey == "":
 		return exitcode.UsageErrorf("--admin-password-key must not be empty")
-	case k.UserKey != "" && k.User != "" && k.User != DefaultAdminUser:
+	case k.UserKey != "" && userGiven:
 		return exitcode.UsageErrorf("--admin-user and --admin-user-key exclude each other")
 	case k.UserKey == "" && k.User == "":
 		return exitcode.UsageErrorf("--admin-user must not be empty")
@@ -75,8 +83,9 @@ func (a AdminSecret) user() string {
 	return fmt.Sprintf("%q", a.Keys.User)
 }
 
-// ReadAdminCredentials reads the DataPower admin credentials from the Secret. site names the
-// kubeconfig context in errors. Errors name the Secret and the key, never its data.
+// ReadAdminCredentials reads the DataPower admin credentials from the Secret, whose Keys passed
+// AdminKeys.Validate. site names the kubeconfig context in errors. Errors name the Secret and the
+// key, never its data.
 func ReadAdminCredentials(ctx context.Context, kube kubernetes.Interface, site string, a AdminSecret) (Credentials, error) {
 	if a.Name == "" {
 		return Credentials{}, exitcode.Newf(exitcode.Error,
@@ -91,9 +100,6 @@ func ReadAdminCredentials(ctx context.Context, kube kubernetes.Interface, site s
 		return Credentials{}, explain.Error(err, site, corev1.SchemeGroupVersion.WithResource("secrets"), "get")
 	}
 	keys := a.Keys
-	if keys.PasswordKey == "" {
-		keys.PasswordKey = DefaultPasswordKey
-	}
 	pw := sec.Data[keys.PasswordKey]
 	if len(pw) == 0 {
 		return Credentials{}, exitcode.Newf(exitcode.Error,
@@ -109,19 +115,12 @@ func ReadAdminCredentials(ctx context.Context, kube kubernetes.Interface, site s
 		}
 		user = string(u)
 	}
-	if user == "" {
-		user = DefaultAdminUser
-	}
 	return Credentials{Username: user, Password: string(pw)}, nil
 }
 
 // LoginFailureMessage is what a rejected login says: which Secret, key and user were tried, and
 // how to fix it.
 func (a AdminSecret) LoginFailureMessage() string {
-	key := a.Keys.PasswordKey
-	if key == "" {
-		key = DefaultPasswordKey
-	}
 	return fmt.Sprintf("the DataPower console rejected user %s with the password in Secret %s (key %q): put that user's DataPower password in the Secret, or pass --admin-user for the user it belongs to",
-		a.user(), a.Ref(), key)
+		a.user(), a.Ref(), a.Keys.PasswordKey)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/kubectl/pkg/cmd/util/podcmd"
 )
@@ -79,4 +80,26 @@ func closeConn(c Conn) {
 	if cl, ok := c.(io.Closer); ok {
 		_ = cl.Close()
 	}
+}
+
+// FirstThenRest reads n members of one gateway, each with the same credentials: read(0) alone
+// first, then, unless it reports the login rejected, the others in parallel, at most limit at once
+// (0: all). DataPower counts failed logins against the account and locks it after a few: a wrong
+// password costs one failed login, not n. It reports whether the others were read.
+func FirstThenRest(ctx context.Context, n, limit int, read func(ctx context.Context, i int) (rejected bool)) bool {
+	if n == 0 {
+		return true
+	}
+	if read(ctx, 0) {
+		return false
+	}
+	var g errgroup.Group
+	if limit > 0 {
+		g.SetLimit(limit)
+	}
+	for i := 1; i < n; i++ {
+		g.Go(func() error { read(ctx, i); return nil })
+	}
+	_ = g.Wait()
+	return true
 }

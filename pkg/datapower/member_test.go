@@ -3,8 +3,10 @@ package datapower
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kubefake "k8s.io/client-go/kubernetes/fake"
@@ -78,5 +80,52 @@ func TestReadAdminCredentials(t *testing.T) {
 		if !strings.Contains(msg, want) {
 			t.Errorf("LoginFailureMessage %q lacks %q", msg, want)
 		}
+	}
+}
+
+// Both user flags given is a usage error, also when --admin-user names the default user; the
+// default user with --admin-user-key is not.
+func TestAdminKeysValidate(t *testing.T) {
+	for _, tt := range []struct {
+		args     []string
+		errMatch string
+	}{
+		{nil, ""},
+		{[]string{"--admin-user-key", "user"}, ""},
+		{[]string{"--admin-user", "sre"}, ""},
+		{[]string{"--admin-user", "admin", "--admin-user-key", "user"}, "exclude each other"},
+		{[]string{"--admin-user", "sre", "--admin-user-key", "user"}, "exclude each other"},
+		{[]string{"--admin-user", ""}, "--admin-user must not be empty"},
+		{[]string{"--admin-password-key", ""}, "--admin-password-key must not be empty"},
+	} {
+		k := NewAdminKeys()
+		f := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		k.AddFlags(f)
+		if err := f.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Validate(); (err == nil) != (tt.errMatch == "") || (err != nil && !strings.Contains(err.Error(), tt.errMatch)) {
+			t.Errorf("%q: %v, want %q", tt.args, err, tt.errMatch)
+		}
+	}
+}
+
+// The first member is read alone; a rejected first login leaves the others unread.
+func TestFirstThenRest(t *testing.T) {
+	for _, reject := range []bool{false, true} {
+		var mu sync.Mutex
+		var order []int
+		all := FirstThenRest(context.Background(), 4, 2, func(_ context.Context, i int) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, i)
+			return reject && i == 0
+		})
+		if all == reject || order[0] != 0 || len(order) != map[bool]int{false: 4, true: 1}[reject] {
+			t.Errorf("reject %v: read %v, all %v", reject, order, all)
+		}
+	}
+	if !FirstThenRest(context.Background(), 0, 0, func(context.Context, int) bool { t.Error("read"); return true }) {
+		t.Error("no members: want true")
 	}
 }

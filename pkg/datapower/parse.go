@@ -1,7 +1,6 @@
 package datapower
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -351,41 +350,4 @@ func Quorum(statuses []PeeringStatus, peering string) QuorumInfo {
 		q.HasQuorum = true
 	}
 	return q
-}
-
-// Peerings reads the peering objects of the current domain and their owners in configuration
-// mode, as IBM's tools do: `show gateway-peering-manager` for the owners, then
-// `show gateway-peering` for every object (also those no owner names). It returns to the level it
-// started from. A device without a gateway-peering manager (v5-compatible mode) still yields the
-// objects, without owners; an error is returned only when neither command shows any.
-func (s *Session) Peerings(ctx context.Context) ([]Peering, error) {
-	start := s.Mode().Level
-	if start != LevelConfig {
-		if err := s.Config(ctx); err != nil {
-			return nil, err
-		}
-	}
-	var all string
-	var errs []error
-	for _, cmd := range []string{ShowGatewayPeeringManager, ShowGatewayPeering} {
-		out, err := s.Run(ctx, cmd)
-		if err != nil {
-			if IsStreamEnded(err) || errors.Is(err, ErrClosed) {
-				return nil, err
-			}
-			errs = append(errs, err)
-			continue
-		}
-		all += out + "\n"
-	}
-	if start == LevelExec {
-		if err := s.Top(ctx); err != nil {
-			return nil, err
-		}
-	}
-	ps, err := ParsePeerings(all)
-	if err != nil {
-		return nil, errors.Join(append(errs, err)...)
-	}
-	return ps, nil
 }

@@ -90,14 +90,18 @@ func cleanText(s string) string {
 // console's asynchronous log lines are taken out (a prompt followed by log lines on its line is
 // still the prompt: the console waits for input).
 func classifyTail(out string) (promptKind, Mode) {
-	rest, _ := splitLogs(cleanText(out), false)
-	return classifyLine(rest[strings.LastIndex(rest, "\n")+1:])
+	return classifyLine(lastLine(cleanText(out)))
 }
 
 // tailText is the unterminated last line of out without log lines, trimmed.
 func tailText(out string) string {
-	rest, _ := splitLogs(cleanText(out), false)
-	return strings.TrimSpace(rest[strings.LastIndex(rest, "\n")+1:])
+	return strings.TrimSpace(lastLine(cleanText(out)))
+}
+
+// lastLine is the unterminated last line of text (cleaned) once splitLogs took the log lines out.
+func lastLine(text string) string {
+	rest, _ := splitLogs(text, false)
+	return rest[strings.LastIndex(rest, "\n")+1:]
 }
 
 // classifyLine reports which prompt, if any, one line is.
@@ -160,29 +164,44 @@ func splitLogs(text string, keepOwnLines bool) (string, []string) {
 		}
 		line := text[:i]
 		text = text[i+1:]
-		loc := logStartRE.FindStringIndex(line)
+		at := logStart(line)
 		switch {
-		case loc == nil || !logLineRE.MatchString(line[loc[0]:]):
+		case at < 0:
 			write(line + "\n")
-		case strings.TrimSpace(line[:loc[0]]) == "":
+		case strings.TrimSpace(line[:at]) == "":
 			if keepOwnLines {
 				write(line + "\n")
 				continue
 			}
-			logs = append(logs, line[loc[0]:])
+			logs = append(logs, line[at:])
 		default:
-			head := line[:loc[0]]
+			head := line[:at]
 			if k, _ := classifyLine(head); k == promptNone {
 				// Text that is no prompt before a log line: keep the line whole (not ours to cut).
 				write(line + "\n")
 				continue
 			}
-			logs = append(logs, line[loc[0]:])
+			logs = append(logs, line[at:])
 			write(head)
 			cut = true
 		}
 	}
 	return b.String(), logs
+}
+
+// logStart is where a DataPower log line starts in line (one line, no line end), -1 if it holds none.
+func logStart(line string) int {
+	loc := logStartRE.FindStringIndex(line)
+	if loc == nil || !logLineRE.MatchString(line[loc[0]:]) {
+		return -1
+	}
+	return loc[0]
+}
+
+// isOwnLogLine: line is a log line standing on a line of its own, which splitLogs drops.
+func isOwnLogLine(line string) bool {
+	at := logStart(line)
+	return at >= 0 && strings.TrimSpace(line[:at]) == ""
 }
 
 // ParsePrompt reads a shell prompt such as "idg[apiconnect](config)# " into a Mode.

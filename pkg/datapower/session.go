@@ -73,6 +73,9 @@ type Options struct {
 	// most 3 times per command; the extra prompts are consumed); when the output ends in a line
 	// that is no known prompt, that line is a question (see RunAnswer).
 	QuietInterval time.Duration
+	// KeepConsoleLogs keeps the console's asynchronous log lines for ConsoleLogs (the last 1000).
+	// Off by default: the transcript has them, and a `show file` of a log would be kept line by line.
+	KeepConsoleLogs bool
 }
 
 // CommandError is a command whose output holds a DataPower error line.
@@ -114,7 +117,7 @@ type Session struct {
 	done    chan struct{}
 
 	mu     sync.Mutex
-	buf    strings.Builder
+	buf    output
 	mode   Mode
 	broken bool
 	closed bool
@@ -263,7 +266,7 @@ func (s *Session) send(line string, secret bool) error {
 
 // readPrompt collects output until a prompt ends it, within the command timeout. It returns the
 // output before the prompt. Log lines the console prints after a prompt do not hide it
-// (classifyTail). When the console stays quiet for QuietInterval without a prompt, the output
+// (output.classify). When the console stays quiet for QuietInterval without a prompt, the output
 // ending at a line end means the prompt was lost: Enter is pressed to have it printed again; the
 // output ending in an unterminated line we do not know means the console asks a question.
 func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, error) {
@@ -275,7 +278,7 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 	for {
 		// A line that only reads as a question waits for the quiet interval: a chunk may end
 		// at a "?" in mid-output.
-		if kind, mode := classifyTail(s.buf.String()); kind != promptNone && kind != promptQuestion {
+		if kind, mode := s.buf.classify(); kind != promptNone && kind != promptQuestion {
 			out := s.buf.String()
 			s.buf.Reset()
 			s.keepLogs(out)
@@ -286,11 +289,10 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 		}
 		select {
 		case b := <-s.chunks:
-			s.buf.Write(b)
-			_, _ = s.tr.Write(b)
+			s.take(&s.buf, b)
 			quiet.Reset(s.opts.QuietInterval)
 		case <-quiet.C:
-			tail := tailText(s.buf.String())
+			tail := strings.TrimSpace(s.buf.tail())
 			if tail != "" && !logStartRE.MatchString(tail) && !startsWithPrompt(tail) {
 				out := s.buf.String()
 				s.buf.Reset()
@@ -308,12 +310,10 @@ func (s *Session) readPrompt(ctx context.Context) (string, promptKind, Mode, err
 		case err := <-s.readErr:
 			// Drain what arrived before the stream ended.
 			for len(s.chunks) > 0 {
-				b := <-s.chunks
-				s.buf.Write(b)
-				_, _ = s.tr.Write(b)
+				s.take(&s.buf, <-s.chunks)
 			}
 			s.readErr <- err
-			if kind, _ := classifyTail(s.buf.String()); kind != promptNone && kind != promptQuestion {
+			if kind, _ := s.buf.classify(); kind != promptNone && kind != promptQuestion {
 				continue
 			}
 			s.broken = true
@@ -346,31 +346,18 @@ func (s *Session) settle(ctx context.Context, n int) {
 	window := s.opts.QuietInterval / 2
 	t := time.NewTimer(window)
 	defer t.Stop()
-	var pend strings.Builder
+	var pend output
 	defer func() { s.buf.WriteString(pend.String()) }()
 	for n > 0 {
 		select {
 		case b := <-s.chunks:
-			pend.Write(b)
-			_, _ = s.tr.Write(b)
+			s.take(&pend, b)
 			t.Reset(window)
-			rest, _ := splitLogs(cleanText(pend.String()), false)
-			lines := strings.Split(rest, "\n")
-			if kind, _ := classifyLine(lines[len(lines)-1]); kind != promptShell {
+			if kind, _ := pend.classify(); kind != promptShell {
 				continue
 			}
-			prompts, other := 0, false
-			for _, l := range lines {
-				if strings.TrimSpace(l) == "" {
-					continue
-				}
-				if _, ok := ParsePrompt(l); ok {
-					prompts++
-				} else {
-					other = true
-				}
-			}
-			if other {
+			prompts, ok := onlyPrompts(pend.String())
+			if !ok {
 				return
 			}
 			s.keepLogs(pend.String())
@@ -390,8 +377,7 @@ func (s *Session) dropStrayPrompts() {
 	for {
 		select {
 		case b := <-s.chunks:
-			s.buf.Write(b)
-			_, _ = s.tr.Write(b)
+			s.take(&s.buf, b)
 			continue
 		default:
 		}
@@ -400,18 +386,40 @@ func (s *Session) dropStrayPrompts() {
 	if s.buf.Len() == 0 {
 		return
 	}
-	rest, _ := splitLogs(cleanText(s.buf.String()), false)
-	for _, l := range strings.Split(rest, "\n") {
-		if _, ok := ParsePrompt(l); !ok && strings.TrimSpace(l) != "" {
-			return
-		}
+	if _, ok := onlyPrompts(s.buf.String()); !ok {
+		return
 	}
 	s.keepLogs(s.buf.String())
 	s.buf.Reset()
 }
 
+// take adds a chunk the console printed to o and to the transcript.
+func (s *Session) take(o *output, b []byte) {
+	o.Write(b)
+	_, _ = s.tr.Write(b)
+}
+
+// onlyPrompts reports whether raw console output is nothing but prompts, log lines and blank
+// lines (what recovery Enters leave), and how many prompts it holds.
+func onlyPrompts(raw string) (prompts int, ok bool) {
+	rest, _ := splitLogs(cleanText(raw), false)
+	for _, l := range strings.Split(rest, "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if _, isPrompt := ParsePrompt(l); !isPrompt {
+			return prompts, false
+		}
+		prompts++
+	}
+	return prompts, true
+}
+
 // keepLogs records the asynchronous log lines of raw console output (ConsoleLogs).
 func (s *Session) keepLogs(raw string) {
+	if !s.opts.KeepConsoleLogs {
+		return
+	}
 	_, logs := splitLogs(cleanText(raw), false)
 	s.logs = append(s.logs, logs...)
 	if over := len(s.logs) - maxConsoleLogs; over > 0 {
@@ -420,7 +428,8 @@ func (s *Session) keepLogs(raw string) {
 }
 
 // ConsoleLogs returns the asynchronous log lines the console printed during the session (the last
-// 1000), which Run keeps out of command output. They are in the transcript as printed.
+// 1000), which Run keeps out of command output, when Options.KeepConsoleLogs is set. They are in
+// the transcript as printed.
 func (s *Session) ConsoleLogs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -9,7 +9,6 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/lock"
 )
@@ -71,18 +70,8 @@ func JournalFromLease(le *coordinationv1.Lease, now time.Time) Journal {
 	a := le.Annotations
 	j := Journal{State: a[JournalState], Step: a[JournalStep], Flushed: a[JournalFlushed] == "true",
 		Started: a[JournalStarted], Peering: a[JournalPeering], By: a[JournalBy]}
-	if h, held := lock.HolderOf(le); held {
-		renewed := le.CreationTimestamp.Time
-		switch {
-		case le.Spec.RenewTime != nil:
-			renewed = le.Spec.RenewTime.Time
-		case le.Spec.AcquireTime != nil:
-			renewed = le.Spec.AcquireTime.Time
-		}
-		exp := renewed.Add(time.Duration(ptr.Deref(le.Spec.LeaseDurationSeconds, int32(lock.DefaultDuration/time.Second))) * time.Second)
-		if now.Before(exp) && !lock.HolderGone(h) {
-			j.Holder, j.Expires = h.String(), &exp
-		}
+	if h, exp, live := lock.LiveHolder(le, now); live {
+		j.Holder, j.Expires = h.String(), &exp
 	}
 	return j
 }

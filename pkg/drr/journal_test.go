@@ -2,6 +2,7 @@ package drr
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -10,7 +11,9 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
@@ -159,5 +162,38 @@ func TestJournalOfAKilledRun(t *testing.T) {
 	j := JournalFromLease(le, now)
 	if j.InProgress() || !j.Unfinished() || !strings.Contains(j.Describe(), "without recording an end") {
 		t.Errorf("%+v: %s", j, j.Describe())
+	}
+}
+
+// Flushed is the journal's word: true once this run recorded its flush step, or when the run it
+// finishes left the peering flushed; a flush step whose record failed flushed nothing.
+func TestGuardFlushed(t *testing.T) {
+	ctx := context.Background()
+	kube := fake.NewClientset()
+	g, err := TakeLease(ctx, kube, "dc1", "apic", "gw", lock.CurrentHolder("kubectl apic drr gw"), lock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(ctx, "gwd"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Step(ctx, StepPrimary); err != nil || g.Flushed() {
+		t.Fatalf("before the flush: flushed %v, %v", g.Flushed(), err)
+	}
+	kube.PrependReactor("update", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("apiserver unreachable")
+	})
+	if err := g.Step(ctx, StepFlush); err == nil || g.Flushed() {
+		t.Fatalf("flush not recorded: flushed %v, %v", g.Flushed(), err)
+	}
+	kube.ReactionChain = kube.ReactionChain[1:]
+	if err := g.Step(ctx, StepFlush); err != nil || !g.Flushed() {
+		t.Fatalf("flush recorded: flushed %v, %v", g.Flushed(), err)
+	}
+	_ = g.Finish(ctx, errors.New("cycle failed"))
+	_ = g.Release(ctx)
+	next, err := TakeLease(ctx, kube, "dc1", "apic", "gw", lock.CurrentHolder("kubectl apic drr gw"), lock.Options{})
+	if err != nil || !next.Flushed() {
+		t.Fatalf("finishing run: flushed %v, %v", next != nil && next.Flushed(), err)
 	}
 }

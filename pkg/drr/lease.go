@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -24,6 +25,8 @@ type Guard struct {
 	gateway string
 	prev    Journal
 	now     func() time.Time
+	// flushRecorded: this run recorded the flush step, which is sent only once recorded.
+	flushRecorded atomic.Bool
 }
 
 // TakeLease takes gateway's DRR lease in namespace. Another live run holding it refuses this one
@@ -75,8 +78,17 @@ func (g *Guard) Start(ctx context.Context, peering string) error {
 
 // Step records the step a run enters (StepJournal).
 func (g *Guard) Step(ctx context.Context, step string) error {
-	return g.l.Annotate(ctx, journalStep(step))
+	err := g.l.Annotate(ctx, journalStep(step))
+	if err == nil && step == StepFlush {
+		g.flushRecorded.Store(true)
+	}
+	return err
 }
+
+// Flushed reports whether the journal holds the gateway's peering as possibly flushed: the run
+// this one finishes left it flushed, or this run recorded its flush step (the flush is sent only
+// after that record, so a failed record means nothing was flushed).
+func (g *Guard) Flushed() bool { return g.prev.Unfinished() || g.flushRecorded.Load() }
 
 // Finish records how the run ended: err nil succeeded, an interruption interrupted, else failed.
 func (g *Guard) Finish(ctx context.Context, err error) error {

@@ -60,12 +60,9 @@ func (r *Runner) preflight(ctx context.Context) error {
 // rejected login refuses whatever --force says.
 func (r *Runner) readMembers(ctx context.Context) ([]memberView, error) {
 	views := make([]memberView, len(r.cfg.Members))
-	views[0] = r.preflightMember(ctx, r.cfg.Members[0])
-	if err := loginRefusal(views[:1]); err != nil {
-		return nil, err
-	}
-	r.each(ctx, len(r.cfg.Members)-1, 0, func(ctx context.Context, i int) {
-		views[i+1] = r.preflightMember(ctx, r.cfg.Members[i+1])
+	datapower.FirstThenRest(ctx, len(r.cfg.Members), 0, func(ctx context.Context, i int) bool {
+		views[i] = r.preflightMember(ctx, r.cfg.Members[i])
+		return views[i].fatal
 	})
 	if err := loginRefusal(views); err != nil {
 		return nil, err
@@ -225,13 +222,10 @@ func (r *Runner) preflightMember(ctx context.Context, m Member) memberView {
 		ps.fail(err)
 		return v
 	}
-	s, err := r.cfg.Open(ctx, m)
+	s, err := r.open(ctx, m)
 	if err != nil {
 		return fail(err)
 	}
-	r.mu.Lock()
-	r.sessions[m.Pod] = s
-	r.mu.Unlock()
 	v.state.Reachable = true
 	peerings, err := s.Peerings(ctx)
 	if err != nil {

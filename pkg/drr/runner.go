@@ -129,7 +129,7 @@ func New(cfg Config) *Runner {
 func (r *Runner) Report() *Report {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.report.DurationSeconds = seconds(r.cfg.Now().Sub(r.report.StartedAt))
+	r.report.DurationSeconds = printers.Seconds(r.cfg.Now().Sub(r.report.StartedAt))
 	sortResults(r.report.Results, r.cfg.Members)
 	return r.report
 }
@@ -148,6 +148,18 @@ func (r *Runner) Close() {
 		g.Go(s.Close)
 	}
 	_ = g.Wait()
+}
+
+// open opens m's console (Config.Open) and keeps the session for the steps and Close.
+func (r *Runner) open(ctx context.Context, m Member) (*datapower.Session, error) {
+	s, err := r.cfg.Open(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.sessions[m.Pod] = s
+	r.mu.Unlock()
+	return s, nil
 }
 
 func (r *Runner) session(pod string) *datapower.Session {
@@ -192,7 +204,7 @@ func (r *Runner) record(member, step, status string, start time.Time, msg string
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := StepState{Member: member, Step: step, Status: status, StartedAt: start.UTC().Round(time.Millisecond),
-		DurationSeconds: seconds(r.cfg.Now().Sub(start)), Message: msg}
+		DurationSeconds: printers.Seconds(r.cfg.Now().Sub(start)), Message: msg}
 	for i, s := range r.report.Results {
 		if s.Member == member && s.Step == step {
 			r.report.Results[i] = st
@@ -213,8 +225,6 @@ func (r *Runner) result(member, step string) (StepState, bool) {
 	defer r.mu.Unlock()
 	return r.report.Result(member, step)
 }
-
-func seconds(d time.Duration) float64 { return printers.Seconds(d) }
 
 func sortResults(rs []StepState, members []Member) {
 	order := map[string]int{}

@@ -20,15 +20,12 @@ func Status(ctx context.Context, cfg Config) (*StatusReport, error) {
 	defer r.Close()
 	views := make([]statusView, len(cfg.Members))
 	// One member first: a rejected login stops there (failed logins count against the account).
-	if len(cfg.Members) > 0 {
-		views[0] = r.statusMember(ctx, cfg.Members[0])
-		if errors.Is(views[0].err, datapower.ErrLoginFailed) {
-			return nil, exitcode.Newf(exitcode.Refused, "member %s: %v", cfg.Members[0].Pod, views[0].err)
-		}
+	if !datapower.FirstThenRest(ctx, len(cfg.Members), cfg.MaxConcurrency, func(ctx context.Context, i int) bool {
+		views[i] = r.statusMember(ctx, cfg.Members[i])
+		return errors.Is(views[i].err, datapower.ErrLoginFailed)
+	}) {
+		return nil, exitcode.Newf(exitcode.Refused, "member %s: %v", cfg.Members[0].Pod, views[0].err)
 	}
-	r.each(ctx, max(len(cfg.Members)-1, 0), cfg.MaxConcurrency, func(ctx context.Context, i int) {
-		views[i+1] = r.statusMember(ctx, cfg.Members[i+1])
-	})
 	return statusReport(cfg, views)
 }
 
@@ -44,14 +41,11 @@ type statusView struct {
 // apic-gw-service (a member left disabled by a DRR).
 func (r *Runner) statusMember(ctx context.Context, m Member) statusView {
 	var v statusView
-	s, err := r.cfg.Open(ctx, m)
+	s, err := r.open(ctx, m)
 	if err != nil {
 		v.err = err
 		return v
 	}
-	r.mu.Lock()
-	r.sessions[m.Pod] = s
-	r.mu.Unlock()
 	v.owners = map[string]string{}
 	if ps, err := s.Peerings(ctx); err == nil {
 		for _, p := range ps {

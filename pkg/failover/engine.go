@@ -152,7 +152,7 @@ func (e *Engine) Run(ctx context.Context, steps []Step) ([]StepResult, error) {
 		r.StartTime = metav1.NewTime(start)
 		ps := e.Reporter.StepWithExpected(st.Name, st.Expected)
 		msg, skipped, err := e.runStep(ctx, st, ps)
-		r.ElapsedSeconds = seconds(e.now().Sub(start))
+		r.ElapsedSeconds = printers.Seconds(e.now().Sub(start))
 		r.Message = msg
 		if err != nil {
 			r.Status, err = e.stopped(ctx, st, ps, err)
@@ -229,8 +229,6 @@ func sentence(s string) string {
 func (e *Engine) now2(ctx context.Context, st Step) pairNow {
 	return readNow(ctx, e.Req, st.subject, e.From, e.To)
 }
-
-func seconds(d time.Duration) float64 { return printers.Seconds(d) }
 
 // phaseError gives err the exit code of st's phase unless it is a timeout or an interruption.
 func phaseError(st Step, err error) error {

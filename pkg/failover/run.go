@@ -19,6 +19,7 @@ import (
 	"github.com/kubectl-apic/kubectl-apic/pkg/hastate"
 	"github.com/kubectl-apic/kubectl-apic/pkg/kube"
 	"github.com/kubectl-apic/kubectl-apic/pkg/lock"
+	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
 	"github.com/kubectl-apic/kubectl-apic/pkg/progress"
 )
 
@@ -75,7 +76,7 @@ func Run(ctx context.Context, cfg Config, from, to *kube.Site) (*Result, error) 
 		StartTime: metav1.NewTime(start)}
 	r := &run{cfg: cfg, from: from, to: to, res: res}
 	err := r.do(ctx)
-	res.Elapsed = seconds(cfg.Now().Sub(start))
+	res.Elapsed = printers.Seconds(cfg.Now().Sub(start))
 	if err != nil && len(r.subjects) > 0 && r.started {
 		err = r.afterFailure(ctx, err)
 	}
@@ -184,7 +185,7 @@ func (r *run) do(ctx context.Context) error {
 	pre.StartTime = metav1.NewTime(r.cfg.Now())
 	ps := r.cfg.Reporter.Step(string(PhasePreflight))
 	finishPre := func(err error) error {
-		pre.ElapsedSeconds = seconds(r.cfg.Now().Sub(pre.StartTime.Time))
+		pre.ElapsedSeconds = printers.Seconds(r.cfg.Now().Sub(pre.StartTime.Time))
 		if err != nil {
 			pre.Status, pre.Message = StatusFailed, err.Error()
 			ps.Fail(err)
@@ -252,7 +253,7 @@ func (r *run) confirm(ctx context.Context) error {
 	c := newResult(Step{Phase: PhaseConfirm, Name: string(PhaseConfirm)}, StatusPassed)
 	c.StartTime = metav1.NewTime(r.cfg.Now())
 	err := r.cfg.Confirm(ctx, r.question())
-	c.ElapsedSeconds = seconds(r.cfg.Now().Sub(c.StartTime.Time))
+	c.ElapsedSeconds = printers.Seconds(r.cfg.Now().Sub(c.StartTime.Time))
 	if err != nil {
 		c.Status, c.Message = StatusFailed, err.Error()
 		if exitcode.FromError(err) == exitcode.Interrupted {

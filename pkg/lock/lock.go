@@ -238,8 +238,7 @@ func (l *Lock) heldByOther(t Target, cur *coordinationv1.Lease) *HeldError {
 	}
 	other := holderOf(cur)
 	now := l.opts.Clock.Now()
-	renewed := renewTime(cur)
-	expires := renewed.Add(time.Duration(ptr.Deref(cur.Spec.LeaseDurationSeconds, int32(l.opts.Duration/time.Second))) * time.Second)
+	renewed, expires := renewTime(cur), Expiry(cur, l.opts.Duration)
 	switch {
 	case l.opts.Force:
 		l.TakeOvers = append(l.TakeOvers, TakeOver{Site: t.Site, Previous: other, Reason: "--force-unlock"})
@@ -302,6 +301,27 @@ func renewTime(le *coordinationv1.Lease) time.Time {
 		return le.Spec.AcquireTime.Time
 	}
 	return le.CreationTimestamp.Time
+}
+
+// Expiry is when le's claim ends: its last renewal (else its acquisition, else its creation) plus
+// its duration, def when it names none.
+func Expiry(le *coordinationv1.Lease, def time.Duration) time.Time {
+	return renewTime(le).Add(time.Duration(ptr.Deref(le.Spec.LeaseDurationSeconds, int32(def/time.Second))) * time.Second)
+}
+
+// LiveHolder describes le's holder and when its claim expires; ok is false when nobody holds le,
+// its claim expired by now (a lease naming no duration lasts DefaultDuration), or its holder is a
+// process of this host that no longer runs (HolderGone). For status views.
+func LiveHolder(le *coordinationv1.Lease, now time.Time) (h Holder, expires time.Time, ok bool) {
+	h, held := HolderOf(le)
+	if !held {
+		return Holder{}, time.Time{}, false
+	}
+	expires = Expiry(le, DefaultDuration)
+	if !now.Before(expires) || HolderGone(h) {
+		return Holder{}, time.Time{}, false
+	}
+	return h, expires, true
 }
 
 // Holder is this lock's holder.

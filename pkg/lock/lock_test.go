@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -271,5 +272,34 @@ func TestHoldStop(t *testing.T) {
 	<-held.Done()
 	if cause := context.Cause(held); !errors.Is(cause, context.Canceled) {
 		t.Errorf("cause after stop = %v, want context.Canceled", cause)
+	}
+}
+
+func TestExpiryAndLiveHolder(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *metav1.MicroTime { return &metav1.MicroTime{Time: t0.Add(d)} }
+	for _, tt := range []struct {
+		name string
+		spec coordinationv1.LeaseSpec
+		want time.Time
+		live bool // at t0+30s
+	}{
+		{name: "renewed", spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("a@elsewhere pid 1"), RenewTime: at(10 * time.Second),
+			AcquireTime: at(0), LeaseDurationSeconds: ptr.To(int32(60))}, want: t0.Add(70 * time.Second), live: true},
+		{name: "acquired only", spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("a@elsewhere pid 1"), AcquireTime: at(0),
+			LeaseDurationSeconds: ptr.To(int32(20))}, want: t0.Add(20 * time.Second)},
+		{name: "creation, default duration", spec: coordinationv1.LeaseSpec{HolderIdentity: ptr.To("a@elsewhere pid 1")},
+			want: t0.Add(DefaultDuration), live: DefaultDuration > 30*time.Second},
+		{name: "nobody holds it", spec: coordinationv1.LeaseSpec{RenewTime: at(0)}, want: t0.Add(DefaultDuration)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			le := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.Time{Time: t0}}, Spec: tt.spec}
+			if got := Expiry(le, DefaultDuration); !got.Equal(tt.want) {
+				t.Errorf("Expiry %v, want %v", got, tt.want)
+			}
+			if _, exp, live := LiveHolder(le, t0.Add(30*time.Second)); live != tt.live || (live && !exp.Equal(tt.want)) {
+				t.Errorf("LiveHolder live %v expires %v, want %v", live, exp, tt.live)
+			}
+		})
 	}
 }

@@ -276,7 +276,7 @@ func (o *Options) Run(ctx context.Context) error {
 		if prev.Unfinished() {
 			rep.Warnf("gateway %s/%s was left mid-DRR (%s): a run finishes it", gw.Namespace, gw.Name, prev.Describe())
 		}
-		return o.drr(ctx, gw, cfg, rep, nil, prev)
+		return o.drr(ctx, gw, cfg, rep, nil)
 	}
 	guard, err := o.takeLease(ctx, gw, rep)
 	if err != nil {
@@ -290,7 +290,7 @@ func (o *Options) Run(ctx context.Context) error {
 	ctx, stop := guard.Hold(ctx) // the run ends if the lease is lost
 	defer stop()
 	cfg.Journal = guard
-	return o.drr(ctx, gw, cfg, rep, guard, guard.Previous())
+	return o.drr(ctx, gw, cfg, rep, guard)
 }
 
 // connect finds the gateway's members and admin Secret and makes the engine's configuration: how
@@ -331,7 +331,7 @@ func (o *Options) connect(ctx context.Context, rep *progress.Reporter) (*pdrr.Ga
 // drr runs the DRR itself: the registration check and the probe set up, pre-flight, the plan (a dry
 // run stops there), the confirmation, then the steps, recorded in the journal (guard; nil on a dry
 // run).
-func (o *Options) drr(ctx context.Context, gw *pdrr.Gateway, cfg pdrr.Config, rep *progress.Reporter, guard *pdrr.Guard, prev pdrr.Journal) error {
+func (o *Options) drr(ctx context.Context, gw *pdrr.Gateway, cfg pdrr.Config, rep *progress.Reporter, guard *pdrr.Guard) error {
 	var err error
 	if o.APIManagerURL != "" {
 		if cfg.Registration, cfg.Trigger, err = o.apiManager(ctx, gw.Namespace); err != nil {
@@ -372,7 +372,7 @@ func (o *Options) drr(ctx context.Context, gw *pdrr.Gateway, cfg pdrr.Config, re
 	if jerr := guard.Finish(ctx, err); jerr != nil {
 		rep.Warnf("could not record the outcome in the DRR journal (lease %s): %v", pdrr.LeaseName(gw.Name), jerr)
 	}
-	return o.finish(r, o.leftHint(err, gw, r.Report(), prev), false)
+	return o.finish(r, o.leftHint(err, gw, r.Report(), guard.Flushed()), false)
 }
 
 // confirm asks before the first change unless --yes.

@@ -60,17 +60,12 @@ func (o *Options) takeLease(ctx context.Context, gw *pdrr.Gateway, rep *progress
 }
 
 // leftHint adds to a failed run's error what it left behind and the command that finishes it.
-func (o *Options) leftHint(err error, gw *pdrr.Gateway, r *pdrr.Report, prev pdrr.Journal) error {
+// flushed is the journal's word (Guard.Flushed): the flush is sent only after it is recorded.
+func (o *Options) leftHint(err error, gw *pdrr.Gateway, r *pdrr.Report, flushed bool) error {
 	if err == nil {
 		return nil
 	}
-	flushed := false
-	for _, s := range r.Results {
-		if s.Step == pdrr.StepFlush && s.Status != pdrr.Skipped {
-			flushed = true
-		}
-	}
-	if r.FailedStep == pdrr.StepFlush || flushed || prev.Unfinished() {
+	if flushed {
 		return fmt.Errorf("%w. Gateway %s/%s is left mid-DRR (peering %s may be flushed, apic-gw-service may be disabled): finish it with %s",
 			err, gw.Namespace, gw.Name, r.Peering, o.finishCommand(gw))
 	}

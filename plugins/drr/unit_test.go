@@ -271,3 +271,21 @@ func TestUnitGatewayServiceLog(t *testing.T) {
 		t.Errorf("the plan does not read the file given:\n%s", r.out)
 	}
 }
+
+// A failed run's hint says what the journal says: left mid-DRR only once the flush was recorded
+// (and so may have been sent), else nothing was flushed, even when the flush step is the one that
+// failed (its record failed before the flush was sent).
+func TestUnitLeftHint(t *testing.T) {
+	o := &Options{site: &kube.Site{Name: "dc1"}}
+	gw := &pdrr.Gateway{Name: "gw", Namespace: "apic"}
+	r := &pdrr.Report{Peering: "gwd", FailedStep: pdrr.StepFlush}
+	if err := o.leftHint(nil, gw, r, true); err != nil {
+		t.Errorf("success: %v", err)
+	}
+	if err := o.leftHint(fmt.Errorf("recording the flush failed"), gw, r, false); !strings.Contains(err.Error(), "Nothing was flushed") {
+		t.Errorf("not flushed: %v", err)
+	}
+	if err := o.leftHint(fmt.Errorf("cycle failed"), gw, r, true); !strings.Contains(err.Error(), "left mid-DRR (peering gwd may be flushed") {
+		t.Errorf("flushed: %v", err)
+	}
+}

@@ -71,33 +71,29 @@ func (o *Options) readPeering(ctx context.Context, s *kube.Site, snap *inventory
 		out[key][pod] = rd
 	}
 	gws := o.peeringTargets(ctx, s, snap, drr, func(key string) { out[key] = map[string]PeeringRead{} }, set)
-	// Round 1: the first member of every gateway; round 2: the others of the gateways whose login
-	// was accepted.
-	rejected := make([]error, len(gws))
+	// Every gateway at once, its first member alone first (datapower.FirstThenRest); at most
+	// peeringConcurrency consoles open over all gateways.
+	slots := make(chan struct{}, peeringConcurrency)
 	var g errgroup.Group
-	g.SetLimit(peeringConcurrency)
-	for i, gw := range gws {
+	for _, gw := range gws {
 		g.Go(func() error {
-			rd := readMember(ctx, gw.open, gw.targets[0])
-			set(gw.key, gw.targets[0].Pod, rd)
-			if errors.Is(rd.Err, datapower.ErrLoginFailed) {
-				rejected[i] = rd.Err
+			var first error // the first member's error: read(0) runs in this goroutine
+			if !datapower.FirstThenRest(ctx, len(gw.targets), 0, func(ctx context.Context, i int) bool {
+				slots <- struct{}{}
+				defer func() { <-slots }()
+				rd := readMember(ctx, gw.open, gw.targets[i])
+				set(gw.key, gw.targets[i].Pod, rd)
+				if i == 0 {
+					first = rd.Err
+				}
+				return errors.Is(rd.Err, datapower.ErrLoginFailed)
+			}) {
+				for _, t := range gw.targets[1:] {
+					set(gw.key, t.Pod, PeeringRead{Err: fmt.Errorf("not tried: the login was rejected on %s (%w)", gw.targets[0].Pod, first)})
+				}
 			}
 			return nil
 		})
-	}
-	_ = g.Wait()
-	for i, gw := range gws {
-		for _, t := range gw.targets[1:] {
-			if rejected[i] != nil {
-				set(gw.key, t.Pod, PeeringRead{Err: fmt.Errorf("not tried: the login was rejected on %s (%w)", gw.targets[0].Pod, rejected[i])})
-				continue
-			}
-			g.Go(func() error {
-				set(gw.key, t.Pod, readMember(ctx, gw.open, t))
-				return nil
-			})
-		}
 	}
 	_ = g.Wait()
 	return out
