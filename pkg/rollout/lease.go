@@ -7,7 +7,6 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/explain"
@@ -51,19 +50,7 @@ func LiveHolder(ctx context.Context, sites []*Site, gateway string, now time.Tim
 		if le == nil {
 			continue
 		}
-		h, held := lock.HolderOf(le)
-		if !held || lock.HolderGone(h) {
-			continue
-		}
-		renewed := le.CreationTimestamp.Time
-		switch {
-		case le.Spec.RenewTime != nil:
-			renewed = le.Spec.RenewTime.Time
-		case le.Spec.AcquireTime != nil:
-			renewed = le.Spec.AcquireTime.Time
-		}
-		exp := renewed.Add(time.Duration(ptr.Deref(le.Spec.LeaseDurationSeconds, int32(lock.DefaultDuration/time.Second))) * time.Second)
-		if now.Before(exp) {
+		if h, exp, ok := lock.LiveHolder(le, now); ok {
 			return fmt.Sprintf("%s (lease %s/%s on %s, expires %s if that run is gone)", h, s.Namespace, le.Name, s.Name, exp.UTC().Format(time.RFC3339)), nil
 		}
 	}
