@@ -263,6 +263,12 @@ var phaseCodes = map[string]exitcode.Code{
 	StepExport: exitcode.RolloutSpecChangeFailed, StepChange: exitcode.RolloutSpecChangeFailed,
 }
 
+// journaled are the phases written to the journal before they start: a member's first, and those
+// that change something. The phases that only wait and read (READY, REJOIN, VERIFY, PROBE) are
+// redone by a re-run, so recording them would cost a write each (a round trip per site) and
+// tell a re-run nothing it needs.
+var journaled = map[string]bool{PhasePrecheck: true, PhaseSwitchPrimary: true, PhaseRestart: true}
+
 // phaseFunc runs a phase: its status (PASSED, SKIPPED, UNVERIFIED) and message, or an error.
 type phaseFunc func(ctx context.Context) (status, msg string, err error)
 
@@ -271,8 +277,10 @@ func (r *Runner) runPhase(ctx context.Context, site, pod, phase string, fn phase
 	if r.cfg.Probe != nil {
 		r.cfg.Probe.Phase(memberRef(site, pod), phase) // pod names repeat across sites
 	}
-	if err := r.journal(ctx, Position{Site: site, Pod: pod, Phase: phase}); err != nil {
-		return err
+	if journaled[phase] {
+		if err := r.journal(ctx, Position{Site: site, Pod: pod, Phase: phase}); err != nil {
+			return err
+		}
 	}
 	start := r.cfg.Now()
 	var step *progress.Step

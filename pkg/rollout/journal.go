@@ -18,7 +18,7 @@ import (
 
 // The journal is a ConfigMap, apic-rollout-<gateway>, in the gateway's namespace on every site of
 // the run: run.json records the current (or last) run — its plan, each member's phases, the member
-// and phase it is in — written before each phase starts, so that a re-run after Ctrl-C, a crash or
+// and phase it is in — written before each phase that changes something, so that a re-run after Ctrl-C, a crash or
 // a lost connection continues at that member and phase. history.json keeps the site's spec exports
 // (the GatewayCluster spec and the data of the ConfigMaps its additionalDomainConfig names) taken
 // before and after each run, which undo restores. A ConfigMap (not the Lease's annotations, as drr

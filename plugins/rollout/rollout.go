@@ -174,8 +174,10 @@ Everything is checked before the first change; --dry-run prints the plan (member
 to hand over, hooks, gates) and changes nothing. One rollout per gateway: the Lease
 apic-rollout-<gateway> in the gateway's namespace on every site (a second run is refused, naming
 the holder; --force-unlock takes over a lease whose run is gone). The journal, ConfigMap
-apic-rollout-<gateway>, records each phase before it starts: a re-run after Ctrl-C, a crash or a
-lost connection continues at the member and phase where the run stopped (--fresh plans anew).
+apic-rollout-<gateway>, records a member's start and each phase that changes something
+(SWITCH-PRIMARY, RESTART, the site steps) before it runs: a re-run after Ctrl-C, a crash or a lost
+connection continues at that member and phase, never deletes a pod twice, and redoes the phases
+that only wait and read (--fresh plans anew).
 
 The summary table (MEMBER x phases: PASSED (s), FAILED (code), SKIPPED, UNVERIFIED, UNKNOWN while
 the result of an interrupted phase is not known, * not reached) goes to stdout, progress to
