@@ -272,7 +272,8 @@ var journaled = map[string]bool{PhasePrecheck: true, PhaseSwitchPrimary: true, P
 // phaseFunc runs a phase: its status (PASSED, SKIPPED, UNVERIFIED) and message, or an error.
 type phaseFunc func(ctx context.Context) (status, msg string, err error)
 
-// runPhase runs one member phase: journal first, then the phase, then its result in the report.
+// runPhase runs one member phase: journal first (journaled phases), then the phase, then its
+// result in the report.
 func (r *Runner) runPhase(ctx context.Context, site, pod, phase string, fn phaseFunc) error {
 	if r.cfg.Probe != nil {
 		r.cfg.Probe.Phase(memberRef(site, pod), phase) // pod names repeat across sites
@@ -282,73 +283,70 @@ func (r *Runner) runPhase(ctx context.Context, site, pod, phase string, fn phase
 			return err
 		}
 	}
-	start := r.cfg.Now()
-	var step *progress.Step
-	if r.cfg.Progress != nil {
-		step = r.cfg.Progress.Step(fmt.Sprintf("%s %s", memberRef(site, pod), phase))
-	}
 	r.log(site, pod, "%s: started", phase)
-	status, msg, err := fn(ctx)
-	res := PhaseResult{Phase: phase, Status: status, StartedAt: start.UTC().Round(time.Millisecond),
-		DurationSeconds: printers.Seconds(r.cfg.Now().Sub(start)), Message: msg}
-	code := phaseCodes[phase]
-	switch {
-	case err != nil && ctx.Err() != nil:
-		res.Status, res.Message = Unknown, "the run stopped during this phase: result unknown until a re-run reads the state ("+context.Cause(ctx).Error()+")"
-		if step != nil {
-			step.Unknown(res.Message)
-		}
-	case err != nil:
-		res.Status, res.Code, res.Message = Failed, int(code), err.Error()
-		var ee *exitcode.ExitError
-		if errors.As(err, &ee) && (ee.Code == exitcode.ProbeBreached || ee.Code == exitcode.Refused) {
-			res.Code = int(ee.Code)
-			code = ee.Code
-		}
-		if step != nil {
-			step.Fail(err)
-		}
-	case step != nil && status == Skipped:
-		step.Skip(msg)
-	case step != nil:
-		step.Done(doneMessage(status, msg))
-	}
+	res, err := r.do(ctx, memberRef(site, pod), phase, fn)
 	r.log(site, pod, "%s: %s %s", phase, res.Status, res.Message)
 	r.mu.Lock()
 	if m := r.report.Member(site, pod); m != nil {
 		m.set(res)
 	}
 	r.mu.Unlock()
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &phaseError{site: site, pod: pod, phase: phase, code: code, err: err}
+	if err != nil && ctx.Err() == nil {
+		return &phaseError{site: site, pod: pod, phase: phase, code: exitcode.Code(res.Code), err: err}
 	}
-	return nil
+	return err
 }
 
-// runStep runs a site or spec step.
+// runStep runs a site or spec step (always journaled).
 func (r *Runner) runStep(ctx context.Context, site, name string, fn phaseFunc) error {
 	if err := r.journal(ctx, Position{Site: site, Phase: name}); err != nil {
 		return err
 	}
+	res, err := r.do(ctx, site, name, fn)
+	st := StepResult{Step: name, Site: site, Status: res.Status, Code: res.Code, StartedAt: res.StartedAt,
+		DurationSeconds: res.DurationSeconds, Message: res.Message}
+	r.mu.Lock()
+	replaced := false
+	for i, s := range r.report.Steps {
+		if s.Step == name && s.Site == site {
+			r.report.Steps[i], replaced = st, true
+		}
+	}
+	if !replaced {
+		r.report.Steps = append(r.report.Steps, st)
+	}
+	r.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		return &phaseError{site: site, phase: name, code: exitcode.Code(res.Code), err: err}
+	}
+	return err
+}
+
+// do runs fn as phase (or step) name of what (site/pod or site) with its progress line, and says
+// how it ended: UNKNOWN when the run stopped while it ran (the error is then ctx's), FAILED with
+// the phase's exit code (or the refusal's or probe breach's it returned).
+func (r *Runner) do(ctx context.Context, what, name string, fn phaseFunc) (PhaseResult, error) {
 	start := r.cfg.Now()
 	var step *progress.Step
 	if r.cfg.Progress != nil {
-		step = r.cfg.Progress.Step(fmt.Sprintf("%s %s", site, name))
+		step = r.cfg.Progress.Step(what + " " + name)
 	}
 	status, msg, err := fn(ctx)
-	res := StepResult{Step: name, Site: site, Status: status, StartedAt: start.UTC().Round(time.Millisecond),
+	res := PhaseResult{Phase: name, Status: status, StartedAt: start.UTC().Round(time.Millisecond),
 		DurationSeconds: printers.Seconds(r.cfg.Now().Sub(start)), Message: msg}
 	switch {
 	case err != nil && ctx.Err() != nil:
-		res.Status, res.Message = Unknown, "the run stopped during this step: result unknown"
+		res.Status, res.Message = Unknown, "the run stopped during "+name+": result unknown until a re-run reads the state ("+context.Cause(ctx).Error()+")"
 		if step != nil {
 			step.Unknown(res.Message)
 		}
+		return res, ctx.Err()
 	case err != nil:
 		res.Status, res.Code, res.Message = Failed, int(phaseCodes[name]), err.Error()
+		var ee *exitcode.ExitError
+		if errors.As(err, &ee) && (ee.Code == exitcode.ProbeBreached || ee.Code == exitcode.Refused) {
+			res.Code = int(ee.Code)
+		}
 		if step != nil {
 			step.Fail(err)
 		}
@@ -357,24 +355,7 @@ func (r *Runner) runStep(ctx context.Context, site, name string, fn phaseFunc) e
 	case step != nil:
 		step.Done(doneMessage(status, msg))
 	}
-	r.mu.Lock()
-	replaced := false
-	for i, s := range r.report.Steps {
-		if s.Step == name && s.Site == site {
-			r.report.Steps[i], replaced = res, true
-		}
-	}
-	if !replaced {
-		r.report.Steps = append(r.report.Steps, res)
-	}
-	r.mu.Unlock()
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &phaseError{site: site, phase: name, code: phaseCodes[name], err: err}
-	}
-	return nil
+	return res, err
 }
 
 // journal records the position before a phase starts. A dry run has no journal.

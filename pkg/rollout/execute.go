@@ -406,9 +406,7 @@ func (r *Runner) restartPod(ctx context.Context, s *Site, pm PlannedMember) (str
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return "", "", explain.Error(err, s.Name, corev1.SchemeGroupVersion.WithResource("pods"), "delete")
 	}
-	p, err := waitPod(ctx, s, pm.Pod, r.cfg.RestartTimeout, func(p *corev1.Pod) bool {
-		return p.UID != uid && p.DeletionTimestamp == nil
-	})
+	p, err := r.waitReplaced(ctx, s, pm)
 	if err != nil {
 		return "", "", fmt.Errorf("the StatefulSet did not create pod %s again: %w", pm.Pod, err)
 	}
@@ -419,15 +417,20 @@ func (r *Runner) restartPod(ctx context.Context, s *Site, pm PlannedMember) (str
 // followRestart waits for the StatefulSet controller to replace the member (upgrade: the operator
 // rolls the pods itself, highest ordinal first).
 func (r *Runner) followRestart(ctx context.Context, s *Site, pm PlannedMember) (string, string, error) {
-	uid := types.UID(pm.UID)
-	p, err := waitPod(ctx, s, pm.Pod, r.cfg.RestartTimeout, func(p *corev1.Pod) bool {
-		return p.UID != uid && p.DeletionTimestamp == nil
-	})
+	p, err := r.waitReplaced(ctx, s, pm)
 	if err != nil {
 		return "", "", fmt.Errorf("the StatefulSet controller did not replace pod %s: %w", pm.Pod, err)
 	}
 	r.log(s.Name, pm.Pod, "uid %s replaced by uid %s", pm.UID, p.UID)
 	return Passed, "replaced by the StatefulSet controller", nil
+}
+
+// waitReplaced waits (--restart-timeout) for a pod of pm's name with another UID than planned.
+func (r *Runner) waitReplaced(ctx context.Context, s *Site, pm PlannedMember) (*corev1.Pod, error) {
+	uid := types.UID(pm.UID)
+	return waitPod(ctx, s, pm.Pod, r.cfg.RestartTimeout, func(p *corev1.Pod) bool {
+		return p.UID != uid && p.DeletionTimestamp == nil
+	})
 }
 
 // ready waits for the new pod to be Ready.

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -455,24 +454,8 @@ func (o *Options) runStatus(ctx context.Context, cfg pdrr.Config, j pdrr.Journal
 
 // completeGateways lists GatewayCluster names in the namespace for shell completion.
 func (o *Options) completeGateways(ctx context.Context, prefix string) []cobra.Completion {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	site, err := o.NewSite(o.ConfigFlags)
-	if err != nil {
-		return nil
-	}
-	list, err := site.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace(site.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil
-	}
-	var out []cobra.Completion
-	for _, u := range list.Items {
-		if strings.HasPrefix(u.GetName(), prefix) {
-			out = append(out, u.GetName())
-		}
-	}
-	return out
+	return kube.CompleteNames(ctx, site, err, apic.GatewayClusterKind.GVR(), prefix)
 }
 
 // transcripts writes one file per member; nil-safe when no directory was given.

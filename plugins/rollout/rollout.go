@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -307,14 +306,7 @@ func (o *Options) addRunFlags(cmd *cobra.Command) {
 // Complete resolves the sites.
 func (o *Options) Complete(_ *cobra.Command, args []string) error {
 	o.Gateway = args[0]
-	contexts := []string{""}
-	if o.ConfigFlags.Context != nil {
-		contexts[0] = *o.ConfigFlags.Context
-	}
-	if o.PeerContext != "" {
-		contexts = append(contexts, o.PeerContext)
-	}
-	sites, err := o.NewSites(o.ConfigFlags, contexts)
+	sites, err := o.NewSites(o.ConfigFlags, kube.Contexts(o.ConfigFlags, o.PeerContext))
 	if err != nil {
 		return err
 	}
@@ -359,24 +351,8 @@ func (o *Options) Run(ctx context.Context) error {
 
 // completeGateways lists GatewayCluster names in the namespace for shell completion.
 func (o *Options) completeGateways(ctx context.Context, prefix string) []cobra.Completion {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	site, err := kube.NewSite(o.ConfigFlags)
-	if err != nil {
-		return nil
-	}
-	list, err := site.Dynamic.Resource(apic.GatewayClusterKind.GVR()).Namespace(site.Namespace).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil
-	}
-	var out []cobra.Completion
-	for _, u := range list.Items {
-		if strings.HasPrefix(u.GetName(), prefix) {
-			out = append(out, u.GetName())
-		}
-	}
-	return out
+	return kube.CompleteNames(ctx, site, err, apic.GatewayClusterKind.GVR(), prefix)
 }
 
 // subcommandHelp is the subcommand's paragraph of the long help.

@@ -182,14 +182,7 @@ Client library log lines are hidden unless -v is 1 or more (kubectl's -v=6 shows
 
 // Complete resolves the sites from the kubeconfig.
 func (o *Options) Complete(cmd *cobra.Command, args []string) error {
-	contexts := []string{""}
-	if o.ConfigFlags.Context != nil {
-		contexts[0] = *o.ConfigFlags.Context
-	}
-	if o.PeerContext != "" {
-		contexts = append(contexts, o.PeerContext)
-	}
-	sites, err := o.NewSites(o.ConfigFlags, contexts)
+	sites, err := o.NewSites(o.ConfigFlags, kube.Contexts(o.ConfigFlags, o.PeerContext))
 	if err != nil {
 		return err
 	}
