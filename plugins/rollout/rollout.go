@@ -257,8 +257,8 @@ func NewCommandWithOptions(name string, o *Options) *cobra.Command {
 		action := a.action
 		sub := &cobra.Command{
 			Use: action + " GATEWAYCLUSTER", Short: a.short, Args: cobra.ExactArgs(1),
-			Long: a.short + ".\n\n" + subcommandHelp(action) + "\nSee kubectl apic rollout --help for the phases, gates, journal and exit codes.",
-			Example: fmt.Sprintf(a.example, name),
+			Long:              a.short + ".\n\n" + subcommandHelp(action) + "\nSee kubectl apic rollout --help for the phases, gates, journal and exit codes.",
+			Example:           fmt.Sprintf(a.example, name),
 			ValidArgsFunction: completeGateways,
 			RunE: func(cmd *cobra.Command, args []string) error {
 				o.Action = action
