@@ -5,14 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/kubectl-apic/kubectl-apic/hack/lab"
 	"github.com/kubectl-apic/kubectl-apic/hack/lab/labtest"
+	"github.com/kubectl-apic/kubectl-apic/internal/testenv"
+	"github.com/kubectl-apic/kubectl-apic/pkg/apic"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/probe"
 	prollout "github.com/kubectl-apic/kubectl-apic/pkg/rollout"
@@ -519,4 +526,248 @@ func TestLabLostQuorumRefused(t *testing.T) {
 	if jnow != jrv {
 		t.Errorf("journal resourceVersion %s -> %s", jrv, jnow)
 	}
+}
+
+// SIGKILL at each phase boundary (the phase's start event on --progress jsonl: the journal holds
+// the phase already), each time on the run the previous kill left: the next run continues where
+// the killed one stopped (the dead holder's lease is taken over), and the last one finishes.
+// Members a killed run finished are not restarted again.
+func TestLabKilledAtEachPhaseContinues(t *testing.T) {
+	l := labtest.Require(t, env)
+	leaveHealthy(t, l)
+	bin := testenv.Binary(t, "kubectl-apic-rollout")
+	plan := dryRunOrder(t, l, "restart", "dc1")
+	a, b, k := plan[0], plan[1], plan[2]
+	ep, err := l.GatewayEndpoint("dc1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"restart", gw, "--context", "dc1", "--kubeconfig", l.Kubeconfig(), "-n", labtest.Namespace,
+		"--probe", ep, "--probe-rate", "20", "--probe-baseline", "1s"}, fastFlags(t)...)
+	original := uids(t, l, "dc1")
+	kills := []struct{ pod, phase string }{
+		{a, prollout.PhasePrecheck}, {a, prollout.PhaseRestart}, {a, prollout.PhaseReady},
+		{b, prollout.PhaseRejoin}, {b, prollout.PhaseVerify}, {b, prollout.PhaseProbe},
+		{k, prollout.PhaseSwitchPrimary},
+	}
+	var doneA, doneB types.UID // the members' UIDs once a killed run had finished them
+	for i, kill := range kills {
+		step := phaseStep("dc1", kill.pod, kill.phase)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		c := exec.CommandContext(ctx, bin, append(args, "--progress", "jsonl")...)
+		stderr, err := c.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		killed, resumed := false, false
+		scanEvents(stderr, func(e event) {
+			lines = append(lines, e.Step+" "+e.Event+" "+e.Message)
+			if e.Event == "info" && strings.HasPrefix(e.Message, "continuing restart run") {
+				resumed = true
+			}
+			if !killed && e.Event == "start" && e.Step == step {
+				killed = true
+				_ = c.Process.Kill()
+			}
+		})
+		err = c.Wait()
+		cancel()
+		if !killed {
+			t.Fatalf("run %d ended (%v) before %s started:\n%s", i+1, err, step, strings.Join(lines, "\n"))
+		}
+		if i > 0 && !resumed {
+			t.Errorf("run %d did not continue the killed run:\n%s", i+1, strings.Join(lines, "\n"))
+		}
+		r := journalRun(t, l)
+		if r == nil || r.State != prollout.RunRunning || r.Current.Pod != kill.pod || r.Current.Phase != kill.phase {
+			t.Fatalf("after the kill at %s the journal says %+v", step, r)
+		}
+		switch kill {
+		case kills[3]: // a was done before b's REJOIN
+			doneA = uids(t, l, "dc1")[a]
+		case kills[6]:
+			doneB = uids(t, l, "dc1")[b]
+		}
+		t.Logf("run %d killed at %s", i+1, step)
+	}
+	res := run(t, l, runOpts{}, append(args, "-o", "json")...)
+	mustCode(t, res, exitcode.OK)
+	d := decodeReport(t, res)
+	if !d.Resumed || d.Outcome != prollout.OutcomeSucceeded {
+		t.Errorf("last run: resumed %t outcome %s", d.Resumed, d.Outcome)
+	}
+	for _, m := range d.Members {
+		if !m.Done() {
+			t.Errorf("%s not done: %+v", m.Pod, m.Phases)
+		}
+	}
+	final := uids(t, l, "dc1")
+	for pod, uid := range original {
+		if final[pod] == uid {
+			t.Errorf("%s never restarted", pod)
+		}
+	}
+	if final[a] != doneA || final[b] != doneB {
+		t.Errorf("a finished member was restarted again: %s %s -> %s, %s %s -> %s", a, doneA, final[a], b, doneB, final[b])
+	}
+	if !strings.Contains(res.errOut, "took over lease") {
+		t.Errorf("the last run did not say it took over the killed run's lease:\n%s", res.errOut)
+	}
+}
+
+// undo restores a ConfigMap change: a baseline restart with the ConfigMap that
+// spec.additionalDomainConfig names, a change of it and a restart (members run the new revision),
+// then undo: the ConfigMap's data is back and every member runs the restored revision.
+func TestLabUndoRestoresConfigMap(t *testing.T) {
+	l := labtest.Require(t, env)
+	leaveHealthy(t, l)
+	ctx := context.Background()
+	s := site(t, l, "dc1")
+	cms := s.Kube.CoreV1().ConfigMaps(s.Namespace)
+	const name = "rollout-lab-domain-config"
+	one := map[string]string{"auto-startup.cfg": "top; co; # one\n"}
+	cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: one}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	patchGateway(t, l, "dc1", `{"spec":{"additionalDomainConfig":[{"name":"apiconnect","dpApp":{"config":["`+name+`"]}}]}}`)
+	t.Cleanup(func() {
+		patchGateway(t, l, "dc1", `{"spec":{"additionalDomainConfig":null}}`)
+		_ = cms.Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	members := func(want string) {
+		t.Helper()
+		for pod := range gatewayPods(t, l, "dc1") {
+			if r, err := l.MemberRun("dc1", pod); err != nil || r.ConfigString() != want {
+				t.Errorf("%s runs %q (%v), want %q", pod, r.ConfigString(), err, want)
+			}
+		}
+	}
+	restart := append([]string{"restart", gw, "--context", "dc1", "-o", "json"}, fastFlags(t)...)
+	mustCode(t, run(t, l, runOpts{}, restart...), exitcode.OK)
+	members(name + "=" + cm.ResourceVersion)
+	cm.Data = map[string]string{"auto-startup.cfg": "top; co; # two\n"}
+	if cm, err = cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mustCode(t, run(t, l, runOpts{}, restart...), exitcode.OK)
+	members(name + "=" + cm.ResourceVersion)
+
+	res := run(t, l, runOpts{}, append([]string{"undo", gw, "--context", "dc1", "-o", "json"}, fastFlags(t)...)...)
+	mustCode(t, res, exitcode.OK)
+	d := decodeReport(t, res)
+	change := false
+	for _, st := range d.Steps {
+		if st.Step == prollout.StepChange && st.Status == prollout.Passed {
+			change = true
+		}
+	}
+	if !change || len(d.Members) != 3 {
+		t.Errorf("undo: steps %+v, %d members", d.Steps, len(d.Members))
+	}
+	for _, m := range d.Members {
+		if st := m.Phase(prollout.PhaseVerify); st.Status != prollout.Passed || !strings.Contains(st.Message, "started after ConfigMap "+name+" changed") {
+			t.Errorf("%s VERIFY %s %q", m.Pod, st.Status, st.Message)
+		}
+	}
+	cm, err = cms.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["auto-startup.cfg"] != one["auto-startup.cfg"] || len(cm.Data) != 1 {
+		t.Errorf("after undo the ConfigMap holds %v, want %v", cm.Data, one)
+	}
+	members(name + "=" + cm.ResourceVersion)
+}
+
+// upgrade --version 10.0.8.1 (management first at a newer version): every member's VERIFY reads
+// productVersion 10.0.8.1 on its pod. undo of a version is refused with IBM's words. With the
+// wrong-version fault on a member, an upgrade to 10.0.8.2 stops at that member's VERIFY (exit 45).
+// The lab's versions (10.0.8.0) are restored afterwards.
+func TestLabUpgradeVerifiesEveryPodAndVersionUndoRefused(t *testing.T) {
+	l := labtest.Require(t, env)
+	leaveHealthy(t, l)
+	const v1, v2 = "10.0.8.1", "10.0.8.2"
+	setManagement(t, l, v2)
+	t.Cleanup(func() {
+		_ = l.ClearDataPowerFaults("dc1", gw)
+		patchGateway(t, l, "dc1", `{"spec":{"version":"`+lab.Version+`"}}`)
+		labtest.Eventually(t, 3*time.Minute, "the gateway back at "+lab.Version, func() (bool, string) {
+			for n, p := range gatewayPods(t, l, "dc1") {
+				r, err := l.MemberRun("dc1", n)
+				if p.Annotations[lab.ProductVersionAnnotation] != lab.Version || err != nil || r.Version != lab.Version || !podReady(&p) || p.DeletionTimestamp != nil {
+					return false, fmt.Sprintf("%s at %s (%+v %v)", n, p.Annotations[lab.ProductVersionAnnotation], r, err)
+				}
+			}
+			return true, ""
+		})
+		setManagement(t, l, lab.Version)
+	})
+	res := run(t, l, runOpts{}, append([]string{"upgrade", gw, "--version", v1, "--context", "dc1", "-o", "json"}, fastFlags(t)...)...)
+	mustCode(t, res, exitcode.OK)
+	d := decodeReport(t, res)
+	if got := order(d, "dc1"); strings.Join(got, " ") != gw+"-2 "+gw+"-1 "+gw+"-0" {
+		t.Errorf("upgrade order %v, want highest ordinal first", got)
+	}
+	for _, m := range d.Members {
+		if st := m.Phase(prollout.PhaseVerify); st.Status != prollout.Passed || !strings.Contains(st.Message, "productVersion "+v1) {
+			t.Errorf("%s VERIFY %s %q, want PASSED with productVersion %s", m.Pod, st.Status, st.Message, v1)
+		}
+		if r, err := l.MemberRun("dc1", m.Pod); err != nil || r.Version != v1 {
+			t.Errorf("%s runs %+v (%v), want %s", m.Pod, r, err, v1)
+		}
+	}
+	if v := gatewayObject(t, l, "dc1").Version(); v != v1 {
+		t.Errorf("spec.version %s", v)
+	}
+
+	undo := run(t, l, runOpts{}, append([]string{"undo", gw, "--context", "dc1"}, fastFlags(t)...)...)
+	mustCode(t, undo, exitcode.Refused)
+	if !strings.Contains(undo.errOut, "Interrupting and rolling back API Connect upgrades is not possible") {
+		t.Errorf("version undo refused without IBM's reason:\n%s", undo.errOut)
+	}
+	if v := gatewayObject(t, l, "dc1").Version(); v != v1 {
+		t.Errorf("the refused undo changed spec.version to %s", v)
+	}
+
+	const wrong = gw + "-1"
+	if err := l.WrongVersion("dc1", wrong, v1); err != nil {
+		t.Fatal(err)
+	}
+	res = run(t, l, runOpts{}, append([]string{"upgrade", gw, "--version", v2, "--context", "dc1", "-o", "json"}, fastFlags(t)...)...)
+	mustCode(t, res, exitcode.RolloutVerifyFailed)
+	d = decodeReport(t, res)
+	st := d.Member("dc1", wrong).Phase(prollout.PhaseVerify)
+	if st.Status != prollout.Failed || st.Code != int(exitcode.RolloutVerifyFailed) || !strings.Contains(st.Message, "productVersion "+v1+", want "+v2) {
+		t.Errorf("%s VERIFY %s (%d) %q, want FAILED (45) naming productVersion %s", wrong, st.Status, st.Code, st.Message, v1)
+	}
+	if st := d.Member("dc1", gw+"-2").Phase(prollout.PhaseVerify); st.Status != prollout.Passed {
+		t.Errorf("%s-2 VERIFY %s %q", gw, st.Status, st.Message)
+	}
+	if d.FailedMember != "dc1/"+wrong || d.FailedPhase != prollout.PhaseVerify {
+		t.Errorf("failed at %s %s", d.FailedMember, d.FailedPhase)
+	}
+}
+
+// setManagement sets the ManagementCluster's spec.version on dc1 and waits for the operator
+// simulator to reconcile it.
+func setManagement(t *testing.T, l *lab.Lab, version string) {
+	t.Helper()
+	s := site(t, l, "dc1")
+	mc := s.Dynamic.Resource(apic.ManagementClusterKind.GVR()).Namespace(s.Namespace)
+	if _, err := mc.Patch(context.Background(), lab.MgmtName, types.MergePatchType, []byte(`{"spec":{"version":"`+version+`"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	labtest.Eventually(t, time.Minute, "management reconciled at "+version, func() (bool, string) {
+		u, err := mc.Get(context.Background(), lab.MgmtName, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		o, _ := apic.Wrap(u)
+		return strings.HasPrefix(o.ReconciledVersion(), version), o.ReconciledVersion()
+	})
 }
