@@ -439,8 +439,13 @@ func TestLabConcurrentRolloutRefused(t *testing.T) {
 	})
 	before := uids(t, l, "dc1")
 	second := run(t, l, runOpts{}, append([]string{"restart", gw, "--context", "dc1"}, fastFlags(t)...)...)
+	// A dry run takes no lease but does not attach to consoles a live run drives either.
+	dry := run(t, l, runOpts{}, append([]string{"restart", gw, "--context", "dc1", "--dry-run"}, fastFlags(t)...)...)
 	if err := os.WriteFile(release, nil, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if dry.code != exitcode.Refused || !strings.Contains(dry.errOut, fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Errorf("dry run during a rollout: exit %d\n%s", dry.code, dry.errOut)
 	}
 	mustCode(t, second, exitcode.Refused)
 	for _, want := range []string{"another rollout of gateway " + gw + " is running", fmt.Sprintf("pid %d", os.Getpid()),
