@@ -490,7 +490,14 @@ func TestLabLostQuorumRefused(t *testing.T) {
 		_, err := l.MemberRun("dc1", down)
 		return err == nil && !podReady(&p) && g.HasQuorum("gwd"), fmt.Sprint(err)
 	})
-	before, rv := uids(t, l, "dc1"), gatewayObject(t, l, "dc1").U.GetResourceVersion()
+	// The operator simulator writes the member's absence into the GatewayCluster's status (2/3):
+	// wait for that write, so the resourceVersion compared below is the settled one.
+	labtest.Eventually(t, 30*time.Second, "GatewayCluster status 2/3", func() (bool, string) {
+		r := gatewayObject(t, l, "dc1").Ready()
+		return r == "2/3", r
+	})
+	rv := gatewayObject(t, l, "dc1").U.GetResourceVersion()
+	before := uids(t, l, "dc1")
 	jrv := "(absent)"
 	if cm := journal(t, l, "dc1"); cm != nil {
 		jrv = cm.ResourceVersion
