@@ -377,6 +377,13 @@ func TestLabNeverReadyStopsThenContinues(t *testing.T) {
 	if r := journalRun(t, l); r == nil || r.State != prollout.RunFailed || r.Current.Pod != first || r.Current.Phase != prollout.PhaseReady {
 		t.Errorf("journal: %+v, want failed at %s READY", r, first)
 	}
+	// Re-run while the member is still down: the run continues at its READY (and fails there
+	// again), it is not refused by the pre-flight for the quorum that member's absence costs.
+	again := run(t, l, runOpts{}, append(args, "-o", "json", "--ready-timeout", "3s")...)
+	mustCode(t, again, exitcode.RolloutReadyFailed)
+	if d := decodeReport(t, again); !d.Resumed || d.FailedMember != "dc1/"+first || d.FailedPhase != prollout.PhaseReady {
+		t.Errorf("re-run with %s still down: resumed %t, failed at %s %s", first, d.Resumed, d.FailedMember, d.FailedPhase)
+	}
 	if err := l.ClearDataPowerFaults("dc1", gw); err != nil {
 		t.Fatal(err)
 	}
