@@ -186,7 +186,7 @@ func (r *Runner) rollMember(ctx context.Context, s *Site, sp SitePlan, idx int) 
 	m, exists := g.Member(pm.Pod)
 	replaced := exists && string(m.UID) != pm.UID
 	upgrade := r.cfg.Action == ActionUpgrade
-	atTarget := upgrade && exists && g.UpdateRevision() != "" && m.Revision == g.UpdateRevision() && g.Version() == r.cfg.Version
+	atTarget := upgrade && exists && g.RolledTo(r.cfg.Version) && g.UpdateRevision() != "" && m.Revision == g.UpdateRevision()
 	// Upgrade checks every member and moves the primaries before the version changes
 	// (prepareUpgrade): once it has, the StatefulSet controller takes the members on its own.
 	if !replaced && !upgrade {

@@ -100,6 +100,20 @@ func (g *Gateway) UpdateRevision() string {
 	return g.StatefulSet.Status.UpdateRevision
 }
 
+// RolledTo reports whether the StatefulSet's template is the one for version: spec.version is
+// version, the StatefulSet controller has seen the latest template, and that template's
+// productVersion (when it carries one, as IBM's gateway pods do) is version. Right after
+// spec.version changes, the operator has not yet updated the StatefulSet: its update revision is
+// still the old one, which every pod runs.
+func (g *Gateway) RolledTo(version string) bool {
+	sts := g.StatefulSet
+	if sts == nil || g.Version() != version || sts.Status.ObservedGeneration < sts.Generation {
+		return false
+	}
+	v, ok := sts.Spec.Template.Annotations[ProductVersionAnnotation]
+	return !ok || v == version
+}
+
 // ReadGateway reads GatewayCluster name on site, its pods (labels crd.apiconnect.ibm.com/kind=
 // datapower, crd.apiconnect.ibm.com/instance=<name>), the StatefulSet that owns them and their
 // nodes' zones.
