@@ -84,6 +84,7 @@ type Runner struct {
 	plan     Plan
 	sessions map[string]*datapower.Session // by site/pod
 	changed  bool                          // a change was made by this run
+	current  Position                      // the phase running now (the journal may hold an earlier one)
 }
 
 // New returns a runner for cfg.
@@ -283,6 +284,9 @@ func (r *Runner) runPhase(ctx context.Context, site, pod, phase string, fn phase
 			return err
 		}
 	}
+	r.mu.Lock()
+	r.current = Position{Site: site, Pod: pod, Phase: phase} // what the end of the run records
+	r.mu.Unlock()
 	r.log(site, pod, "%s: started", phase)
 	res, err := r.do(ctx, memberRef(site, pod), phase, fn)
 	r.log(site, pod, "%s: %s %s", phase, res.Status, res.Message)
@@ -364,7 +368,7 @@ func (r *Runner) journal(ctx context.Context, pos Position) error {
 		return nil
 	}
 	r.mu.Lock()
-	r.rec.Current = pos
+	r.rec.Current, r.current = pos, pos
 	r.rec.Updated = r.cfg.Now().UTC()
 	r.rec.Members = append([]MemberResult(nil), r.report.Members...)
 	r.rec.Steps = append([]StepResult(nil), r.report.Steps...)

@@ -65,9 +65,9 @@ func (r *Runner) endJournal(ctx context.Context, err error) {
 	case err == nil:
 		r.rec.State, r.rec.Current = RunSucceeded, Position{}
 	case exitcode.FromError(err) == exitcode.Interrupted || errors.Is(err, context.Canceled):
-		r.rec.State = RunInterrupted
+		r.rec.State, r.rec.Current = RunInterrupted, r.current
 	default:
-		r.rec.State, r.rec.Error = RunFailed, err.Error()
+		r.rec.State, r.rec.Error, r.rec.Current = RunFailed, err.Error(), r.current
 	}
 	r.rec.Updated = r.cfg.Now().UTC()
 	r.rec.Members = append([]MemberResult(nil), r.report.Members...)
