@@ -79,6 +79,9 @@ func (r *Runner) Assess(ctx context.Context) error {
 			r.check("quorum", s.Name, Passed, "every peering object keeps quorum without any one member")
 		}
 	}
+	if r.cfg.Action == ActionUpgrade || r.cfg.Action == ActionUndo {
+		r.topLevelCheck()
+	}
 	if r.cfg.Action == ActionUpgrade {
 		r.upgradeChecks(ctx)
 	}
@@ -104,6 +107,24 @@ func (r *Runner) Assess(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// topLevelCheck refuses to change the spec of a GatewayCluster the operator makes from a top-level
+// APIConnectCluster (Cloud Pak for Integration, OpenShift): IBM has the version and the gateway's
+// settings edited on the top-level CR, and the operator would put the subsystem CR back.
+func (r *Runner) topLevelCheck() {
+	for _, s := range r.cfg.Sites {
+		g := r.gateways[s.Name]
+		if g == nil {
+			continue
+		}
+		for _, ref := range g.Object.U.GetOwnerReferences() {
+			if ref.Kind == apic.APIConnectClusterKind.Kind {
+				r.check("top-level", s.Name, Failed, fmt.Sprintf("GatewayCluster %s is made by APIConnectCluster %s: change spec.version (or spec.gateway) there, as IBM documents for the top-level CR; a change here would be put back by the operator. kubectl apic rollout restart works on it",
+					g.Name(), ref.Name))
+			}
+		}
+	}
 }
 
 func stsName(g *Gateway) string {

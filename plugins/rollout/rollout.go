@@ -138,7 +138,8 @@ already refreshed member before their member goes, and availability measured.
             last), changes spec.version (CHANGE), then follows the roll member by member and hands
             the primaries to the first upgraded member as soon as it is back. It verifies every pod's
             own productVersion, not only the CR's reconciled version (IBM's known failure with
-            several primaries).
+            several primaries). A GatewayCluster made from a top-level APIConnectCluster (Cloud
+            Pak for Integration) is refused: its version is changed on the top-level CR.
   undo      restore the configuration saved by the last rollouts (the ConfigMaps that
             additionalDomainConfig names and spec.additionalDomainConfig: the newest saved state
             that differs from the current one) and restart again, as the rollback of an extension

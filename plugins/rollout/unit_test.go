@@ -237,6 +237,27 @@ func TestUnitDryRun(t *testing.T) {
 	}
 }
 
+// A GatewayCluster made from a top-level APIConnectCluster is upgraded there, not here.
+func TestUnitTopLevelUpgradeRefused(t *testing.T) {
+	e := newUnitEnv(t)
+	gvr := apic.GatewayClusterKind.GVR()
+	u, err := e.site.Dynamic.Resource(gvr).Namespace("apic").Get(context.Background(), "gw", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "apiconnect.ibm.com/v1beta1", Kind: "APIConnectCluster", Name: "production", UID: "top"}})
+	if _, err := e.site.Dynamic.Resource(gvr).Namespace("apic").Update(context.Background(), u, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run(t, "upgrade", "--version", "10.0.8.1", "--yes")
+	if got := exitcode.FromError(r.err); got != exitcode.Refused || !strings.Contains(r.err.Error(), "APIConnectCluster production") {
+		t.Fatalf("exit %s: %v", got, r.err)
+	}
+	if len(e.events) != 0 {
+		t.Errorf("changes: %v", e.events)
+	}
+}
+
 // Bad input: a clear one-line error and the usage exit code, before anything is read.
 func TestUnitUsage(t *testing.T) {
 	e := newUnitEnv(t)
