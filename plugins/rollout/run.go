@@ -382,4 +382,3 @@ func (l *logs) close() {
 		_ = f.Close()
 	}
 }
-
