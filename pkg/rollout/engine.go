@@ -132,9 +132,6 @@ func (r *Runner) Report() *Report {
 // Plan is the run's plan (after Assess).
 func (r *Runner) Plan() Plan { return r.plan }
 
-// Gateway is a site's gateway as last read.
-func (r *Runner) Gateway(site string) *Gateway { return r.gateways[site] }
-
 // Close detaches from every console.
 func (r *Runner) Close() {
 	r.mu.Lock()
@@ -180,30 +177,49 @@ func (r *Runner) drop(site, pod string) {
 // readPeering reads gateway-peering-status on site through a Ready member, preferring members
 // other than avoid (the one about to go) and those in prefer order.
 func (r *Runner) readPeering(ctx context.Context, g *Gateway, avoid string) (Peering, error) {
-	var errs []error
-	try := func(m Member) (Peering, bool) {
+	return readPeering(ctx, g, avoid, func(ctx context.Context, m Member) (*datapower.Session, func(error), error) {
 		sess, err := r.session(ctx, g.Site, m)
-		if err == nil {
-			var rows []datapower.PeeringStatus
-			if rows, err = sess.ReadPeeringStatus(ctx); err == nil {
-				return Peering{From: m.Pod, Rows: rows}, true
+		return sess, func(err error) {
+			if err != nil {
+				r.drop(g.Site.Name, m.Pod)
 			}
-			r.drop(g.Site.Name, m.Pod)
-		}
-		errs = append(errs, err)
-		return Peering{}, false
-	}
+		}, err
+	})
+}
+
+// ReadPeering reads gateway-peering-status through the first Ready member that answers, on a
+// console opened for it and closed again (rollout status; a run keeps its consoles open).
+func ReadPeering(ctx context.Context, g *Gateway) (Peering, error) {
+	return readPeering(ctx, g, "", func(ctx context.Context, m Member) (*datapower.Session, func(error), error) {
+		sess, err := g.Site.Open(ctx, m.Pod, m.Container)
+		return sess, func(error) { _ = sess.Close() }, err
+	})
+}
+
+// readPeering tries g's Ready members in ordinal order, avoid last, on the console open gives
+// (done is told how the read went), and stops at a rejected login: one failed login, not one per
+// member.
+func readPeering(ctx context.Context, g *Gateway, avoid string,
+	open func(ctx context.Context, m Member) (sess *datapower.Session, done func(error), err error)) (Peering, error) {
+	var errs []error
 	for _, pass := range []bool{false, true} {
 		for _, m := range g.Members {
 			if !m.Ready || m.Terminating || (m.Pod == avoid) != pass {
 				continue
 			}
-			if p, ok := try(m); ok {
-				return p, nil
+			sess, done, err := open(ctx, m)
+			if err == nil {
+				var rows []datapower.PeeringStatus
+				rows, err = sess.ReadPeeringStatus(ctx)
+				done(err)
+				if err == nil {
+					return Peering{From: m.Pod, Rows: rows}, nil
+				}
 			}
-			if errors.Is(errs[len(errs)-1], datapower.ErrLoginFailed) {
-				return Peering{}, errs[len(errs)-1] // one failed login, not one per member
+			if errors.Is(err, datapower.ErrLoginFailed) {
+				return Peering{}, err
 			}
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) == 0 {

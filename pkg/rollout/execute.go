@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -378,7 +379,7 @@ func (r *Runner) switchTo(ctx context.Context, s *Site, pm PlannedMember, target
 		var why []string
 		for _, name := range prim {
 			if got := p.Primaries()[name]; got != t.IP {
-				why = append(why, fmt.Sprintf("%s primary %s", name, cmpOr(got, "(none)")))
+				why = append(why, fmt.Sprintf("%s primary %s", name, cmp.Or(got, "(none)")))
 			}
 		}
 		return strings.Join(why, ", ")
@@ -387,13 +388,6 @@ func (r *Runner) switchTo(ctx context.Context, s *Site, pm PlannedMember, target
 		return "", "", fmt.Errorf("after gateway-peering-switch-primary on %s (%s): %w", t.Pod, t.IP, err)
 	}
 	return Passed, fmt.Sprintf("%s now primary on %s (read back)", strings.Join(prim, ", "), t.Pod), nil
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // restartPod deletes the member's pod (only the one planned: a UID precondition) and waits for the
@@ -447,15 +441,24 @@ func (r *Runner) ready(ctx context.Context, s *Site, pm PlannedMember, same bool
 	return Passed, fmt.Sprintf("Ready on %s after %s", p.Spec.NodeName, r.cfg.Now().Sub(start).Round(100*time.Millisecond)), nil
 }
 
-// rejoin waits until the member is back in every peering object.
-func (r *Runner) rejoin(ctx context.Context, s *Site, pm PlannedMember) (string, string, error) {
+// member re-reads the site's gateway and returns it with pod's member (an error when the pod is gone).
+func (r *Runner) member(ctx context.Context, s *Site, pod string) (*Gateway, Member, error) {
 	g, err := r.refresh(ctx, s)
 	if err != nil {
-		return "", "", err
+		return nil, Member{}, err
 	}
-	m, ok := g.Member(pm.Pod)
+	m, ok := g.Member(pod)
 	if !ok {
-		return "", "", fmt.Errorf("pod %s is gone", pm.Pod)
+		return nil, Member{}, fmt.Errorf("pod %s is gone", pod)
+	}
+	return g, m, nil
+}
+
+// rejoin waits until the member is back in every peering object.
+func (r *Runner) rejoin(ctx context.Context, s *Site, pm PlannedMember) (string, string, error) {
+	_, m, err := r.member(ctx, s, pm.Pod)
+	if err != nil {
+		return "", "", err
 	}
 	p, _, err := r.pollPeering(ctx, s, "", r.cfg.RejoinTimeout, func(p Peering) string { return p.Rejoined(m.IP) })
 	if err != nil {
@@ -466,13 +469,9 @@ func (r *Runner) rejoin(ctx context.Context, s *Site, pm PlannedMember) (string,
 
 // verifyMember checks what the member runs, then the user's --verify-cmd.
 func (r *Runner) verifyMember(ctx context.Context, s *Site, pm PlannedMember) (string, string, error) {
-	g, err := r.refresh(ctx, s)
+	g, m, err := r.member(ctx, s, pm.Pod)
 	if err != nil {
 		return "", "", err
-	}
-	m, ok := g.Member(pm.Pod)
-	if !ok {
-		return "", "", fmt.Errorf("pod %s is gone", pm.Pod)
 	}
 	status, msg := verify(ctx, g, m, r.cfg.Action, r.cfg.Version)
 	if status == Failed {

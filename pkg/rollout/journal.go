@@ -124,7 +124,7 @@ func jsonEqual(a, b json.RawMessage) bool {
 type Journal struct {
 	Sites   []*Site
 	Gateway string
-	// rv caches each site's ConfigMap resourceVersion: one API call per write.
+	// cms caches each site's journal ConfigMap (its resourceVersion): one API call per write.
 	cms map[string]*corev1.ConfigMap
 }
 

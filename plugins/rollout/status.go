@@ -3,11 +3,9 @@ package rollout
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/kubectl-apic/kubectl-apic/pkg/datapower"
 	"github.com/kubectl-apic/kubectl-apic/pkg/exitcode"
 	"github.com/kubectl-apic/kubectl-apic/pkg/printers"
 	prollout "github.com/kubectl-apic/kubectl-apic/pkg/rollout"
@@ -72,7 +70,7 @@ func (o *Options) runStatus(ctx context.Context) error {
 		var peering *prollout.Peering
 		if st.Holder != "" {
 			ss.PeeringError = "not read: a rollout is running and drives the consoles"
-		} else if p, err := readAnyPeering(ctx, s, g); err != nil {
+		} else if p, err := prollout.ReadPeering(ctx, g); err != nil {
 			ss.PeeringError = err.Error()
 		} else {
 			peering = &p
@@ -94,40 +92,9 @@ func (o *Options) runStatus(ctx context.Context) error {
 		return err
 	}
 	if degraded {
-		return cli3("a member is not Ready or the last rollout did not finish")
+		return exitcode.Newf(exitcode.Degraded, "a member is not Ready or the last rollout did not finish")
 	}
 	return nil
-}
-
-func cli3(msg string) error { return exitcode.Newf(exitcode.Degraded, "%s", msg) }
-
-// readAnyPeering reads gateway-peering-status on the first Ready member that answers.
-func readAnyPeering(ctx context.Context, s *prollout.Site, g *prollout.Gateway) (prollout.Peering, error) {
-	var last error
-	for _, m := range g.Members {
-		if !m.Ready {
-			continue
-		}
-		sess, err := s.Open(ctx, m.Pod, m.Container)
-		if err != nil {
-			last = err
-			if errors.Is(err, datapower.ErrLoginFailed) {
-				break
-			}
-			continue
-		}
-		rows, err := sess.ReadPeeringStatus(ctx)
-		_ = sess.Close()
-		if err != nil {
-			last = err
-			continue
-		}
-		return prollout.Peering{From: m.Pod, Rows: rows}, nil
-	}
-	if last == nil {
-		last = fmt.Errorf("no Ready member")
-	}
-	return prollout.Peering{}, last
 }
 
 func statusTables(st Status, wide bool) []printers.Table {
